@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/purgewatch/purgewatch/internal/config"
+)
+
+func configCheckCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "configuration file to check")
+	if err := fs.Parse(args); err != nil {
+		return exitFailed
+	}
+	if _, err := config.Load(*path); err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", *path)
+	return exitOK
+}
+
+// printErrors writes each joined error on a line of its own.
+func printErrors(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintln(w, ce.Error())
+		return
+	}
+	fmt.Fprintln(w, "purgewatch:", err)
+}

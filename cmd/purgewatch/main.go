@@ -1,0 +1,68 @@
+// Command purgewatch watches Azure Compute Gallery's recycle bin: it finds soft-deleted image
+// versions, works out when each is purged, exports that to Prometheus and warns people in time.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes shared by the commands.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // nothing could be done: bad config, no credentials, nothing reachable
+	exitPartial  = 2 // some scopes failed; the rest is printed
+	exitDeadline = 3 // --fail-within matched a version
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
+
+Usage:
+  purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
+  purgewatch config check --config F
+  purgewatch version
+
+Run "purgewatch COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitFailed
+	}
+	switch args[0] {
+	case "scan":
+		return scanCommand(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: purgewatch config check --config F\n")
+			return exitFailed
+		}
+		return configCheckCommand(args[2:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "purgewatch %s (revision %s)\n", version, revision)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "purgewatch: unknown command %q\n\n%s", args[0], usage)
+	return exitFailed
+}

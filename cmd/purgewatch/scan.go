@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/internal/humantime"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
+	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
+	output := fs.String("o", "table", "output format: table or json")
+	failWithin := fs.Duration("fail-within", 0, "exit 3 when a version is purged within this duration (e.g. 24h)")
+	if err := fs.Parse(args); err != nil {
+		return exitFailed
+	}
+	if *output != "table" && *output != "json" {
+		fmt.Fprintf(stderr, "purgewatch scan: -o must be table or json, not %q\n", *output)
+		return exitFailed
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	if *demo {
+		stop, err := startDemo(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "purgewatch:", err)
+			return exitFailed
+		}
+		defer stop()
+	}
+	s, err := newScanner(cfg, nil, zap.NewNop())
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
+	defer cancel()
+	snap, err := s.Scan(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch: scan failed:", err)
+		return exitFailed
+	}
+	now := time.Now()
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(snap.Document(now)); err != nil {
+			fmt.Fprintln(stderr, "purgewatch:", err)
+			return exitFailed
+		}
+	} else {
+		writeTable(stdout, snap, now)
+	}
+	writeSummary(stderr, snap)
+	return scanExitCode(snap, now, *failWithin)
+}
+
+func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duration) int {
+	if failWithin > 0 {
+		for _, v := range snap.Versions {
+			if v.PurgeAt.Sub(now) <= failWithin {
+				return exitDeadline
+			}
+		}
+	}
+	switch {
+	case snap.Failed():
+		return exitFailed
+	case snap.Partial():
+		return exitPartial
+	}
+	return exitOK
+}
+
+func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PURGED IN\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tRESOURCE GROUP\tSUBSCRIPTION\tLOCATION\tSOURCE")
+	for _, v := range snap.Versions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t%s\t%s\n",
+			humantime.Left(v.PurgeAt.Sub(now)), v.PurgeAt.UTC().Format("2006-01-02 15:04"), state(v, now),
+			v.Gallery, v.Image, v.Version, v.ResourceGroup, v.SubscriptionID, v.Location, v.PurgeAtSource)
+	}
+	_ = tw.Flush()
+}
+
+// state says what can still be done with a version.
+func state(v scanner.Version, now time.Time) string {
+	switch {
+	case !now.Before(v.PurgeAt):
+		return "purge due"
+	case !now.Before(v.ConsumptionEndsAt):
+		return "unusable, recoverable"
+	}
+	return "usable, recoverable"
+}
+
+func writeSummary(w io.Writer, snap *scanner.Snapshot) {
+	st := snap.Stats
+	fmt.Fprintf(w, "scanned %d subscriptions, %d galleries, %d image definitions: %d soft-deleted versions; %d ARM requests (%d throttled); %d failed scopes; took %s\n",
+		st.Subscriptions, st.Galleries, st.Images, st.Versions, st.Requests, st.Throttled, len(snap.Errors), snap.Duration.Round(time.Millisecond))
+	for _, e := range snap.Errors {
+		fmt.Fprintf(w, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
+	}
+}

@@ -1,0 +1,69 @@
+package armsim
+
+import "time"
+
+// Demo subscription IDs, fixed so that a newcomer's screen and the README agree.
+const (
+	DemoProduction = "1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01"
+	DemoPlatform   = "7b2e9d14-0c3f-4a6b-8e27-5f1d2c4b6a02"
+	DemoSandbox    = "c4d8e1f7-3a2b-4c9d-b0e5-8f6a7d3c2b03"
+	DemoRetired    = "e9a7b3c1-5d4f-4e2a-9c8b-1d0e2f3a4b04"
+)
+
+// DemoEstate is the built-in estate of `--demo`, relative to now so that it always shows every
+// case: versions purged within hours and within days, one overdue, api-2026 galleries with
+// retention and grace (one unusable but still recoverable), a gallery with soft delete off that
+// still holds a version, an empty recycle bin, several subscriptions and a disabled one.
+func DemoEstate(now time.Time) Estate {
+	ago := func(d time.Duration) time.Time { return now.Add(-d).UTC().Truncate(time.Second) }
+	const h, d = time.Hour, 24 * time.Hour
+	return Estate{Subscriptions: []Subscription{
+		{ID: DemoProduction, DisplayName: "Production", Galleries: []Gallery{
+			{Name: "prodimages", ResourceGroup: "rg-images-prod", Location: "West Europe",
+				Tags: map[string]string{"owner": "team-a"}, SoftDelete: &SoftDeletePolicy{Enabled: true},
+				Images: []Image{
+					{Name: "ubuntu-22.04-base", Versions: []string{"1.4.0"}, SoftDeleted: []SoftDeleted{
+						{Version: "1.2.0", DeletedAt: ago(7*d - 2*h - 40*time.Minute)}, // purged in ~2h40m
+						{Version: "1.3.0", DeletedAt: ago(6*d + 4*h)},                  // ~20h
+						{Version: "1.3.1", DeletedAt: ago(2 * d)},                      // ~5d
+					}},
+					{Name: "windows-2022-iis", Tags: map[string]string{"owner": "team-web"}, Versions: []string{"2024.11.2"},
+						SoftDeleted: []SoftDeleted{
+							{Version: "2024.10.1", DeletedAt: ago(7*d + 25*time.Minute)}, // overdue
+							{Version: "2024.11.1", DeletedAt: ago(4 * d)},                // ~3d
+						}},
+					{Name: "rhel-9-hardened", Versions: []string{"9.4.2"}},
+				}},
+			{Name: "legacyimages", ResourceGroup: "rg-legacy", Location: "West Europe",
+				Images: []Image{{Name: "centos-7", SoftDeleted: []SoftDeleted{
+					// soft delete was turned off after this was deleted: still in the bin.
+					{Version: "7.9.5", DeletedAt: ago(6*d + 19*h)},
+				}}}},
+		}},
+		{ID: DemoPlatform, DisplayName: "Platform", Galleries: []Gallery{
+			{Name: "platformgallery", ResourceGroup: "rg-platform", Location: "East US 2",
+				SoftDelete:   &SoftDeletePolicy{Enabled: true, RetentionDays: Days(7), GraceDays: Days(30)},
+				ServiceTimes: true, Tags: map[string]string{"owner": "platform"},
+				Images: []Image{
+					{Name: "aks-node-ubuntu", Versions: []string{"2024.12.0"}, SoftDeleted: []SoftDeleted{
+						{Version: "2024.09.0", DeletedAt: ago(8 * d)},       // unusable, purged in ~29d
+						{Version: "2024.10.0", DeletedAt: ago(6*d + 12*h)},  // unusable in ~12h
+						{Version: "2024.11.0", DeletedAt: ago(36*d + 21*h)}, // purged in ~3h
+					}},
+				}},
+			{Name: "sharedimages", ResourceGroup: "rg-platform", Location: "East US 2",
+				SoftDelete: &SoftDeletePolicy{Enabled: true, RetentionDays: Days(30), GraceDays: Days(7)},
+				Images: []Image{
+					{Name: "build-agent", Versions: []string{"3.1.0"}, SoftDeleted: []SoftDeleted{
+						{Version: "3.0.0", DeletedAt: ago(15 * d)},
+					}},
+				}},
+		}},
+		{ID: DemoSandbox, DisplayName: "Sandbox", Galleries: []Gallery{
+			{Name: "sandboxgallery", ResourceGroup: "rg-sandbox", Location: "North Europe",
+				SoftDelete: &SoftDeletePolicy{Enabled: true},
+				Images:     []Image{{Name: "playground", Versions: []string{"0.1.0"}}}},
+		}},
+		{ID: DemoRetired, DisplayName: "Retired", State: "Disabled"},
+	}}
+}

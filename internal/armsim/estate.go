@@ -1,0 +1,93 @@
+// Package armsim simulates the Azure Resource Manager endpoints purgewatch reads: subscriptions,
+// galleries, image definitions, image versions and the galleries' recycle bins. It serves tests,
+// `--demo` and the benchmarks, with paging, per-subscription read throttling, latency and faults.
+// Bodies are serialised with armcompute's own models, so they are shaped as the SDK expects.
+package armsim
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Estate is everything the simulator knows about.
+type Estate struct {
+	Subscriptions []Subscription `yaml:"subscriptions"`
+}
+
+// Subscription is one subscription and its galleries.
+type Subscription struct {
+	ID          string    `yaml:"id"`
+	DisplayName string    `yaml:"displayName"`
+	State       string    `yaml:"state"` // Enabled (default), Disabled, ...
+	Galleries   []Gallery `yaml:"galleries"`
+}
+
+// Gallery is one gallery.
+type Gallery struct {
+	Name          string            `yaml:"name"`
+	ResourceGroup string            `yaml:"resourceGroup"`
+	Location      string            `yaml:"location"` // a display name, as the service returns it: "West US"
+	Tags          map[string]string `yaml:"tags"`
+	// SoftDelete is the gallery's softDeletePolicy; nil leaves the property out entirely.
+	SoftDelete *SoftDeletePolicy `yaml:"softDelete"`
+	// ServiceTimes makes the recycle bin report consumptionEndTime and hardDeletionTargetTime, as
+	// api-version 2026-03-03 does; without it only softDeletedTime is returned.
+	ServiceTimes bool    `yaml:"serviceTimes"`
+	Images       []Image `yaml:"images"`
+}
+
+// SoftDeletePolicy mirrors softDeletePolicy; nil days are left out of the response.
+type SoftDeletePolicy struct {
+	Enabled       bool `yaml:"enabled"`
+	RetentionDays *int `yaml:"retentionDays"`
+	GraceDays     *int `yaml:"graceDays"`
+}
+
+// Image is one image definition with its live and soft-deleted versions.
+type Image struct {
+	Name        string            `yaml:"name"`
+	Tags        map[string]string `yaml:"tags"`
+	Versions    []string          `yaml:"versions"`
+	SoftDeleted []SoftDeleted     `yaml:"softDeleted"`
+}
+
+// SoftDeleted is one version in the recycle bin.
+type SoftDeleted struct {
+	Version   string    `yaml:"version"`
+	DeletedAt time.Time `yaml:"deletedAt"`
+	// DeletedAtText, when set, is sent verbatim as softDeletedTime (odd formats, for tests).
+	DeletedAtText string `yaml:"deletedAtText"`
+	// Location overrides the gallery's (a display name).
+	Location string `yaml:"location"`
+}
+
+// LoadEstate reads an estate from a YAML file.
+func LoadEstate(path string) (Estate, error) {
+	var e Estate
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return e, fmt.Errorf("reading estate: %w", err)
+	}
+	if err := yaml.Unmarshal(data, &e); err != nil {
+		return e, fmt.Errorf("parsing estate %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// retention returns the policy's days as the service applies them: 7 and 0 when not set.
+func (g *Gallery) retention() (retention, grace int) {
+	retention = 7
+	if g.SoftDelete != nil && g.SoftDelete.RetentionDays != nil {
+		retention = *g.SoftDelete.RetentionDays
+	}
+	if g.SoftDelete != nil && g.SoftDelete.GraceDays != nil {
+		grace = *g.SoftDelete.GraceDays
+	}
+	return retention, grace
+}
+
+// Days is a helper for building policies in code: Days(7) is a *int.
+func Days(n int) *int { return &n }

@@ -1,0 +1,341 @@
+package armsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
+	"golang.org/x/time/rate"
+
+	"github.com/purgewatch/purgewatch/internal/clock"
+)
+
+// Fault makes requests under Scope fail. Scope is an ARM id: a subscription
+// (/subscriptions/S), a gallery, an image definition (.../galleries/G/images/I, which covers its
+// recycle-bin listing) or "/subscriptions" for the subscription list itself.
+type Fault struct {
+	Scope string
+	// Status and Code/Message make an ARM error response; BadJSON sends a 200 with a broken body.
+	Status  int
+	Code    string
+	Message string
+	BadJSON bool
+	// RetryAfter is sent with a 429.
+	RetryAfter time.Duration
+	// Times is how many requests fail before the fault heals; 0 means for ever.
+	Times int
+}
+
+// Options tunes a Server.
+type Options struct {
+	// PageSize is the number of items per page before a nextLink; 0 means 100.
+	PageSize int
+	// Latency is added to every request (real time: for benchmarks and demos).
+	Latency time.Duration
+	// Budget is each subscription's read bucket; zero means no throttling.
+	Burst     int
+	PerSecond float64
+	Clock     clock.Clock
+}
+
+// Server is an http.Handler that answers like ARM for an Estate.
+type Server struct {
+	opts Options
+
+	mu       sync.Mutex
+	estate   Estate
+	faults   []*Fault
+	buckets  map[string]*rate.Limiter
+	requests []string
+}
+
+// New returns a Server for estate.
+func New(estate Estate, opts Options) *Server {
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	return &Server{opts: opts, estate: estate, buckets: map[string]*rate.Limiter{}}
+}
+
+// Inject adds a fault.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// SetEstate replaces the estate (a version recovered, purged or newly deleted between scans).
+func (s *Server) SetEstate(e Estate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.estate = e
+}
+
+// Requests returns "METHOD path?query" for every request served so far.
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+	s.mu.Unlock()
+	if s.opts.Latency > 0 {
+		t := time.NewTimer(s.opts.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	rt, ok := route(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, "InvalidResourceType", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+		return
+	}
+	if s.throttled(w, rt.sub) || s.fault(w, rt.scope) {
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not simulated here")
+		return
+	}
+	s.mu.Lock()
+	body, status := s.get(rt, r)
+	s.mu.Unlock()
+	writeJSON(w, status, body)
+}
+
+// throttled spends a token of the subscription's bucket, or answers 429 as ARM does.
+func (s *Server) throttled(w http.ResponseWriter, sub string) bool {
+	if s.opts.Burst <= 0 || sub == "" {
+		return false
+	}
+	now := s.opts.Clock.Now()
+	s.mu.Lock()
+	b, ok := s.buckets[sub]
+	if !ok {
+		b = rate.NewLimiter(rate.Limit(s.opts.PerSecond), s.opts.Burst)
+		s.buckets[sub] = b
+	}
+	allowed := b.AllowN(now, 1)
+	left := b.TokensAt(now)
+	s.mu.Unlock()
+	w.Header().Set("x-ms-ratelimit-remaining-subscription-reads", strconv.Itoa(max(0, int(left))))
+	if allowed {
+		return false
+	}
+	wait := math.Ceil((1 - left) / s.opts.PerSecond)
+	w.Header().Set("Retry-After", strconv.Itoa(int(max(1, wait))))
+	writeError(w, http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+		"Number of 'read' requests for subscription '"+sub+"' exceeded the limit.")
+	return true
+}
+
+// fault answers for the first matching fault, if any.
+func (s *Server) fault(w http.ResponseWriter, scope string) bool {
+	s.mu.Lock()
+	var f Fault
+	found := false
+	for i, c := range s.faults {
+		if !under(scope, c.Scope) {
+			continue
+		}
+		f, found = *c, true
+		if c.Times > 0 {
+			if c.Times--; c.Times == 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+		}
+		break
+	}
+	s.mu.Unlock()
+	if !found {
+		return false
+	}
+	if f.BadJSON {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"value": [{"name": "1.0.0", "properties": {`))
+		return true
+	}
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
+	}
+	writeError(w, f.Status, f.Code, f.Message)
+	return true
+}
+
+// under reports whether ARM id scope lies at or below parent.
+func under(scope, parent string) bool {
+	scope, parent = strings.ToLower(scope), strings.ToLower(strings.TrimSuffix(parent, "/"))
+	return scope == parent || strings.HasPrefix(scope, parent+"/")
+}
+
+// get answers a read. It runs with s.mu held.
+func (s *Server) get(rt target, r *http.Request) (any, int) {
+	sub := s.subscription(rt.sub)
+	if rt.kind != kindSubscriptions && sub == nil {
+		return errorBody("SubscriptionNotFound", fmt.Sprintf("The subscription '%s' could not be found.", rt.sub)), http.StatusNotFound
+	}
+	var gal *Gallery
+	if rt.gallery != "" {
+		if gal = sub.gallery(rt.rg, rt.gallery); gal == nil {
+			return errorBody("ResourceNotFound", fmt.Sprintf("The Resource 'Microsoft.Compute/galleries/%s' under resource group '%s' was not found.", rt.gallery, rt.rg)), http.StatusNotFound
+		}
+	}
+	var img *Image
+	if rt.image != "" {
+		if img = gal.image(rt.image); img == nil {
+			return errorBody("ResourceNotFound", fmt.Sprintf("The Resource 'Microsoft.Compute/galleries/%s/images/%s' was not found.", rt.gallery, rt.image)), http.StatusNotFound
+		}
+	}
+	switch rt.kind {
+	case kindSubscriptions:
+		items := make([]*armsubscriptions.Subscription, 0, len(s.estate.Subscriptions))
+		for _, sb := range s.estate.Subscriptions {
+			state := armsubscriptions.SubscriptionState(orDefault(sb.State, "Enabled"))
+			items = append(items, &armsubscriptions.Subscription{ID: to.Ptr("/subscriptions/" + sb.ID),
+				SubscriptionID: to.Ptr(sb.ID), DisplayName: to.Ptr(sb.DisplayName), State: &state})
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armsubscriptions.SubscriptionListResult{Value: page, NextLink: next}, http.StatusOK
+	case kindGalleries:
+		items := make([]*armcompute.Gallery, 0, len(sub.Galleries))
+		for i := range sub.Galleries {
+			items = append(items, galleryModel(sub.ID, &sub.Galleries[i]))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.GalleryList{Value: page, NextLink: next}, http.StatusOK
+	case kindGallery:
+		return galleryModel(sub.ID, gal), http.StatusOK
+	case kindImages:
+		items := make([]*armcompute.GalleryImage, 0, len(gal.Images))
+		for i := range gal.Images {
+			items = append(items, imageModel(sub.ID, gal, &gal.Images[i]))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.GalleryImageList{Value: page, NextLink: next}, http.StatusOK
+	case kindImage:
+		return imageModel(sub.ID, gal, img), http.StatusOK
+	case kindVersions:
+		items := make([]*armcompute.GalleryImageVersion, 0, len(img.Versions))
+		for _, v := range img.Versions {
+			items = append(items, versionModel(sub.ID, gal, img, v))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.GalleryImageVersionList{Value: page, NextLink: next}, http.StatusOK
+	case kindVersion:
+		for _, v := range img.Versions {
+			if strings.EqualFold(v, rt.version) {
+				return versionModel(sub.ID, gal, img, v), http.StatusOK
+			}
+		}
+		return errorBody("ResourceNotFound", fmt.Sprintf("The Resource 'Microsoft.Compute/galleries/%s/images/%s/versions/%s' was not found.", gal.Name, img.Name, rt.version)), http.StatusNotFound
+	case kindSoftDeleted:
+		items := make([]*armcompute.GallerySoftDeletedResource, 0, len(img.SoftDeleted))
+		for i := range img.SoftDeleted {
+			items = append(items, softDeletedModel(sub.ID, gal, img, &img.SoftDeleted[i]))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.GallerySoftDeletedResourceList{Value: page, NextLink: next}, http.StatusOK
+	}
+	return errorBody("InvalidResourceType", "unsupported"), http.StatusNotFound
+}
+
+func (s *Server) subscription(id string) *Subscription {
+	for i := range s.estate.Subscriptions {
+		if strings.EqualFold(s.estate.Subscriptions[i].ID, id) {
+			return &s.estate.Subscriptions[i]
+		}
+	}
+	return nil
+}
+
+func (sb *Subscription) gallery(rg, name string) *Gallery {
+	for i := range sb.Galleries {
+		g := &sb.Galleries[i]
+		if strings.EqualFold(g.ResourceGroup, rg) && strings.EqualFold(g.Name, name) {
+			return g
+		}
+	}
+	return nil
+}
+
+func (g *Gallery) image(name string) *Image {
+	for i := range g.Images {
+		if strings.EqualFold(g.Images[i].Name, name) {
+			return &g.Images[i]
+		}
+	}
+	return nil
+}
+
+// paginate cuts items into a page; the nextLink points back at this server, as ARM's point at
+// itself, with an opaque $skiptoken.
+func paginate[T any](items []T, r *http.Request, size int) ([]T, *string) {
+	start, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+	start = min(max(start, 0), len(items))
+	end := min(start+size, len(items))
+	if end >= len(items) {
+		return items[start:end], nil
+	}
+	q := r.URL.Query()
+	q.Set("$skiptoken", strconv.Itoa(end))
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	next := fmt.Sprintf("%s://%s%s?%s", scheme, r.Host, r.URL.Path, q.Encode())
+	return items[start:end], &next
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+type armError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func errorBody(code, message string) armError {
+	var e armError
+	e.Error.Code, e.Error.Message = code, message
+	return e
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("x-ms-error-code", code)
+	writeJSON(w, status, errorBody(code, message))
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one problem in a configuration file, placed at a line and key.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": " + e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// LookupEnv is how ${VAR} references are resolved; os.LookupEnv in production.
+type LookupEnv func(string) (string, bool)
+
+// Load reads and validates the file at path, expanding ${VAR} from the process environment.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse decodes data (named file in errors) over the defaults and validates the result. Every
+// problem found is reported, joined, each naming file, line and key.
+func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
+	cfg := Default()
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: file, Line: syntaxLine(err), Msg: cleanYAMLMessage(err.Error())}
+	}
+	if len(root.Content) == 0 { // an empty file: every default
+		return &cfg, validate(file, &cfg, newIndex(&root))
+	}
+	idx := newIndex(&root)
+
+	// Pass one, strict, on the text as written: unknown keys and wrong types, with true lines.
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	probe := Default()
+	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
+		return nil, typeErrors(file, idx, err)
+	}
+
+	// Pass two: expand ${VAR} in scalar values, then decode the expanded tree over the defaults.
+	if err := expand(file, &root, env); err != nil {
+		return nil, err
+	}
+	if err := root.Decode(&cfg); err != nil {
+		return nil, typeErrors(file, idx, err)
+	}
+	if err := validate(file, &cfg, idx); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} in every scalar value. An unset variable is an error, not an empty
+// string: a missing secret must stop the start, not send unauthenticated requests.
+func expand(file string, n *yaml.Node, env LookupEnv) error {
+	var errs []error
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], join(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.ScalarNode:
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+				name := envRef.FindStringSubmatch(ref)[1]
+				v, ok := env(name)
+				if !ok {
+					errs = append(errs, &Error{File: file, Line: n.Line, Key: path,
+						Msg: fmt.Sprintf("environment variable %s is not set", name)})
+				}
+				return v
+			})
+		}
+	}
+	walk(n, "")
+	return errors.Join(errs...)
+}
+
+// index maps the file's lines to dotted keys and back, so that every error can be placed.
+type index struct {
+	lineKey map[int]string
+	keyLine map[string]int
+}
+
+func newIndex(root *yaml.Node) *index {
+	idx := &index{lineKey: map[int]string{}, keyLine: map[string]int{}}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := join(path, n.Content[i].Value)
+				idx.add(n.Content[i].Line, k)
+				walk(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				k := fmt.Sprintf("%s[%d]", path, i)
+				idx.add(c.Line, k)
+				walk(c, k)
+			}
+		}
+	}
+	walk(root, "")
+	return idx
+}
+
+func (x *index) add(line int, key string) {
+	if _, ok := x.lineKey[line]; !ok {
+		x.lineKey[line] = key
+	}
+	x.keyLine[key] = line
+}
+
+// line is where key (or its nearest written parent) stands; 0 when nothing of it is written.
+func (x *index) line(key string) int {
+	for k := key; k != ""; {
+		if l, ok := x.keyLine[k]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+var (
+	linePrefix   = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
+)
+
+// typeErrors turns yaml.v3's "line N: ..." messages into Errors that also name the key.
+func typeErrors(file string, idx *index, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return &Error{File: file, Line: syntaxLine(err), Msg: cleanYAMLMessage(err.Error())}
+	}
+	errs := make([]error, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		e := &Error{File: file, Msg: msg}
+		if m := linePrefix.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Key = idx.lineKey[e.Line]
+			e.Msg = m[2]
+			if u := unknownField.FindStringSubmatch(e.Msg); u != nil {
+				e.Msg = fmt.Sprintf("unknown key %q", u[1])
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+var syntaxLineRe = regexp.MustCompile(`line (\d+)`)
+
+func syntaxLine(err error) int {
+	if m := syntaxLineRe.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+func cleanYAMLMessage(s string) string {
+	s = strings.TrimPrefix(s, "yaml: ")
+	if m := linePrefix.FindStringSubmatch(s); m != nil {
+		return m[2]
+	}
+	return s
+}

@@ -1,0 +1,31 @@
+// Package humantime writes durations the way a person on call reads them: "3h 12m", "overdue 20m".
+package humantime
+
+import (
+	"fmt"
+	"time"
+)
+
+// Left is the time left until a deadline d away; negative d is "overdue".
+func Left(d time.Duration) string {
+	if d < 0 {
+		return "overdue " + Short(-d)
+	}
+	return Short(d)
+}
+
+// Short writes d in its two largest units: "2d 4h", "3h 12m", "12m", "45s".
+func Short(d time.Duration) string {
+	d = d.Round(time.Second)
+	days, hours := int(d/(24*time.Hour)), int(d/time.Hour)%24
+	mins, secs := int(d/time.Minute)%60, int(d/time.Second)%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm", hours, mins)
+	case mins > 0:
+		return fmt.Sprintf("%dm", mins)
+	}
+	return fmt.Sprintf("%ds", secs)
+}

@@ -1,0 +1,131 @@
+// Package scanner discovers every soft-deleted gallery image version the identity can see, prices
+// each in time (when it stops being usable, when it is purged) and returns the result as an
+// immutable Snapshot. Everything downstream (metrics, notify, the status page) reads snapshots and
+// never calls Azure itself.
+package scanner
+
+import (
+	"time"
+)
+
+// Snapshot is the result of one scan. It is never modified after Scan returns it; share freely.
+type Snapshot struct {
+	ScannedAt time.Time     `json:"scannedAt"`
+	Duration  time.Duration `json:"-"`
+	// Versions are sorted by PurgeAt, soonest first, then by ID.
+	Versions      []Version      `json:"versions"`
+	Galleries     []Gallery      `json:"galleries"`
+	Errors        []ScopeError   `json:"errors"`
+	Subscriptions []Subscription `json:"-"`
+	Stats         Stats          `json:"-"`
+}
+
+// Version is one soft-deleted image version, priced in time.
+type Version struct {
+	// ID is the version's own ARM id (.../galleries/G/images/I/versions/V), not its recycle-bin id.
+	ID             string `json:"id"`
+	SubscriptionID string `json:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup"`
+	Gallery        string `json:"gallery"`
+	Image          string `json:"image"`
+	Version        string `json:"version"`
+	// Location is ARM's short form, e.g. westus.
+	Location          string    `json:"location"`
+	SoftDeletedAt     time.Time `json:"softDeletedAt"`
+	ConsumptionEndsAt time.Time `json:"consumptionEndsAt"`
+	PurgeAt           time.Time `json:"purgeAt"`
+	// PurgeAtSource says whether PurgeAt came from the service or was computed from the policy.
+	PurgeAtSource Source `json:"purgeAtSource"`
+	// Tags are the gallery's tags overlaid with the image definition's, for notification routes.
+	Tags map[string]string `json:"-"`
+}
+
+// Source says where a time came from.
+type Source string
+
+const (
+	SourceService  Source = "service"
+	SourceComputed Source = "computed"
+)
+
+// Gallery is one gallery and its soft-delete policy as purgewatch applies it.
+type Gallery struct {
+	ID                string `json:"id"`
+	SubscriptionID    string `json:"subscriptionId"`
+	ResourceGroup     string `json:"resourceGroup"`
+	Name              string `json:"name"`
+	Location          string `json:"location"`
+	SoftDeleteEnabled bool   `json:"softDeleteEnabled"`
+	// RetentionDays and GraceDays are the gallery's own values, or the configured default
+	// retention and no grace when it reports none.
+	RetentionDays int               `json:"retentionDays"`
+	GraceDays     int               `json:"graceDays"`
+	Tags          map[string]string `json:"-"`
+}
+
+// ScopeError is a part of the estate that could not be read; the scan went on without it.
+type ScopeError struct {
+	// Scope is the ARM id of the subscription, gallery or image definition that failed.
+	Scope   string `json:"scope"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Reason is the error's class for metrics: throttled, forbidden, not_found, server_error,
+	// timeout or bad_response.
+	Reason Reason `json:"-"`
+}
+
+// Subscription is one subscription's part of a scan.
+type Subscription struct {
+	ID string
+	// Complete is true when every scope under the subscription was read.
+	Complete bool
+}
+
+// Stats counts what a scan covered and cost.
+type Stats struct {
+	Subscriptions, Galleries, Images, Versions int
+	Requests, Throttled                        int64
+}
+
+// Document is a Snapshot as the JSON document of `scan -o json` and /api/v1/versions.
+type Document struct {
+	ScannedAt time.Time         `json:"scannedAt"`
+	Versions  []DocumentVersion `json:"versions"`
+	Galleries []Gallery         `json:"galleries"`
+	Errors    []ScopeError      `json:"errors"`
+}
+
+// DocumentVersion is a Version with the seconds left at the time the document was made.
+type DocumentVersion struct {
+	Version
+	SecondsUntilPurge int64 `json:"secondsUntilPurge"`
+}
+
+// Document renders s with the time left counted from now. Empty lists stay [] rather than null.
+func (s *Snapshot) Document(now time.Time) Document {
+	d := Document{ScannedAt: s.ScannedAt.UTC(), Versions: make([]DocumentVersion, len(s.Versions)),
+		Galleries: s.Galleries, Errors: s.Errors}
+	for i, v := range s.Versions {
+		d.Versions[i] = DocumentVersion{Version: v, SecondsUntilPurge: int64(v.PurgeAt.Sub(now) / time.Second)}
+	}
+	if d.Galleries == nil {
+		d.Galleries = []Gallery{}
+	}
+	if d.Errors == nil {
+		d.Errors = []ScopeError{}
+	}
+	return d
+}
+
+// Failed reports whether the scan read nothing at all.
+func (s *Snapshot) Failed() bool {
+	for _, sub := range s.Subscriptions {
+		if sub.Complete {
+			return false
+		}
+	}
+	return len(s.Errors) > 0 || len(s.Subscriptions) == 0
+}
+
+// Partial reports whether some scopes failed.
+func (s *Snapshot) Partial() bool { return len(s.Errors) > 0 }
