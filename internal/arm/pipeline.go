@@ -50,7 +50,8 @@ type Options struct {
 	Observer         Observer
 	// Transport replaces the HTTP client (the SDK's fake server, or a test's).
 	Transport policy.Transporter
-	// RetryDelay tunes azcore's retry of 5xx and 408; negative means retry at once (tests).
+	// RetryDelay tunes azcore's retry of 5xx and 408 (tests set a nanosecond; not a negative
+	// value, which azcore turns into its 60 s cap).
 	RetryDelay time.Duration
 	// MaxRetries is azcore's retry count for 5xx and 408; zero means azcore's 3, negative none.
 	MaxRetries int32

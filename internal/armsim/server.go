@@ -44,6 +44,8 @@ type Options struct {
 	Burst     int
 	PerSecond float64
 	Clock     clock.Clock
+	// OnRequest, when set, is called as each request arrives (tests synchronise on it).
+	OnRequest func(*http.Request)
 }
 
 // Server is an http.Handler that answers like ARM for an Estate.
@@ -93,6 +95,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
 	s.mu.Unlock()
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(r)
+	}
 	if s.opts.Latency > 0 {
 		t := time.NewTimer(s.opts.Latency)
 		select {

@@ -22,6 +22,11 @@ func (v *validator) failf(key, format string, args ...any) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: v.idx.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// failBecause places a missing key's error at the key that demands it.
+func (v *validator) failBecause(key, because, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.idx.line(because), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
 func (v *validator) oneOf(key, value string, allowed ...string) {
 	if !slices.Contains(allowed, value) {
 		v.failf(key, "%q is not one of %s", value, strings.Join(allowed, ", "))
@@ -45,7 +50,7 @@ func validate(file string, c *Config, idx *index) error {
 	if a.Auth == AuthClientSecret {
 		for _, f := range [][2]string{{"azure.tenantId", a.TenantID}, {"azure.clientId", a.ClientID}, {"azure.clientSecret", a.ClientSecret}} {
 			if f[1] == "" {
-				v.failf(f[0], "is required with auth: client-secret")
+				v.failBecause(f[0], "azure.auth", "is required with auth: client-secret")
 			}
 		}
 	}

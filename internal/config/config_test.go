@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) LookupEnv {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestSampleConfigIsValidAndMatchesTheDefaults(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("config.yaml", data, env(nil))
+	if err != nil {
+		t.Fatalf("the documented sample is refused: %v", err)
+	}
+	d := Default()
+	if cfg.Azure.Auth != d.Azure.Auth || cfg.Azure.Concurrency != d.Azure.Concurrency ||
+		cfg.Retention.DefaultDays != d.Retention.DefaultDays || cfg.Scan.Timeout != d.Scan.Timeout {
+		t.Errorf("sample %+v drifts from the defaults %+v", cfg, d)
+	}
+}
+
+func TestParseOverridesDefaultsAndExpandsEnvironment(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`
+azure:
+  auth: client-secret
+  tenantId: ${TENANT}
+  clientId: "app-${APP}"
+  clientSecret: ${SECRET}
+  subscriptions: [1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01]
+scan:
+  timeout: 90s
+`), env(map[string]string{"TENANT": "t1", "APP": "42", "SECRET": "s3cr3t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Azure.TenantID != "t1" || cfg.Azure.ClientID != "app-42" || cfg.Azure.ClientSecret != "s3cr3t" {
+		t.Errorf("expansion: %+v", cfg.Azure)
+	}
+	if cfg.Scan.Timeout != 90*time.Second || cfg.Azure.Concurrency != 16 || cfg.Retention.DefaultDays != 7 {
+		t.Errorf("overrides and defaults: %+v", cfg)
+	}
+}
+
+func TestEmptyFileIsAllDefaults(t *testing.T) {
+	cfg, err := Parse("empty.yaml", []byte("# nothing\n"), env(nil))
+	if err != nil || cfg.Azure.Auth != "default" {
+		t.Fatalf("cfg %+v, err %v", cfg, err)
+	}
+}
+
+func TestParseErrorsNameFileLineAndKey(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", "azure:\n  auth: none\n  autth: none\n", []string{`c.yaml:3: azure.autth: unknown key "autth"`}},
+		{"unknown top-level key", "retention:\n  defaultDays: 7\nnotify: {}\n", []string{`c.yaml:3: notify: unknown key "notify"`}},
+		{"wrong type", "azure:\n  concurrency: lots\n", []string{"c.yaml:2: azure.concurrency: cannot unmarshal !!str `lots` into int"}},
+		{"bad duration", "scan:\n  timeout: soon\n", []string{"c.yaml:2: scan.timeout:"}},
+		{"invalid auth", "azure:\n  auth: magic\n", []string{`c.yaml:2: azure.auth: "magic" is not one of default, workload-identity`}},
+		{"invalid cloud", "azure:\n  cloud: mars\n", []string{`c.yaml:2: azure.cloud: "mars" is not one of`}},
+		{"plain http with a token", "azure:\n  endpoint: http://127.0.0.1:8080\n", []string{"c.yaml:2: azure.endpoint: plain http is allowed only with auth: none"}},
+		{"not a URL", "azure:\n  auth: none\n  endpoint: ftp://x\n", []string{`c.yaml:3: azure.endpoint: "ftp://x" is not an http(s) URL`}},
+		{"bad subscription", "azure:\n  subscriptions:\n    - 1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01\n    - prod\n", []string{`c.yaml:4: azure.subscriptions[1]: "prod" is not a subscription ID`}},
+		{"client-secret incomplete", "azure:\n  auth: client-secret\n  tenantId: t\n", []string{
+			"c.yaml:2: azure.clientId: is required with auth: client-secret", "c.yaml:2: azure.clientSecret: is required"}},
+		{"out of range, several at once", "azure:\n  concurrency: 0\nretention:\n  defaultDays: 0\nscan:\n  timeout: 0s\n", []string{
+			"c.yaml:2: azure.concurrency: 0 is outside 1..256", "c.yaml:4: retention.defaultDays: 0 is outside 1..365",
+			"c.yaml:6: scan.timeout: must be a positive duration"}},
+		{"unset variable", "azure:\n  auth: client-secret\n  tenantId: t\n  clientId: c\n  clientSecret: ${NOPE}\n", []string{
+			"c.yaml:5: azure.clientSecret: environment variable NOPE is not set"}},
+		{"syntax", "azure:\n  auth: [none\n", []string{"c.yaml:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml), env(nil))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n  %s\ndoes not contain\n  %s", err, w)
+				}
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.File != "c.yaml" {
+				t.Errorf("error is not a *config.Error naming the file: %#v", err)
+			}
+		})
+	}
+}
+
+func TestLoadNamesAMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "absent.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
