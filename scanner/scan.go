@@ -37,8 +37,15 @@ type Options struct {
 type Scanner struct {
 	opts Options
 
-	mu        sync.Mutex
-	factories map[string]*armcompute.ClientFactory
+	mu      sync.Mutex
+	clients map[string]*clients
+}
+
+// clients are one subscription's SDK clients, made once and shared by every scan.
+type clients struct {
+	galleries   *armcompute.GalleriesClient
+	images      *armcompute.GalleryImagesClient
+	softDeleted *armcompute.SoftDeletedResourceClient
 }
 
 // New returns a Scanner.
@@ -55,7 +62,7 @@ func New(opts Options) *Scanner {
 	if opts.DefaultRetentionDays <= 0 {
 		opts.DefaultRetentionDays = 7
 	}
-	return &Scanner{opts: opts, factories: map[string]*armcompute.ClientFactory{}}
+	return &Scanner{opts: opts, clients: map[string]*clients{}}
 }
 
 // Scan reads the whole estate once. A scope that fails is recorded in Snapshot.Errors and the scan
@@ -129,18 +136,19 @@ func (s *Scanner) subscriptions(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (s *Scanner) factory(sub string) (*armcompute.ClientFactory, error) {
+func (s *Scanner) clientsFor(sub string) (*clients, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.factories[sub]; ok {
-		return f, nil
+	if c, ok := s.clients[sub]; ok {
+		return c, nil
 	}
 	f, err := armcompute.NewClientFactory(sub, s.opts.Credential, s.opts.Pipeline.ClientOptions())
 	if err != nil {
 		return nil, fmt.Errorf("creating compute clients for subscription %s: %w", sub, err)
 	}
-	s.factories[sub] = f
-	return f, nil
+	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient()}
+	s.clients[sub] = c
+	return c, nil
 }
 
 // run gathers one scan's findings from the pool's workers.
@@ -167,12 +175,12 @@ func (r *run) fail(sub, scope string, err error) {
 
 func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 	scope := "/subscriptions/" + sub
-	f, err := r.s.factory(sub)
+	c, err := r.s.clientsFor(sub)
 	if err != nil {
 		r.fail(sub, scope, err)
 		return
 	}
-	for pager := f.NewGalleriesClient().NewListPager(nil); pager.More(); {
+	for pager := c.galleries.NewListPager(nil); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			r.fail(sub, scope, err)
@@ -187,7 +195,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 			r.mu.Lock()
 			r.galleries = append(r.galleries, g)
 			r.mu.Unlock()
-			p.add(func(ctx context.Context) { r.scanGallery(ctx, p, f, g) })
+			p.add(func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
 		}
 	}
 }
@@ -218,9 +226,8 @@ func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
 
 // scanGallery lists the image definitions of g, and queues a recycle-bin listing for each. A
 // gallery whose soft delete is off is read too: versions deleted while it was on may still be there.
-func (r *run) scanGallery(ctx context.Context, p *pool, f *armcompute.ClientFactory, g Gallery) {
-	client := f.NewGalleryImagesClient()
-	for pager := client.NewListByGalleryPager(g.ResourceGroup, g.Name, nil); pager.More(); {
+func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
+	for pager := c.images.NewListByGalleryPager(g.ResourceGroup, g.Name, nil); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			r.fail(g.SubscriptionID, g.ID, err)
@@ -234,17 +241,16 @@ func (r *run) scanGallery(ctx context.Context, p *pool, f *armcompute.ClientFact
 			r.mu.Lock()
 			r.images++
 			r.mu.Unlock()
-			p.add(func(ctx context.Context) { r.scanImage(ctx, f, g, name, t) })
+			p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
 		}
 	}
 }
 
-func (r *run) scanImage(ctx context.Context, f *armcompute.ClientFactory, g Gallery, image string, t map[string]string) {
+func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string, t map[string]string) {
 	scope := g.ID + "/images/" + image
 	policy := Policy{RetentionDays: g.RetentionDays, GraceDays: g.GraceDays}
 	var found []Version
-	client := f.NewSoftDeletedResourceClient()
-	for pager := client.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil); pager.More(); {
+	for pager := c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			r.fail(g.SubscriptionID, scope, err)

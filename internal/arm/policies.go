@@ -172,9 +172,9 @@ func Operation(method, path string) string {
 	switch {
 	case n == 1 && segs[0] == "subscriptions":
 		return "list_subscriptions"
-	case last(1) == "versions" && last(4) == "softdeletedartifacttypes":
+	case last(1) == "versions" && last(5) == "softdeletedartifacttypes":
 		return "list_soft_deleted_versions"
-	case last(2) == "versions" && last(5) == "softdeletedartifacttypes":
+	case last(2) == "versions" && last(6) == "softdeletedartifacttypes":
 		return verb(method, "soft_deleted_version")
 	case last(1) == "galleries":
 		return "list_galleries"

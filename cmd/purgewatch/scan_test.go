@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/armsim"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestScanDemoJSONHasTheDocumentedShape(t *testing.T) {
+	code, out, stderr := runCmd(t, "scan", "--demo", "-o", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedKeys(doc); !slices.Equal(got, []string{"errors", "galleries", "scannedAt", "versions"}) {
+		t.Errorf("top-level keys = %v", got)
+	}
+	var versions []map[string]any
+	_ = json.Unmarshal(doc["versions"], &versions)
+	if len(versions) < 5 {
+		t.Fatalf("only %d versions in the demo", len(versions))
+	}
+	wantKeys := []string{"consumptionEndsAt", "gallery", "id", "image", "location", "purgeAt", "purgeAtSource",
+		"resourceGroup", "secondsUntilPurge", "softDeletedAt", "subscriptionId", "version"}
+	var last time.Time
+	for _, v := range versions {
+		if got := sortedKeys(v); !slices.Equal(got, wantKeys) {
+			t.Fatalf("version keys = %v", got)
+		}
+		purge, err := time.Parse(time.RFC3339, v["purgeAt"].(string))
+		if err != nil || !strings.HasSuffix(v["purgeAt"].(string), "Z") {
+			t.Errorf("purgeAt %v is not RFC 3339 UTC", v["purgeAt"])
+		}
+		if purge.Before(last) {
+			t.Errorf("versions not sorted by purgeAt")
+		}
+		last = purge
+		if loc := v["location"].(string); strings.ContainsAny(loc, " ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			t.Errorf("location %q is not ARM's short form", loc)
+		}
+		if !strings.Contains(v["id"].(string), "/images/") || strings.Contains(v["id"].(string), "softDeleted") {
+			t.Errorf("id %v is not the version's own ARM id", v["id"])
+		}
+	}
+	var galleries []map[string]any
+	_ = json.Unmarshal(doc["galleries"], &galleries)
+	if got := sortedKeys(galleries[0]); !slices.Equal(got, []string{"graceDays", "id", "location", "name",
+		"resourceGroup", "retentionDays", "softDeleteEnabled", "subscriptionId"}) {
+		t.Errorf("gallery keys = %v", got)
+	}
+	if !strings.Contains(stderr, "scanned 3 subscriptions") {
+		t.Errorf("summary = %q", stderr)
+	}
+}
+
+func TestScanDemoTableAndFailWithin(t *testing.T) {
+	code, out, stderr := runCmd(t, "scan", "--demo", "--fail-within", "24h")
+	if code != exitDeadline {
+		t.Errorf("--fail-within 24h: exit %d, want %d", code, exitDeadline)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "PURGED IN") || !strings.HasPrefix(lines[1], "overdue ") {
+		t.Errorf("table does not start with the overdue version:\n%s", out)
+	}
+	for _, want := range []string{"ARM requests (0 throttled)", "0 failed scopes"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary lacks %q: %s", want, stderr)
+		}
+	}
+	if code, _, _ := runCmd(t, "scan", "--demo", "--fail-within", "1m"); code != exitDeadline {
+		t.Errorf("overdue versions match any --fail-within: exit %d", code)
+	}
+}
+
+// simConfig writes a config pointing at a simulator serving estate, with faults.
+func simConfig(t *testing.T, estate armsim.Estate, faults ...armsim.Fault) string {
+	t.Helper()
+	sim := armsim.New(estate, armsim.Options{})
+	for _, f := range faults {
+		sim.Inject(f)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	body := fmt.Sprintf("azure:\n  auth: none\n  endpoint: %s\n", srv.URL)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestScanExitCodes(t *testing.T) {
+	estate := armsim.DemoEstate(time.Now())
+	forbidden := armsim.Fault{Scope: "/subscriptions/" + armsim.DemoPlatform, Status: 403, Code: "AuthorizationFailed", Message: "no access"}
+
+	cfg := simConfig(t, estate, forbidden)
+	code, out, stderr := runCmd(t, "scan", "--config", cfg)
+	if code != exitPartial {
+		t.Errorf("one subscription forbidden: exit %d, want %d", code, exitPartial)
+	}
+	if !strings.Contains(stderr, "failed: /subscriptions/"+armsim.DemoPlatform+": AuthorizationFailed: no access") {
+		t.Errorf("stderr does not name the failed scope: %s", stderr)
+	}
+	if !strings.Contains(out, "prodimages") {
+		t.Error("the other subscriptions' versions are not printed")
+	}
+	if code, _, _ := runCmd(t, "scan", "--config", cfg, "--fail-within", "24h"); code != exitDeadline {
+		t.Errorf("--fail-within takes precedence over partial: exit %d", code)
+	}
+
+	var all []armsim.Fault
+	for _, s := range estate.Subscriptions {
+		all = append(all, armsim.Fault{Scope: "/subscriptions/" + s.ID, Status: 403, Code: "AuthorizationFailed", Message: "no"})
+	}
+	if code, _, _ := runCmd(t, "scan", "--config", simConfig(t, estate, all...)); code != exitFailed {
+		t.Errorf("every subscription forbidden: exit %d, want %d", code, exitFailed)
+	}
+	if code, _, _ := runCmd(t, "scan", "--config", simConfig(t, estate, armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken"})); code != exitFailed {
+		t.Errorf("no subscription listable: exit %d, want %d", code, exitFailed)
+	}
+	if code, _, _ := runCmd(t, "scan", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitFailed {
+		t.Errorf("missing config: exit %d", code)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	if code, out, _ := runCmd(t, "config", "check", "--config", filepath.Join("..", "..", "config.yaml")); code != exitOK || !strings.Contains(out, "OK") {
+		t.Errorf("sample: exit %d %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("azure:\n  auth: magic\n"), 0o600)
+	code, _, stderr := runCmd(t, "config", "check", "--config", bad)
+	if code != exitFailed || !strings.Contains(stderr, "bad.yaml:2: azure.auth:") {
+		t.Errorf("bad: exit %d, %s", code, stderr)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,68 @@
+package scanner_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/arm"
+	"github.com/purgewatch/purgewatch/internal/armsim"
+	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// benchEstate is subs × galleries × images × versions, every version soft-deleted.
+func benchEstate(subs, galleries, images, versions int) armsim.Estate {
+	now := time.Now()
+	e := armsim.Estate{Subscriptions: make([]armsim.Subscription, subs)}
+	for s := range subs {
+		sub := armsim.Subscription{ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", s)}
+		for g := range galleries {
+			gal := armsim.Gallery{Name: fmt.Sprintf("gallery%d", g), ResourceGroup: "rg", Location: "West Europe",
+				SoftDelete: &armsim.SoftDeletePolicy{Enabled: true}}
+			for i := range images {
+				img := armsim.Image{Name: fmt.Sprintf("image%02d", i)}
+				for v := range versions {
+					img.SoftDeleted = append(img.SoftDeleted, armsim.SoftDeleted{
+						Version: fmt.Sprintf("1.0.%d", v), DeletedAt: now.Add(-time.Duration(s*galleries+g+i+v) * time.Minute)})
+				}
+				gal.Images = append(gal.Images, img)
+			}
+			sub.Galleries = append(sub.Galleries, gal)
+		}
+		e.Subscriptions = append(e.Subscriptions[:s], sub)
+	}
+	return e
+}
+
+// BenchmarkScan is the estate of issue 2: 50 subscriptions × 4 galleries × 25 image definitions ×
+// 4 soft-deleted versions, with 20 ms of simulated latency on every ARM request. Figures are in
+// docs/benchmarks.md. The simulator runs in the same process, so allocations include its own.
+func BenchmarkScan(b *testing.B) {
+	for _, concurrency := range []int{16, 64} {
+		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
+			sim := armsim.New(benchEstate(50, 4, 25, 4), armsim.Options{Latency: 20 * time.Millisecond})
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			pl, err := arm.New(arm.Options{Endpoint: srv.URL, Concurrency: concurrency})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := scanner.New(scanner.Options{Pipeline: pl, Concurrency: concurrency, Clock: clock.Real{}})
+			b.ReportAllocs()
+			var snap *scanner.Snapshot
+			for b.Loop() {
+				if snap, err = s.Scan(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(snap.Errors) != 0 || len(snap.Versions) != 50*4*25*4 {
+				b.Fatalf("versions %d, errors %d", len(snap.Versions), len(snap.Errors))
+			}
+			b.ReportMetric(float64(snap.Stats.Requests), "requests/scan")
+			b.ReportMetric(float64(len(snap.Versions)), "versions/scan")
+		})
+	}
+}

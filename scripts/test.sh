@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of purgewatch on a fresh machine: installs what the tests need, then vet, format,
+# the race-enabled test suite and a short fuzz run. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-clean: $unformatted" >&2
+  exit 1
+fi
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+echo "== fuzz softDeletedTime parsing (10s)"
+go test -run '^$' -fuzz '^FuzzParseTime$' -fuzztime 10s ./scanner/
