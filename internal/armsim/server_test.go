@@ -198,3 +198,34 @@ func TestDemoEstateShowsEveryCase(t *testing.T) {
 			len(e.Subscriptions), disabled, softDeleteOff, serviceTimes, grace, overdue, withinDay, withinWeek)
 	}
 }
+
+func TestLoadEstateFromYAML(t *testing.T) {
+	path := t.TempDir() + "/estate.yaml"
+	data := `subscriptions:
+  - id: ` + sub + `
+    galleries:
+      - name: g
+        resourceGroup: rg
+        location: West US
+        softDelete: {enabled: true, retentionDays: 30, graceDays: 7}
+        serviceTimes: true
+        images:
+          - name: img
+            softDeleted:
+              - {version: 1.0.0, deletedAt: 2024-10-17T13:01:05Z}
+`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := LoadEstate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := e.Subscriptions[0].Galleries[0]
+	if r, gr := g.retention(); r != 30 || gr != 7 || !g.ServiceTimes || !g.Images[0].SoftDeleted[0].DeletedAt.Equal(t0) {
+		t.Errorf("estate = %+v", g)
+	}
+	if _, err := LoadEstate(t.TempDir() + "/none.yaml"); err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
