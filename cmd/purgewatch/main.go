@@ -28,6 +28,7 @@ var (
 const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
 
 Usage:
+  purgewatch run [--config F] [--demo] [--listen ADDR]
   purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
   purgewatch config check --config F
   purgewatch version
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	switch args[0] {
+	case "run":
+		return runCommand(ctx, args[1:], stderr, runHooks{})
 	case "scan":
 		return scanCommand(ctx, args[1:], stdout, stderr)
 	case "config":

@@ -35,12 +35,13 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailed
 	}
 	if *demo {
-		stop, err := startDemo(cfg)
+		sim, err := startDemo()
 		if err != nil {
 			fmt.Fprintln(stderr, "purgewatch:", err)
 			return exitFailed
 		}
-		defer stop()
+		defer sim.stop()
+		sim.apply(cfg)
 	}
 	s, err := newScanner(cfg, nil, zap.NewNop())
 	if err != nil {

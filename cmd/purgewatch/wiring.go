@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -23,21 +22,24 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// startDemo starts the built-in simulated estate on loopback and points cfg at it.
-func startDemo(cfg *config.Config) (stop func(), err error) {
-	sim := armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{})
-	running, err := armsim.Start(sim)
+// demo is the built-in simulated estate, served on loopback for --demo.
+type demo struct{ running *armsim.Running }
+
+func startDemo() (*demo, error) {
+	running, err := armsim.Start(armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{}))
 	if err != nil {
 		return nil, err
 	}
-	cfg.Azure.Endpoint, cfg.Azure.Auth = running.URL, config.AuthNone
-	cfg.Azure.Subscriptions, cfg.Azure.ExcludeSubscriptions = nil, nil
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = running.Close(ctx)
-	}, nil
+	return &demo{running: running}, nil
 }
+
+// apply points a configuration at the simulator, whatever the file says about Azure.
+func (d *demo) apply(cfg *config.Config) {
+	cfg.Azure.Endpoint, cfg.Azure.Auth = d.running.URL, config.AuthNone
+	cfg.Azure.Subscriptions, cfg.Azure.ExcludeSubscriptions = nil, nil
+}
+
+func (d *demo) stop() { _ = d.running.Close() }
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.
 func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*scanner.Scanner, error) {

@@ -143,3 +143,15 @@ func cloudConfig(name, endpoint string) (cloud.Configuration, error) {
 	}
 	return c, nil
 }
+
+// Endpoint is the ARM base URL for a cloud, or the override when one is set.
+func Endpoint(cloudName, override string) string {
+	if override != "" {
+		return override
+	}
+	c, err := cloudConfig(cloudName, "")
+	if err != nil {
+		return ""
+	}
+	return c.Services[cloud.ResourceManager].Endpoint
+}

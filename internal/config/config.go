@@ -9,6 +9,9 @@ type Config struct {
 	Azure     Azure     `yaml:"azure"`
 	Retention Retention `yaml:"retention"`
 	Scan      Scan      `yaml:"scan"`
+	Server    Server    `yaml:"server"`
+	Log       Log       `yaml:"log"`
+	Metrics   Metrics   `yaml:"metrics"`
 }
 
 // Azure says how to reach ARM and which subscriptions to scan.
@@ -37,9 +40,31 @@ type Retention struct {
 	DefaultDays int `yaml:"defaultDays"`
 }
 
-// Scan bounds one scan.
+// Scan says when to scan and how long one scan may take.
 type Scan struct {
-	Timeout time.Duration `yaml:"timeout"`
+	// Schedule is a 5-field cron expression or a descriptor such as "@every 10m".
+	Schedule string        `yaml:"schedule"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// Server is the HTTP endpoint of `purgewatch run`.
+type Server struct {
+	Listen string `yaml:"listen"`
+	// WebConfigFile is an exporter-toolkit web config: TLS, mTLS and basic auth for every endpoint.
+	WebConfigFile string `yaml:"webConfigFile"`
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | console
+}
+
+// Metrics tunes what /metrics exports.
+type Metrics struct {
+	// Relative exports purgewatch_soft_deleted_version_seconds_until_purge, a value that changes
+	// at every scrape; the absolute timestamps carry the same information.
+	Relative bool `yaml:"relative"`
 }
 
 // Auth modes.
@@ -57,6 +82,9 @@ func Default() Config {
 	return Config{
 		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Concurrency: 16},
 		Retention: Retention{DefaultDays: 7},
-		Scan:      Scan{Timeout: 10 * time.Minute},
+		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute},
+		Server:    Server{Listen: ":9772"},
+		Log:       Log{Level: "info", Format: "json"},
+		Metrics:   Metrics{Relative: true},
 	}
 }

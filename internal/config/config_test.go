@@ -24,7 +24,8 @@ func TestSampleConfigIsValidAndMatchesTheDefaults(t *testing.T) {
 	}
 	d := Default()
 	if cfg.Azure.Auth != d.Azure.Auth || cfg.Azure.Concurrency != d.Azure.Concurrency ||
-		cfg.Retention.DefaultDays != d.Retention.DefaultDays || cfg.Scan.Timeout != d.Scan.Timeout {
+		cfg.Retention.DefaultDays != d.Retention.DefaultDays || cfg.Scan != d.Scan || cfg.Server != d.Server ||
+		cfg.Log != d.Log || cfg.Metrics != d.Metrics {
 		t.Errorf("sample %+v drifts from the defaults %+v", cfg, d)
 	}
 }
@@ -80,6 +81,11 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"unset variable", "azure:\n  auth: client-secret\n  tenantId: t\n  clientId: c\n  clientSecret: ${NOPE}\n", []string{
 			"c.yaml:5: azure.clientSecret: environment variable NOPE is not set"}},
 		{"syntax", "azure:\n  auth: [none\n", []string{"c.yaml:"}},
+		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},
+		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
+		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
+		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile:", "/nonexistent/web.yml"}},
+		{"bad log level", "log:\n  level: loud\n  format: xml\n", []string{`c.yaml:2: log.level: "loud"`, `c.yaml:3: log.format: "xml"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,10 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/robfig/cron/v3"
 )
 
 var subscriptionID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -73,5 +77,30 @@ func validate(file string, c *Config, idx *index) error {
 	if c.Scan.Timeout <= 0 {
 		v.failf("scan.timeout", "must be a positive duration such as 10m")
 	}
+	if _, err := ParseSchedule(c.Scan.Schedule); err != nil {
+		v.failf("scan.schedule", "%v", err)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		v.failf("server.listen", "%q is not host:port (%v)", c.Server.Listen, err)
+	}
+	if f := c.Server.WebConfigFile; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			v.failf("server.webConfigFile", "%v", err)
+		}
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "json", "console")
 	return errors.Join(v.errs...)
+}
+
+// scheduleParser reads standard 5-field cron expressions and descriptors such as @every 10m.
+var scheduleParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses scan.schedule.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := scheduleParser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a cron schedule (5 fields, or @every 10m): %w", spec, err)
+	}
+	return s, nil
 }

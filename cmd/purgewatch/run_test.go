@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// daemonUnderTest is `purgewatch run` in-process, on a free loopback port.
+type daemonUnderTest struct {
+	base   string
+	reload chan os.Signal
+	cancel context.CancelFunc
+	exit   chan int
+	logs   *syncBuffer
+	client *http.Client
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, args ...string) *daemonUnderTest {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &syncBuffer{},
+		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
+	go func() {
+		d.exit <- runCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.logs, runHooks{listening: listening, reload: d.reload})
+	}()
+	select {
+	case addr := <-listening:
+		d.base = "http://" + addr
+	case code := <-d.exit:
+		t.Fatalf("run exited with %d before listening:\n%s", code, d.logs.String())
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+// stop sends what SIGTERM sends and waits for exit 0.
+func (d *daemonUnderTest) stop(t *testing.T) {
+	t.Helper()
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	if code := <-d.exit; code != exitOK {
+		t.Errorf("run exited with %d:\n%s", code, d.logs.String())
+	}
+}
+
+func (d *daemonUnderTest) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := d.client.Get(d.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitReady polls /readyz: readiness is what is under test, and the first scan takes as long as it takes.
+func (d *daemonUnderTest) waitReady(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if code, _ := d.get(t, "/readyz"); code == http.StatusOK {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("never ready:\n%s", d.logs.String())
+}
+
+func TestRunDemoServesMetricsAndTheSnapshot(t *testing.T) {
+	d := startDaemon(t, "--demo")
+	d.waitReady(t)
+	if code, body := d.get(t, "/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	code, metricsText := d.get(t, "/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{
+		`purgewatch_soft_deleted_version_purge_timestamp_seconds{gallery="prodimages",image="ubuntu-22.04-base",location="westeurope",resource_group="rg-images-prod",subscription_id="1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01",version="1.2.0"}`,
+		`purgewatch_gallery_soft_delete_enabled{gallery="legacyimages",location="westeurope",resource_group="rg-legacy",subscription_id="1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01"} 0`,
+		`purgewatch_scans_total{result="success"} 1`,
+		`purgewatch_scan_success{subscription_id="7b2e9d14-0c3f-4a6b-8e27-5f1d2c4b6a02"} 1`,
+		`purgewatch_azure_requests_total{code="200",operation="list_soft_deleted_versions"} 7`,
+		`purgewatch_config_last_reload_successful 1`,
+		`purgewatch_build_info{goversion=`,
+	} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	code, body := d.get(t, "/api/v1/versions")
+	var doc struct {
+		Versions []struct {
+			Version           string `json:"version"`
+			SecondsUntilPurge int64  `json:"secondsUntilPurge"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); code != 200 || err != nil || len(doc.Versions) != 10 || doc.Versions[0].SecondsUntilPurge >= 0 {
+		t.Errorf("/api/v1/versions = %d, %v, %+v", code, err, doc.Versions)
+	}
+}
+
+func TestPromtoolAcceptsTheMetrics(t *testing.T) {
+	promtool := requireTool(t, "promtool")
+	d := startDaemon(t, "--demo")
+	d.waitReady(t)
+	_, text := d.get(t, "/metrics")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return
+	}
+	// Exit 3 is lint only. The two policy gauges are named in days by the public metric contract
+	// (Azure states retention and grace in days); promtool would have seconds. Nothing else passes.
+	accepted := map[string]bool{
+		`purgewatch_gallery_soft_delete_grace_days use base unit "seconds" instead of "days"`:     true,
+		`purgewatch_gallery_soft_delete_retention_days use base unit "seconds" instead of "days"`: true,
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !accepted[strings.TrimSpace(line)] {
+			t.Errorf("promtool check metrics: %s", line)
+		}
+	}
+}
+
+func TestReloadBySignalAndByHTTP(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("metrics:\n  relative: true\n")
+	d := startDaemon(t, "--demo", "--config", path)
+	d.waitReady(t)
+	if _, text := d.get(t, "/metrics"); !strings.Contains(text, "purgewatch_soft_deleted_version_seconds_until_purge{") {
+		t.Fatal("relative metric missing at start")
+	}
+
+	write("metrics:\n  relative: false\n")
+	resp, err := d.client.Post(d.base+"/-/reload", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /-/reload = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, text := d.get(t, "/metrics"); strings.Contains(text, "purgewatch_soft_deleted_version_seconds_until_purge{") {
+		t.Error("metrics.relative: false did not take effect on reload")
+	}
+
+	write("metrics:\n  relative: maybe\n")
+	resp, err = d.client.Post(d.base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(body), "config.yaml:2: metrics.relative") {
+		t.Errorf("bad reload over HTTP = %d %s", resp.StatusCode, body)
+	}
+	if _, text := d.get(t, "/metrics"); !strings.Contains(text, "purgewatch_config_last_reload_successful 0") {
+		t.Error("a refused reload is not counted")
+	}
+
+	// SIGHUP takes the same path.
+	write("metrics:\n  relative: true\n")
+	d.reload <- nil
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, text := d.get(t, "/metrics"); strings.Contains(text, "purgewatch_config_last_reload_successful 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP reload not applied:\n%s", d.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStatusPageInHeadlessChromium(t *testing.T) {
+	chromium := requireTool(t, "chromium")
+	d := startDaemon(t, "--demo")
+	d.waitReady(t)
+	_, body := d.get(t, "/api/v1/versions")
+	var doc struct {
+		Versions []struct{ ID, Version string } `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The flags keep Chromium off the network this machine does not have; see the env notes.
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--dump-dom", d.base+"/")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := stdout.String()
+	rows := regexp.MustCompile(`<tr class="(\w+)" data-id="([^"]+)">`).FindAllStringSubmatch(dom, -1)
+	if len(rows) != len(doc.Versions) {
+		t.Fatalf("the page shows %d versions, the snapshot has %d", len(rows), len(doc.Versions))
+	}
+	for i, r := range rows {
+		if r[2] != doc.Versions[i].ID {
+			t.Errorf("row %d is %s, want %s (soonest purge first)", i, r[2], doc.Versions[i].ID)
+		}
+	}
+	if rows[0][1] != "overdue" || !strings.Contains(dom, "overdue 2") {
+		t.Errorf("the overdue version is not shown as overdue: class %q", rows[0][1])
+	}
+	for _, want := range []string{"Galleries with soft delete off", "legacyimages", "Recent scans", "success", "az rest --method patch"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+func TestReadyzBeforeTheFirstScan(t *testing.T) {
+	// A subscription listing that hangs until shutdown keeps the first scan from finishing.
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	hang := newHangingARM(t)
+	if err := os.WriteFile(path, []byte("azure:\n  auth: none\n  endpoint: "+hang.URL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--config", path)
+	<-hang.arrived
+	if code, _ := d.get(t, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d before the first scan finished, want 503", code)
+	}
+	if code, _ := d.get(t, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d while scanning", code)
+	}
+	d.stop(t) // shutdown cancels the hanging scan and still exits 0
+}

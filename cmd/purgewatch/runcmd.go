@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/purgewatch/purgewatch/internal/arm"
+	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/daemon"
+	pwweb "github.com/purgewatch/purgewatch/internal/web"
+	"github.com/purgewatch/purgewatch/metrics"
+)
+
+// shutdownGrace bounds the HTTP drain on SIGTERM, inside the 10 s a supervisor gives.
+const shutdownGrace = 8 * time.Second
+
+// runHooks let tests drive the daemon in-process.
+type runHooks struct {
+	// listening, when set, receives the address the server listens on.
+	listening chan<- string
+	// reload delivers reload signals; nil subscribes to SIGHUP.
+	reload <-chan os.Signal
+}
+
+func runCommand(ctx context.Context, args []string, stderr io.Writer, hooks runHooks) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
+	demoMode := fs.Bool("demo", false, "watch the built-in simulated estate instead of Azure")
+	listen := fs.String("listen", "", "override server.listen, e.g. 127.0.0.1:0")
+	if err := fs.Parse(args); err != nil {
+		return exitFailed
+	}
+	var sim *demo
+	if *demoMode {
+		var err error
+		if sim, err = startDemo(); err != nil {
+			fmt.Fprintln(stderr, "purgewatch:", err)
+			return exitFailed
+		}
+		defer sim.stop()
+	}
+	// load is the one way a configuration is read, at start and on reload.
+	load := func() (*config.Config, error) {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		if sim != nil {
+			sim.apply(cfg)
+		}
+		if *listen != "" {
+			cfg.Server.Listen = *listen
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	level := zap.NewAtomicLevel()
+	log := newLogger(cfg.Log, level, stderr)
+	defer func() { _ = log.Sync() }()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	proc := metrics.NewProcess(reg, version, revision)
+	var collector *metrics.SnapshotCollector
+	d, err := daemon.New(cfg, daemon.Options{
+		Load:  load,
+		Build: func(c *config.Config) (daemon.Scanner, error) { return newScanner(c, proc, log.Named("scanner")) },
+		OnReload: func(c *config.Config) {
+			_ = level.UnmarshalText([]byte(c.Log.Level))
+			collector.SetRelative(c.Metrics.Relative)
+		},
+		Logger: log.Named("daemon"), Metrics: proc,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	collector = metrics.NewSnapshotCollector(d.View, clock.Real{}.Now, cfg.Metrics.Relative)
+	reg.MustRegister(collector)
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		log.Error("cannot listen", zap.String("listen", cfg.Server.Listen), zap.Error(err))
+		return exitFailed
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: pwweb.Handler(pwweb.Options{
+		Daemon: d, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
+		ARMEndpoint: func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
+	})}
+	webConfig := cfg.Server.WebConfigFile
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &webConfig}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := web.Serve(ln, srv, flags, slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("web")))); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	})
+	wg.Go(func() { _ = d.Run(ctx) })
+
+	reload := hooks.reload
+	if reload == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		reload = ch
+	}
+	log.Info("purgewatch started", zap.String("version", version), zap.String("listen", ln.Addr().String()),
+		zap.String("schedule", cfg.Scan.Schedule), zap.Bool("demo", *demoMode))
+	if hooks.listening != nil {
+		hooks.listening <- ln.Addr().String()
+	}
+
+	code := exitOK
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-reload:
+			_ = d.Reload()
+		case err := <-serveErr:
+			log.Error("http server failed", zap.Error(err))
+			code = exitFailed
+			break loop
+		}
+	}
+	log.Info("shutting down: cancelling the scan in flight and draining HTTP")
+	cancel()
+	drain, done := context.WithTimeout(context.Background(), shutdownGrace)
+	defer done()
+	if err := srv.Shutdown(drain); err != nil {
+		log.Warn("http drain cut short", zap.Error(err))
+		_ = srv.Close() // whatever is left, so no connection outlives the process's goroutines
+	}
+	wg.Wait()
+	return code
+}
+
+// newLogger builds the logger of `run`: JSON lines by default, console on request.
+func newLogger(c config.Log, level zap.AtomicLevel, w io.Writer) *zap.Logger {
+	_ = level.UnmarshalText([]byte(c.Level))
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc := zapcore.NewJSONEncoder(encCfg)
+	if c.Format == "console" {
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
+}

@@ -1,0 +1,281 @@
+// Package daemon keeps purgewatch scanning: a scan at start-up and then on the configured schedule,
+// never two at once, each merged over the last good data of the scopes that failed. It holds the
+// state every reader (metrics, the status page, notifications) takes as an immutable value.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// Scanner is what the daemon runs on each tick; *scanner.Scanner in production.
+type Scanner interface {
+	Scan(ctx context.Context) (*scanner.Snapshot, error)
+}
+
+// Options configures a Daemon.
+type Options struct {
+	// Load reads the configuration again, for Reload.
+	Load func() (*config.Config, error)
+	// Build makes the scanner a configuration asks for.
+	Build func(*config.Config) (Scanner, error)
+	// OnReload is called with each reloaded configuration once it has taken effect.
+	OnReload func(*config.Config)
+	Clock    clock.Clock
+	Logger   *zap.Logger
+	Metrics  *metrics.Process
+	// History is how many past scans State keeps; 0 means 20.
+	History int
+}
+
+// ScanRecord is one scan as the status page lists it.
+type ScanRecord struct {
+	Started  time.Time
+	Duration time.Duration
+	Result   string // metrics.ResultSuccess, ResultPartial, ResultFailed or ResultSkipped
+	Versions int
+	Errors   []scanner.ScopeError
+	// Err is why a failed scan read nothing.
+	Err string
+}
+
+// State is everything the daemon knows, replaced whole after each scan.
+type State struct {
+	// Snapshot is the latest scan merged over the last good data of its failed scopes; nil
+	// until a scan has read something.
+	Snapshot      *scanner.Snapshot
+	Subscriptions []metrics.SubscriptionHealth
+	History       []ScanRecord // newest first
+	// Ready is true once the first scan has finished, whatever its result.
+	Ready bool
+}
+
+// Daemon schedules scans and holds their State.
+type Daemon struct {
+	opts     Options
+	scanning sync.Mutex // held for the length of a scan: a tick that cannot take it is skipped
+	state    atomic.Pointer[State]
+
+	mu      sync.Mutex // guards what a reload replaces
+	cfg     *config.Config
+	scanner Scanner
+	cron    *cron.Cron
+	entry   cron.EntryID
+	runCtx  context.Context // the context ticks scan under, from Run
+}
+
+// New returns a Daemon for cfg, already validated.
+func New(cfg *config.Config, opts Options) (*Daemon, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.History <= 0 {
+		opts.History = 20
+	}
+	s, err := opts.Build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the scanner: %w", err)
+	}
+	d := &Daemon{opts: opts, cfg: cfg, scanner: s}
+	d.state.Store(&State{})
+	if opts.Metrics != nil {
+		opts.Metrics.ConfigLoaded(true, opts.Clock.Now())
+	}
+	return d, nil
+}
+
+func (d *Daemon) load() (*config.Config, Scanner, error) {
+	cfg, err := d.opts.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := d.opts.Build(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the scanner: %w", err)
+	}
+	return cfg, s, nil
+}
+
+// Config returns the configuration in effect.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// State returns the current state; never nil, never modified afterwards.
+func (d *Daemon) State() *State { return d.state.Load() }
+
+// View is the metrics collector's window on the state.
+func (d *Daemon) View() *metrics.View {
+	st := d.state.Load()
+	return &metrics.View{Snapshot: st.Snapshot, Subscriptions: st.Subscriptions}
+}
+
+// Reload re-reads the configuration. An invalid one is refused, logged and counted, and the one
+// in effect stays.
+func (d *Daemon) Reload() error {
+	cfg, s, err := d.load()
+	now := d.opts.Clock.Now()
+	if err != nil {
+		d.opts.Logger.Error("configuration reload refused; keeping the one in effect", zap.Error(err))
+		if d.opts.Metrics != nil {
+			d.opts.Metrics.ConfigLoaded(false, now)
+		}
+		return err
+	}
+	d.mu.Lock()
+	old := d.cfg
+	d.cfg, d.scanner = cfg, s
+	if d.cron != nil && cfg.Scan.Schedule != old.Scan.Schedule {
+		if err := d.scheduleLocked(); err != nil { // validated by config: cannot fail
+			d.opts.Logger.Error("rescheduling", zap.Error(err))
+		}
+	}
+	d.mu.Unlock()
+	if cfg.Server != old.Server {
+		d.opts.Logger.Warn("server settings change only on restart", zap.String("listen", old.Server.Listen))
+	}
+	if d.opts.Metrics != nil {
+		d.opts.Metrics.ConfigLoaded(true, now)
+	}
+	if d.opts.OnReload != nil {
+		d.opts.OnReload(cfg)
+	}
+	d.opts.Logger.Info("configuration reloaded", zap.String("schedule", cfg.Scan.Schedule))
+	return nil
+}
+
+// Run scans at once and then on the schedule until ctx is done; then it stops the scheduler,
+// lets the scan in flight see the cancellation, and returns when no scan is left running.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.mu.Lock()
+	d.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cron.DiscardLogger))
+	err := d.schedule(ctx)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.cron.Start()
+	d.ScanOnce(ctx)
+	<-ctx.Done()
+	<-d.cron.Stop().Done()
+	return nil
+}
+
+func (d *Daemon) schedule(ctx context.Context) error {
+	sched, err := config.ParseSchedule(d.cfg.Scan.Schedule)
+	if err != nil {
+		return err
+	}
+	d.entry = d.cron.Schedule(sched, cron.FuncJob(func() { d.ScanOnce(ctx) }))
+	d.runCtx = ctx
+	return nil
+}
+
+func (d *Daemon) scheduleLocked() error {
+	d.cron.Remove(d.entry)
+	return d.schedule(d.runCtx)
+}
+
+// ScanOnce runs one scan unless one is already running, in which case it returns a skipped
+// record at once.
+func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
+	if !d.scanning.TryLock() {
+		d.opts.Logger.Warn("previous scan still running; skipping this tick")
+		if d.opts.Metrics != nil {
+			d.opts.Metrics.ScanSkipped()
+		}
+		return ScanRecord{Started: d.opts.Clock.Now(), Result: metrics.ResultSkipped}
+	}
+	defer d.scanning.Unlock()
+
+	d.mu.Lock()
+	s, timeout := d.scanner, d.cfg.Scan.Timeout
+	d.mu.Unlock()
+
+	start := d.opts.Clock.Now()
+	scanCtx, cancel := context.WithTimeout(ctx, timeout)
+	snap, err := s.Scan(scanCtx)
+	cancel()
+	rec := ScanRecord{Started: start, Duration: d.opts.Clock.Now().Sub(start)}
+	prev := d.state.Load()
+	next := &State{Ready: true, Snapshot: prev.Snapshot}
+	switch {
+	case err != nil:
+		rec.Result, rec.Err = metrics.ResultFailed, err.Error()
+		next.Subscriptions = failAll(prev.Subscriptions)
+		if errors.Is(err, context.Canceled) {
+			rec.Err = "cancelled: " + rec.Err
+		}
+	default:
+		rec.Errors, rec.Versions = snap.Errors, len(snap.Versions)
+		switch {
+		case snap.Failed():
+			rec.Result = metrics.ResultFailed
+		case snap.Partial():
+			rec.Result = metrics.ResultPartial
+		default:
+			rec.Result = metrics.ResultSuccess
+		}
+		next.Snapshot = scanner.Merge(prev.Snapshot, snap)
+		next.Subscriptions = health(prev.Subscriptions, snap)
+	}
+	next.History = append([]ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
+	d.state.Store(next)
+
+	if d.opts.Metrics != nil {
+		d.opts.Metrics.ScanFinished(rec.Result, rec.Duration, rec.Errors)
+	}
+	fields := []zap.Field{zap.String("result", rec.Result), zap.Duration("took", rec.Duration),
+		zap.Int("versions", rec.Versions), zap.Int("failedScopes", len(rec.Errors))}
+	if rec.Err != "" {
+		d.opts.Logger.Error("scan failed", append(fields, zap.String("error", rec.Err))...)
+	} else {
+		d.opts.Logger.Info("scan finished", fields...)
+	}
+	return rec
+}
+
+// health carries each subscription's last success forward and records this scan's outcome.
+func health(prev []metrics.SubscriptionHealth, snap *scanner.Snapshot) []metrics.SubscriptionHealth {
+	last := make(map[string]time.Time, len(prev))
+	for _, h := range prev {
+		last[h.ID] = h.LastSuccess
+	}
+	out := make([]metrics.SubscriptionHealth, 0, len(snap.Subscriptions))
+	for _, s := range snap.Subscriptions {
+		h := metrics.SubscriptionHealth{ID: s.ID, Success: s.Complete, LastSuccess: last[s.ID]}
+		if s.Complete {
+			h.LastSuccess = snap.ScannedAt
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func failAll(prev []metrics.SubscriptionHealth) []metrics.SubscriptionHealth {
+	out := make([]metrics.SubscriptionHealth, len(prev))
+	for i, h := range prev {
+		h.Success = false
+		out[i] = h
+	}
+	return out
+}

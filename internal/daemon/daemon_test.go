@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/purgewatch/purgewatch/internal/arm"
+	"github.com/purgewatch/purgewatch/internal/armsim"
+	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	d    *Daemon
+	sim  *armsim.Server
+	reg  *prometheus.Registry
+	path string
+}
+
+// newFixture runs a Daemon whose real scanner reads the demo estate from the simulator over HTTP.
+func newFixture(t *testing.T, simOpts armsim.Options, configYAML string) *fixture {
+	t.Helper()
+	sim := armsim.New(armsim.DemoEstate(t0), simOpts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write(t, path, configYAML)
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Azure.Endpoint, cfg.Azure.Auth = srv.URL, config.AuthNone
+		return cfg, nil
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	proc := metrics.NewProcess(reg, "test", "test")
+	fc := clock.NewFake(t0)
+	d, err := New(cfg, Options{
+		Load: load,
+		Build: func(c *config.Config) (Scanner, error) {
+			pl, err := arm.New(arm.Options{Endpoint: c.Azure.Endpoint, Clock: fc, RetryDelay: time.Nanosecond, Observer: proc})
+			if err != nil {
+				return nil, err
+			}
+			return scanner.New(scanner.Options{Pipeline: pl, Clock: fc, DefaultRetentionDays: c.Retention.DefaultDays}), nil
+		},
+		Clock: fc, Metrics: proc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{d: d, sim: sim, reg: reg, path: path}
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					if m.GetCounter() != nil {
+						return m.GetCounter().GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+			if label == "" {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("%s{%s=%q} not found", name, label, value)
+	return 0
+}
+
+func TestReadyOnlyAfterTheFirstScan(t *testing.T) {
+	f := newFixture(t, armsim.Options{}, "")
+	if f.d.State().Ready || f.d.View().Snapshot != nil {
+		t.Fatal("ready before any scan")
+	}
+	rec := f.d.ScanOnce(context.Background())
+	if rec.Result != metrics.ResultSuccess || rec.Versions != 10 {
+		t.Fatalf("first scan = %+v", rec)
+	}
+	st := f.d.State()
+	if !st.Ready || len(st.Snapshot.Versions) != 10 || len(st.History) != 1 || len(st.Subscriptions) != 3 {
+		t.Errorf("state after the first scan: ready=%v versions=%d history=%d subs=%d",
+			st.Ready, len(st.Snapshot.Versions), len(st.History), len(st.Subscriptions))
+	}
+}
+
+func TestFailedSubscriptionKeepsItsSeries(t *testing.T) {
+	f := newFixture(t, armsim.Options{}, "")
+	f.d.ScanOnce(context.Background())
+	first := f.d.State()
+
+	f.sim.Inject(armsim.Fault{Scope: "/subscriptions/" + armsim.DemoPlatform, Status: http.StatusForbidden,
+		Code: "AuthorizationFailed", Message: "role assignment removed"})
+	rec := f.d.ScanOnce(context.Background())
+	if rec.Result != metrics.ResultPartial || len(rec.Errors) != 1 {
+		t.Fatalf("second scan = %+v", rec)
+	}
+	st := f.d.State()
+	if len(st.Snapshot.Versions) != len(first.Snapshot.Versions) {
+		t.Errorf("versions %d -> %d: the failed subscription lost its data", len(first.Snapshot.Versions), len(st.Snapshot.Versions))
+	}
+	for _, h := range st.Subscriptions {
+		if h.ID == armsim.DemoPlatform && (h.Success || h.LastSuccess.IsZero()) {
+			t.Errorf("platform health = %+v, want failed with its last success kept", h)
+		}
+		if h.ID == armsim.DemoProduction && !h.Success {
+			t.Errorf("production health = %+v", h)
+		}
+	}
+	if got := counter(t, f.reg, "purgewatch_scan_errors_total", "reason", "forbidden"); got != 1 {
+		t.Errorf("forbidden errors = %v", got)
+	}
+	if got := counter(t, f.reg, "purgewatch_scans_total", "result", "partial"); got != 1 {
+		t.Errorf("partial scans = %v", got)
+	}
+}
+
+func TestNothingReadKeepsTheLastSnapshot(t *testing.T) {
+	f := newFixture(t, armsim.Options{}, "")
+	f.d.ScanOnce(context.Background())
+	f.sim.Inject(armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken", Message: "expired"})
+	rec := f.d.ScanOnce(context.Background())
+	if rec.Result != metrics.ResultFailed || !strings.Contains(rec.Err, "listing subscriptions") {
+		t.Fatalf("scan = %+v", rec)
+	}
+	st := f.d.State()
+	if len(st.Snapshot.Versions) != 10 {
+		t.Errorf("versions = %d, want the last good 10", len(st.Snapshot.Versions))
+	}
+	for _, h := range st.Subscriptions {
+		if h.Success {
+			t.Errorf("%s still reported healthy", h.ID)
+		}
+	}
+}
+
+func TestOverlappingTicksAreSkipped(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f := newFixture(t, armsim.Options{OnRequest: func(*http.Request) {
+		once.Do(func() { close(entered); <-release }) // hold the first request of the first scan
+	}}, "")
+	done := make(chan ScanRecord)
+	go func() { done <- f.d.ScanOnce(context.Background()) }()
+	<-entered
+	if rec := f.d.ScanOnce(context.Background()); rec.Result != metrics.ResultSkipped {
+		t.Errorf("second tick during a scan = %+v, want skipped", rec)
+	}
+	close(release)
+	if rec := <-done; rec.Result != metrics.ResultSuccess {
+		t.Errorf("first scan = %+v", rec)
+	}
+	if got := counter(t, f.reg, "purgewatch_scans_total", "result", "skipped"); got != 1 {
+		t.Errorf("skipped = %v", got)
+	}
+	if n := len(f.d.State().History); n != 1 {
+		t.Errorf("history = %d, want only the scan that ran", n)
+	}
+}
+
+func TestReloadGoodAndBad(t *testing.T) {
+	f := newFixture(t, armsim.Options{}, "scan:\n  schedule: \"*/15 * * * *\"\n")
+	write(t, f.path, "scan:\n  schedule: \"@every 5m\"\nretention:\n  defaultDays: 9\n")
+	if err := f.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.d.Config(); c.Scan.Schedule != "@every 5m" || c.Retention.DefaultDays != 9 {
+		t.Errorf("config after reload = %+v", c.Scan)
+	}
+	if got := counter(t, f.reg, "purgewatch_config_last_reload_successful", "", ""); got != 1 {
+		t.Errorf("reload_successful = %v", got)
+	}
+	// The new scanner is in use: legacyimages reports no policy, so the new default applies.
+	f.d.ScanOnce(context.Background())
+	for _, g := range f.d.State().Snapshot.Galleries {
+		if g.Name == "legacyimages" && g.RetentionDays != 9 {
+			t.Errorf("legacyimages retention = %d after reload", g.RetentionDays)
+		}
+	}
+
+	write(t, f.path, "scan:\n  schedule: \"every now and then\"\n")
+	err := f.d.Reload()
+	if err == nil || !strings.Contains(err.Error(), "config.yaml:2: scan.schedule") {
+		t.Fatalf("bad reload: %v", err)
+	}
+	if c := f.d.Config(); c.Scan.Schedule != "@every 5m" {
+		t.Errorf("a refused reload changed the schedule to %q", c.Scan.Schedule)
+	}
+	if got := counter(t, f.reg, "purgewatch_config_last_reload_successful", "", ""); got != 0 {
+		t.Errorf("reload_successful = %v after a refused reload", got)
+	}
+}
+
+func TestRunScansAtStartAndStopsCleanly(t *testing.T) {
+	scanned := make(chan struct{}, 64)
+	f := newFixture(t, armsim.Options{OnRequest: func(r *http.Request) {
+		if strings.Contains(r.URL.Path, "softdeletedartifacttypes") {
+			select {
+			case scanned <- struct{}{}:
+			default:
+			}
+		}
+	}}, "scan:\n  schedule: \"@every 1h\"\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- f.d.Run(ctx) }()
+	<-scanned // the start-up scan reached the recycle bins
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if !f.d.State().Ready {
+		t.Error("Run returned before its start-up scan recorded a result")
+	}
+	// goleak (TestMain) checks that the scheduler and every scan goroutine are gone.
+}

@@ -1,0 +1,23 @@
+package web
+
+import (
+	"html/template"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/humantime"
+)
+
+var funcs = template.FuncMap{
+	"left":  humantime.Left,
+	"short": humantime.Short,
+	"utc":   utc,
+	"ago": func(now, t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return humantime.Short(now.Sub(t)) + " ago"
+	},
+	"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}
+
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
