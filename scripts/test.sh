@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The real tools the tests drive (promtool, Chromium); a test that needs one fails under CI=true
+# when it is missing, so install them first.
+./scripts/install-test-tools.sh
+
 echo "== go vet"
 go vet ./...
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // daemonUnderTest is `purgewatch run` in-process, on a free loopback port.
@@ -274,4 +276,35 @@ func TestReadyzBeforeTheFirstScan(t *testing.T) {
 		t.Errorf("/healthz = %d while scanning", code)
 	}
 	d.stop(t) // shutdown cancels the hanging scan and still exits 0
+}
+
+func TestWebConfigBasicAuthGuardsEveryEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webFile, cfgFile := filepath.Join(dir, "web.yml"), filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(webFile, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgFile, []byte("server:\n  webConfigFile: "+webFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--demo", "--config", cfgFile)
+	for _, path := range []string{"/metrics", "/", "/api/v1/versions", "/readyz"} {
+		if code, _ := d.get(t, path); code != http.StatusUnauthorized {
+			t.Errorf("%s without credentials = %d, want 401", path, code)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, d.base+"/healthz", nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with credentials = %d", resp.StatusCode)
+	}
 }

@@ -84,7 +84,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
-		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile:", "/nonexistent/web.yml"}},
+		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},
 		{"bad log level", "log:\n  level: loud\n  format: xml\n", []string{`c.yaml:2: log.level: "loud"`, `c.yaml:3: log.format: "xml"`}},
 	}
 	for _, tc := range cases {
@@ -110,5 +110,25 @@ func TestLoadNamesAMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "absent.yaml") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestWebConfigFileIsValidatedAsRunWouldServeIt(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse("c.yaml", []byte("server:\n  webConfigFile: "+bad+"\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:2: server.webConfigFile: "+bad) {
+		t.Fatalf("err = %v", err)
+	}
+	good := filepath.Join(dir, "auth.yml")
+	// bcrypt of "secret", as exporter-toolkit's docs generate it.
+	if err := os.WriteFile(good, []byte("basic_auth_users:\n  prometheus: $2y$10$Q3Z5SGnB9EVlhm7O1sCO5eUo5ucYchCwVkxOgmS4KUo8VdN4hwRJS\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("c.yaml", []byte("server:\n  webConfigFile: "+good+"\n"), env(nil)); err != nil {
+		t.Fatalf("a valid web config is refused: %v", err)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/robfig/cron/v3"
 )
 
@@ -84,8 +84,9 @@ func validate(file string, c *Config, idx *index) error {
 		v.failf("server.listen", "%q is not host:port (%v)", c.Server.Listen, err)
 	}
 	if f := c.Server.WebConfigFile; f != "" {
-		if _, err := os.Stat(f); err != nil {
-			v.failf("server.webConfigFile", "%v", err)
+		// The same check `run` makes before serving: TLS files, users and hashes.
+		if err := web.Validate(f); err != nil {
+			v.failf("server.webConfigFile", "%s: %v", f, err)
 		}
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
