@@ -46,6 +46,7 @@ type clients struct {
 	galleries   *armcompute.GalleriesClient
 	images      *armcompute.GalleryImagesClient
 	softDeleted *armcompute.SoftDeletedResourceClient
+	versions    *armcompute.GalleryImageVersionsClient
 }
 
 // New returns a Scanner.
@@ -146,7 +147,8 @@ func (s *Scanner) clientsFor(sub string) (*clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating compute clients for subscription %s: %w", sub, err)
 	}
-	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient()}
+	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient(),
+		versions: f.NewGalleryImageVersionsClient()}
 	s.clients[sub] = c
 	return c, nil
 }
@@ -324,6 +326,9 @@ func SortVersions(vs []Version) {
 func ShortLocation(display string) string {
 	return strings.ToLower(strings.ReplaceAll(display, " ", ""))
 }
+
+func logID(id string) zap.Field  { return zap.String("id", id) }
+func logErr(err error) zap.Field { return zap.Error(err) }
 
 type badResponseError string
 

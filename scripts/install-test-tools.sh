@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Installs the real tools the tests drive, from Debian's packages: promtool (package prometheus)
-# and headless Chromium. Idempotent: does nothing for a tool already on PATH.
+# Installs the real programs the tests drive: promtool (Debian's prometheus), Alertmanager
+# (prometheus-alertmanager) and Chromium from Debian's packages, and mailpit from the Go module
+# proxy. Idempotent: a tool already installed is left alone.
 set -euo pipefail
+
+MAILPIT_VERSION=v1.33.1
 
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
-[ ${#need[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-test-tools: need root to apt-get install ${need[*]}" >&2
-  exit 1
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-test-tools: need root to apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "== installing ${need[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps the packages from starting their services on a machine without systemd.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "== installing ${need[*]} from Debian's packages"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# policy-rc.d keeps the packages from trying to start their services on a machine without systemd.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+gobin="$(go env GOPATH)/bin"
+if ! command -v mailpit >/dev/null && [ ! -x "$gobin/mailpit" ]; then
+  echo "== installing mailpit $MAILPIT_VERSION with go install"
+  go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi

@@ -30,6 +30,8 @@ const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
 Usage:
   purgewatch run [--config F] [--demo] [--listen ADDR]
   purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
+  purgewatch notify preview [--config F] [--demo]
+  purgewatch notify test --channel NAME [--config F]
   purgewatch config check --config F
   purgewatch version
 
@@ -50,9 +52,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return runCommand(ctx, args[1:], stderr, runHooks{})
+		return runCommand(ctx, args[1:], stdout, stderr, runHooks{})
 	case "scan":
 		return scanCommand(ctx, args[1:], stdout, stderr)
+	case "notify":
+		return notifyCommand(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: purgewatch config check --config F\n")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/purgewatch/purgewatch/internal/armsim"
 )
 
 // daemonUnderTest is `purgewatch run` in-process, on a free loopback port.
@@ -26,6 +29,7 @@ type daemonUnderTest struct {
 	cancel context.CancelFunc
 	exit   chan int
 	logs   *syncBuffer
+	stdout *syncBuffer
 	client *http.Client
 }
 
@@ -50,10 +54,10 @@ func startDaemon(t *testing.T, args ...string) *daemonUnderTest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
-	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &syncBuffer{},
+	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &syncBuffer{}, stdout: &syncBuffer{},
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
 	go func() {
-		d.exit <- runCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.logs, runHooks{listening: listening, reload: d.reload})
+		d.exit <- runCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.stdout, d.logs, runHooks{listening: listening, reload: d.reload})
 	}()
 	select {
 	case addr := <-listening:
@@ -307,4 +311,54 @@ func TestWebConfigBasicAuthGuardsEveryEndpoint(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz with credentials = %d", resp.StatusCode)
 	}
+}
+
+// TestANewProcessOnTheSameStateFileSendsNothingTwice runs purgewatch twice over the same estate
+// and state file: the second process finds every warning in the log and sends none.
+func TestANewProcessOnTheSameStateFileSendsNothingTwice(t *testing.T) {
+	sim := armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := "azure:\n  auth: none\n  endpoint: " + srv.URL + "\nnotify:\n  stateFile: " + filepath.Join(dir, "state.db") +
+		"\n  channels:\n    - {name: stdout, type: log}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startDaemon(t, "--config", cfg)
+	first.waitReady(t)
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(first.stdout.String(), "\n") < 8; {
+		if time.Now().After(deadline) {
+			t.Fatalf("first process announced:\n%s", first.stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := first.stdout.String()
+	if e, u := strings.Count(out, `"type":"expiring"`), strings.Count(out, `"type":"unusable"`); e != 6 || u != 2 {
+		t.Errorf("first process: %d expiring and %d unusable events, want the demo's 6 and 2:\n%s", e, u, out)
+	}
+	first.stop(t)
+
+	second := startDaemon(t, "--config", cfg)
+	second.waitReady(t) // the scan's notifications are queued before readiness
+	_, text := second.get(t, "/metrics")
+	if !strings.Contains(text, `purgewatch_notifications_pending{channel="stdout"} 0`) {
+		t.Errorf("second process queued something:\n%s", grep(text, "purgewatch_notifications"))
+	}
+	second.stop(t)
+	if out := second.stdout.String(); out != "" {
+		t.Errorf("second process sent again:\n%s", out)
+	}
+}
+
+func grep(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/daemon"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
 	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/notify"
 )
 
 // shutdownGrace bounds the HTTP drain on SIGTERM, inside the 10 s a supervisor gives.
@@ -41,7 +42,7 @@ type runHooks struct {
 	reload <-chan os.Signal
 }
 
-func runCommand(ctx context.Context, args []string, stderr io.Writer, hooks runHooks) int {
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, hooks runHooks) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
@@ -85,15 +86,40 @@ func runCommand(ctx context.Context, args []string, stderr io.Writer, hooks runH
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proc := metrics.NewProcess(reg, version, revision)
-	var collector *metrics.SnapshotCollector
+	notifier, store, err := startNotifier(cfg, reg, stdout, log.Named("notify"))
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	if store != nil {
+		defer store.Close()
+	}
+	var (
+		collector *metrics.SnapshotCollector
+		announcer daemon.Announcer
+		settings  notify.Settings // built with each configuration, so a bad channel refuses the reload
+		current   = cfg
+	)
+	if notifier != nil {
+		announcer = notifier
+	}
 	d, err := daemon.New(cfg, daemon.Options{
-		Load:  load,
-		Build: func(c *config.Config) (daemon.Scanner, error) { return newScanner(c, proc, log.Named("scanner")) },
+		Load: load,
+		Build: func(c *config.Config) (daemon.Scanner, error) {
+			s, err := notifySettings(c, stdout)
+			if err != nil {
+				return nil, err
+			}
+			settings = s
+			return newScanner(c, proc, log.Named("scanner"))
+		},
 		OnReload: func(c *config.Config) {
 			_ = level.UnmarshalText([]byte(c.Log.Level))
 			collector.SetRelative(c.Metrics.Relative)
+			reconfigureNotifier(notifier, current, c, settings, log.Named("notify"))
+			current = c
 		},
-		Logger: log.Named("daemon"), Metrics: proc,
+		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
@@ -124,6 +150,9 @@ func runCommand(ctx context.Context, args []string, stderr io.Writer, hooks runH
 		}
 	})
 	wg.Go(func() { _ = d.Run(ctx) })
+	if notifier != nil {
+		wg.Go(func() { notifier.Run(ctx) })
+	}
 
 	reload := hooks.reload
 	if reload == nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,24 +24,43 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// demo is the built-in simulated estate, served on loopback for --demo.
-type demo struct{ running *armsim.Running }
+// demo is the built-in simulated estate, served on loopback for --demo, with a scratch directory
+// for the notification log.
+type demo struct {
+	running *armsim.Running
+	dir     string
+}
 
 func startDemo() (*demo, error) {
-	running, err := armsim.Start(armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{}))
+	dir, err := os.MkdirTemp("", "purgewatch-demo-")
 	if err != nil {
 		return nil, err
 	}
-	return &demo{running: running}, nil
+	running, err := armsim.Start(armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{}))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return &demo{running: running, dir: dir}, nil
 }
 
-// apply points a configuration at the simulator, whatever the file says about Azure.
+// apply points a configuration at the simulator, whatever the file says about Azure, and, unless
+// the file names channels, announces on stdout with a scratch notification log.
 func (d *demo) apply(cfg *config.Config) {
 	cfg.Azure.Endpoint, cfg.Azure.Auth = d.running.URL, config.AuthNone
 	cfg.Azure.Subscriptions, cfg.Azure.ExcludeSubscriptions = nil, nil
+	if len(cfg.Notify.Channels) == 0 {
+		cfg.Notify.Channels = []config.Channel{{Name: "stdout", Type: config.ChannelLog, Timeout: 10 * time.Second}}
+	}
+	if cfg.Notify.StateFile == "" {
+		cfg.Notify.StateFile = filepath.Join(d.dir, "state.db")
+	}
 }
 
-func (d *demo) stop() { _ = d.running.Close() }
+func (d *demo) stop() {
+	_ = d.running.Close()
+	_ = os.RemoveAll(d.dir)
+}
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.
 func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*scanner.Scanner, error) {

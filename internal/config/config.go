@@ -2,7 +2,11 @@
 // invalid values are refused with the file, line and key named, before anything acts on them.
 package config
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // Config is the whole configuration file.
 type Config struct {
@@ -12,6 +16,7 @@ type Config struct {
 	Server    Server    `yaml:"server"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
+	Notify    Notify    `yaml:"notify"`
 }
 
 // Azure says how to reach ARM and which subscriptions to scan.
@@ -67,6 +72,73 @@ type Metrics struct {
 	Relative bool `yaml:"relative"`
 }
 
+// Notify says who is warned, when, and through what.
+type Notify struct {
+	// StateFile is the notification log (bbolt): what was sent where, and what waits to be.
+	StateFile string `yaml:"stateFile"`
+	// Thresholds are the times left at which a version is announced as expiring.
+	Thresholds []time.Duration `yaml:"thresholds"`
+	Retry      Retry           `yaml:"retry"`
+	Channels   []Channel       `yaml:"channels"`
+	Routes     []Route         `yaml:"routes"`
+}
+
+// Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks).
+type Retry struct {
+	Initial time.Duration `yaml:"initial"`
+	Max     time.Duration `yaml:"max"`
+}
+
+// Channel is one place warnings go. Which fields apply depends on Type.
+type Channel struct {
+	Name string `yaml:"name"`
+	// Type is slack | teams | email | webhook | alertmanager | log.
+	Type       string   `yaml:"type"`
+	WebhookURL string   `yaml:"webhookURL"` // slack, teams
+	URL        string   `yaml:"url"`        // webhook
+	Secret     string   `yaml:"secret"`     // webhook: HMAC-SHA256 key of X-Purgewatch-Signature
+	URLs       []string `yaml:"urls"`       // alertmanager: every one is sent to
+	SMTP       SMTP     `yaml:"smtp"`       // email
+	From       string   `yaml:"from"`       // email
+	To         []string `yaml:"to"`         // email
+	// Template is a file overriding the channel type's built-in template.
+	Template string        `yaml:"template"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// SMTP is an email channel's server.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	TLS      string `yaml:"tls"` // starttls | tls | none
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Route sends the versions it matches to its channels.
+type Route struct {
+	Match    Match    `yaml:"match"`
+	Channels []string `yaml:"channels"`
+}
+
+// Match selects versions; every field set must match (names case-insensitively, tags exactly).
+type Match struct {
+	Subscription  string            `yaml:"subscription"`
+	ResourceGroup string            `yaml:"resourceGroup"`
+	Gallery       string            `yaml:"gallery"`
+	Tags          map[string]string `yaml:"tags"`
+}
+
+// Channel types.
+const (
+	ChannelSlack        = "slack"
+	ChannelTeams        = "teams"
+	ChannelEmail        = "email"
+	ChannelWebhook      = "webhook"
+	ChannelAlertmanager = "alertmanager"
+	ChannelLog          = "log"
+)
+
 // Auth modes.
 const (
 	AuthDefault          = "default"
@@ -86,5 +158,31 @@ func Default() Config {
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
 		Metrics:   Metrics{Relative: true},
+		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour},
+			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
 	}
+}
+
+// fillChannelDefaults sets what list items cannot take from Default().
+func fillChannelDefaults(c *Config) {
+	for i := range c.Notify.Channels {
+		ch := &c.Notify.Channels[i]
+		if ch.Timeout == 0 {
+			ch.Timeout = 10 * time.Second
+		}
+		if ch.Type == ChannelEmail {
+			if ch.SMTP.Port == 0 {
+				ch.SMTP.Port = 587
+			}
+			if ch.SMTP.TLS == "" {
+				ch.SMTP.TLS = "starttls"
+			}
+		}
+	}
+}
+
+// normalize orders what validation has accepted, after it, so errors name the indexes as written.
+func normalize(c *Config) {
+	// Loosest first: the order warnings are crossed in.
+	slices.SortFunc(c.Notify.Thresholds, func(a, b time.Duration) int { return cmp.Compare(b, a) })
 }

@@ -65,7 +65,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "azure:\n  auth: none\n  autth: none\n", []string{`c.yaml:3: azure.autth: unknown key "autth"`}},
-		{"unknown top-level key", "retention:\n  defaultDays: 7\nnotify: {}\n", []string{`c.yaml:3: notify: unknown key "notify"`}},
+		{"unknown top-level key", "retention:\n  defaultDays: 7\nnotifications: {}\n", []string{`c.yaml:3: notifications: unknown key "notifications"`}},
 		{"wrong type", "azure:\n  concurrency: lots\n", []string{"c.yaml:2: azure.concurrency: cannot unmarshal !!str `lots` into int"}},
 		{"bad duration", "scan:\n  timeout: soon\n", []string{"c.yaml:2: scan.timeout:"}},
 		{"invalid auth", "azure:\n  auth: magic\n", []string{`c.yaml:2: azure.auth: "magic" is not one of default, workload-identity`}},
@@ -85,6 +85,39 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
 		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},
+		{"notify channel errors", `notify:
+  stateFile: /tmp/s.db
+  thresholds: [24h, 0s, 24h]
+  channels:
+    - {name: chat, type: slack}
+    - {name: chat, type: teams, webhookURL: "ftp://x"}
+    - name: mail
+      type: email
+      smtp: {host: "", port: 70000, tls: maybe}
+      from: nobody
+      to: [ok@example.com, "not an address"]
+    - {name: am, type: alertmanager}
+    - {name: x, type: pager}
+  routes:
+    - match: {tags: {owner: team-a}}
+      channels: [mail, nowhere]
+`, []string{
+			"c.yaml:3: notify.thresholds[1]: must be a positive duration",
+			"c.yaml:3: notify.thresholds[2]: 24h0m0s is listed twice",
+			"c.yaml:5: notify.channels[0].webhookURL: is required for a slack channel",
+			`c.yaml:6: notify.channels[1].name: channel "chat" is defined twice`,
+			"c.yaml:6: notify.channels[1].webhookURL: is not an http(s) URL",
+			"c.yaml:8: notify.channels[2].smtp.host: is required for an email channel",
+			"c.yaml:9: notify.channels[2].smtp.port: 70000 is not a port",
+			`c.yaml:9: notify.channels[2].smtp.tls: "maybe" is not one of starttls, tls, none`,
+			`c.yaml:10: notify.channels[2].from: "nobody" is not an email address`,
+			`c.yaml:11: notify.channels[2].to[1]: "not an address" is not an email address`,
+			"c.yaml:12: notify.channels[3].urls: an alertmanager channel needs at least one URL",
+			`c.yaml:13: notify.channels[4].type: "pager" is not one of`,
+			`c.yaml:16: notify.routes[0].channels[1]: no channel is named "nowhere"`,
+		}},
+		{"channels without a state file", "notify:\n  channels:\n    - {name: out, type: log}\n", []string{
+			"c.yaml:1: notify.stateFile: is required when channels are configured"}},
 		{"bad log level", "log:\n  level: loud\n  format: xml\n", []string{`c.yaml:2: log.level: "loud"`, `c.yaml:3: log.format: "xml"`}},
 	}
 	for _, tc := range cases {
@@ -130,5 +163,24 @@ func TestWebConfigFileIsValidatedAsRunWouldServeIt(t *testing.T) {
 	}
 	if _, err := Parse("c.yaml", []byte("server:\n  webConfigFile: "+good+"\n"), env(nil)); err != nil {
 		t.Fatalf("a valid web config is refused: %v", err)
+	}
+}
+
+func TestNotifyDefaultsAndOrder(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`notify:
+  stateFile: /tmp/s.db
+  thresholds: [6h, 72h, 24h]
+  channels:
+    - {name: mail, type: email, smtp: {host: smtp.example.com}, from: a@example.com, to: [b@example.com]}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Notify.Thresholds; len(got) != 3 || got[0] != 72*time.Hour || got[2] != 6*time.Hour {
+		t.Errorf("thresholds = %v, want loosest first", got)
+	}
+	ch := cfg.Notify.Channels[0]
+	if ch.SMTP.Port != 587 || ch.SMTP.TLS != "starttls" || ch.Timeout != 10*time.Second {
+		t.Errorf("email defaults = %+v", ch)
 	}
 }

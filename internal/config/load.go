@@ -74,9 +74,11 @@ func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
 	if err := root.Decode(&cfg); err != nil {
 		return nil, typeErrors(file, idx, err)
 	}
+	fillChannelDefaults(&cfg)
 	if err := validate(file, &cfg, idx); err != nil {
 		return nil, err
 	}
+	normalize(&cfg)
 	return &cfg, nil
 }
 

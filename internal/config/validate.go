@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
+	"net/mail"
+	neturl "net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/robfig/cron/v3"
@@ -43,7 +46,7 @@ func validate(file string, c *Config, idx *index) error {
 	v.oneOf("azure.auth", a.Auth, AuthDefault, AuthWorkloadIdentity, AuthManagedIdentity, AuthAzureCLI, AuthClientSecret, AuthNone)
 	v.oneOf("azure.cloud", a.Cloud, "public", "china", "usgovernment")
 	if a.Endpoint != "" {
-		u, err := url.Parse(a.Endpoint)
+		u, err := neturl.Parse(a.Endpoint)
 		switch {
 		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 			v.failf("azure.endpoint", "%q is not an http(s) URL", a.Endpoint)
@@ -91,7 +94,114 @@ func validate(file string, c *Config, idx *index) error {
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.notify(&c.Notify)
 	return errors.Join(v.errs...)
+}
+
+var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func (v *validator) notify(n *Notify) {
+	seenT := map[time.Duration]bool{}
+	for i, t := range n.Thresholds {
+		key := fmt.Sprintf("notify.thresholds[%d]", i)
+		if t <= 0 {
+			v.failf(key, "must be a positive duration such as 24h")
+		} else if seenT[t] {
+			v.failf(key, "%s is listed twice", t)
+		}
+		seenT[t] = true
+	}
+	if n.Retry.Initial <= 0 {
+		v.failf("notify.retry.initial", "must be a positive duration")
+	}
+	if n.Retry.Max < n.Retry.Initial {
+		v.failf("notify.retry.max", "must be at least notify.retry.initial")
+	}
+	if len(n.Channels) > 0 && n.StateFile == "" {
+		v.failf("notify.stateFile", "is required when channels are configured: without it a restart would send everything again")
+	}
+	names := map[string]bool{}
+	for i := range n.Channels {
+		v.channel(fmt.Sprintf("notify.channels[%d]", i), &n.Channels[i], names)
+	}
+	for i, r := range n.Routes {
+		key := fmt.Sprintf("notify.routes[%d]", i)
+		if len(r.Channels) == 0 {
+			v.failf(key+".channels", "a route needs at least one channel")
+		}
+		for j, name := range r.Channels {
+			if !names[name] {
+				v.failf(fmt.Sprintf("%s.channels[%d]", key, j), "no channel is named %q", name)
+			}
+		}
+		if s := r.Match.Subscription; s != "" && !subscriptionID.MatchString(s) {
+			v.failf(key+".match.subscription", "%q is not a subscription ID (a GUID)", s)
+		}
+	}
+}
+
+func (v *validator) channel(key string, ch *Channel, names map[string]bool) {
+	switch {
+	case !channelName.MatchString(ch.Name):
+		v.failf(key+".name", "%q is not a channel name (letters, digits, '_', '-', '.')", ch.Name)
+	case names[ch.Name]:
+		v.failf(key+".name", "channel %q is defined twice", ch.Name)
+	}
+	names[ch.Name] = true
+	if ch.Timeout <= 0 {
+		v.failf(key+".timeout", "must be a positive duration")
+	}
+	if ch.Template != "" {
+		if _, err := os.Stat(ch.Template); err != nil {
+			v.failf(key+".template", "%v", err)
+		}
+	}
+	url := func(field, value string) {
+		if value == "" {
+			v.failBecause(key+"."+field, key+".type", "is required for a %s channel", ch.Type)
+			return
+		}
+		if u, err := neturl.Parse(value); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			v.failf(key+"."+field, "is not an http(s) URL")
+		}
+	}
+	switch ch.Type {
+	case ChannelSlack, ChannelTeams:
+		url("webhookURL", ch.WebhookURL)
+	case ChannelWebhook:
+		url("url", ch.URL)
+	case ChannelAlertmanager:
+		if len(ch.URLs) == 0 {
+			v.failBecause(key+".urls", key+".type", "an alertmanager channel needs at least one URL")
+		}
+		for i, u := range ch.URLs {
+			url(fmt.Sprintf("urls[%d]", i), u)
+		}
+	case ChannelEmail:
+		if ch.SMTP.Host == "" {
+			v.failBecause(key+".smtp.host", key+".type", "is required for an email channel")
+		}
+		if ch.SMTP.Port < 1 || ch.SMTP.Port > 65535 {
+			v.failf(key+".smtp.port", "%d is not a port", ch.SMTP.Port)
+		}
+		v.oneOf(key+".smtp.tls", ch.SMTP.TLS, "starttls", "tls", "none")
+		if ch.From == "" {
+			v.failBecause(key+".from", key+".type", "is required for an email channel")
+		} else if _, err := mail.ParseAddress(ch.From); err != nil {
+			v.failf(key+".from", "%q is not an email address", ch.From)
+		}
+		if len(ch.To) == 0 {
+			v.failBecause(key+".to", key+".type", "an email channel needs at least one recipient")
+		}
+		for i, to := range ch.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				v.failf(fmt.Sprintf("%s.to[%d]", key, i), "%q is not an email address", to)
+			}
+		}
+	case ChannelLog:
+	default:
+		v.failf(key+".type", "%q is not one of slack, teams, email, webhook, alertmanager, log", ch.Type)
+	}
 }
 
 // scheduleParser reads standard 5-field cron expressions and descriptors such as @every 10m.

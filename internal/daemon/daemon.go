@@ -24,6 +24,15 @@ import (
 // Scanner is what the daemon runs on each tick; *scanner.Scanner in production.
 type Scanner interface {
 	Scan(ctx context.Context) (*scanner.Snapshot, error)
+	// LiveVersions reports which of these version ids exist again as live versions.
+	LiveVersions(ctx context.Context, ids []string) map[string]bool
+}
+
+// Announcer turns each scan's snapshot into notifications; *notify.Notifier in production.
+type Announcer interface {
+	// Absent lists the versions it announced that snap no longer holds.
+	Absent(snap *scanner.Snapshot) ([]string, error)
+	Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error
 }
 
 // Options configures a Daemon.
@@ -34,9 +43,11 @@ type Options struct {
 	Build func(*config.Config) (Scanner, error)
 	// OnReload is called with each reloaded configuration once it has taken effect.
 	OnReload func(*config.Config)
-	Clock    clock.Clock
-	Logger   *zap.Logger
-	Metrics  *metrics.Process
+	// Announcer, when set, hears of every snapshot a scan produces.
+	Announcer Announcer
+	Clock     clock.Clock
+	Logger    *zap.Logger
+	Metrics   *metrics.Process
 	// History is how many past scans State keeps; 0 means 20.
 	History int
 }
@@ -238,6 +249,11 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 		next.Subscriptions = health(prev.Subscriptions, snap)
 	}
 	next.History = append([]ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
+	// Queue the notifications before publishing the state: once /readyz says ready, the first
+	// scan's warnings are safely in the notification log.
+	if err == nil && d.opts.Announcer != nil {
+		d.announce(ctx, s, next.Snapshot)
+	}
 	d.state.Store(next)
 
 	if d.opts.Metrics != nil {
@@ -278,4 +294,23 @@ func failAll(prev []metrics.SubscriptionHealth) []metrics.SubscriptionHealth {
 		out[i] = h
 	}
 	return out
+}
+
+// announce hands the merged snapshot to the Announcer, after asking Azure which of the versions
+// it announced and no longer sees were recovered.
+func (d *Daemon) announce(ctx context.Context, s Scanner, snap *scanner.Snapshot) {
+	absent, err := d.opts.Announcer.Absent(snap)
+	if err != nil {
+		d.opts.Logger.Error("reading the notification log", zap.Error(err))
+		return
+	}
+	var live map[string]bool
+	if len(absent) > 0 {
+		liveCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		live = s.LiveVersions(liveCtx, absent)
+		cancel()
+	}
+	if err := d.opts.Announcer.Process(ctx, snap, live); err != nil {
+		d.opts.Logger.Error("queuing notifications", zap.Error(err))
+	}
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/internal/arm"
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/notify"
+)
+
+// notifySettings builds the channels and settings a configuration describes.
+func notifySettings(cfg *config.Config, stdout io.Writer) (notify.Settings, error) {
+	deps := notify.Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
+	s := notify.Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
+		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}
+	for _, c := range cfg.Notify.Channels {
+		ch, err := notify.NewChannel(c, deps)
+		if err != nil {
+			return s, err
+		}
+		s.Channels = append(s.Channels, ch)
+	}
+	return s, nil
+}
+
+// alertLead is how far ahead an active Alertmanager alert ends: three scan intervals, so that a
+// scan or two that fail do not resolve it, and purgewatch stopping does.
+func alertLead(schedule string) time.Duration {
+	sched, err := config.ParseSchedule(schedule)
+	if err != nil {
+		return time.Hour
+	}
+	first := sched.Next(time.Now())
+	return max(3*sched.Next(first).Sub(first), 5*time.Minute)
+}
+
+// startNotifier opens the notification log and builds the notifier; nil when no channel is set.
+func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writer, log *zap.Logger) (*notify.Notifier, *notify.Store, error) {
+	if len(cfg.Notify.Channels) == 0 {
+		return nil, nil, nil
+	}
+	s, err := notifySettings(cfg, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := notify.OpenStore(cfg.Notify.StateFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return notify.New(store, s, nil, log, notify.NewMetrics(reg)), store, nil
+}
+
+// reconfigureNotifier applies a reloaded configuration's notification settings, already built.
+func reconfigureNotifier(n *notify.Notifier, old, cfg *config.Config, s notify.Settings, log *zap.Logger) {
+	switch {
+	case n == nil && len(cfg.Notify.Channels) > 0:
+		log.Warn("notification channels were added: they start on restart, with the state file")
+	case n == nil:
+	case cfg.Notify.StateFile != old.Notify.StateFile:
+		log.Warn("notify.stateFile changes only on restart", zap.String("stateFile", old.Notify.StateFile))
+		n.Configure(s)
+	default:
+		n.Configure(s)
+	}
+}

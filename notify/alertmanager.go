@@ -1,0 +1,129 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Alert names sent to Alertmanager.
+const (
+	AlertExpiring = "PurgewatchVersionExpiring"
+	AlertUnusable = "PurgewatchVersionUnusable"
+)
+
+// alertmanager posts alerts to every Alertmanager of a cluster (each must hear of them: they
+// deduplicate among themselves only what they were each sent).
+type alertmanager struct {
+	base
+	urls   []string
+	client *http.Client
+	lead   time.Duration
+}
+
+func (a *alertmanager) MaxEvents() int { return 500 }
+
+// postableAlert is Alertmanager's API v2 alert.
+type postableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// alerts turns events into alerts: firing ones end a few scans ahead and are sent again each scan
+// while active; a resolved one keeps its original startsAt and ends now.
+func (a *alertmanager) alerts(m Message) []postableAlert {
+	var out []postableAlert
+	for _, e := range m.Events {
+		starts := e.Since
+		if starts.IsZero() {
+			starts = m.Now
+		}
+		ends := m.Now.Add(a.lead)
+		switch e.Kind {
+		case KindExpiring:
+			out = append(out, alert(AlertExpiring, e.Severity, e, m, starts, ends))
+			if e.PreviousSeverity != "" && e.PreviousSeverity != e.Severity {
+				out = append(out, alert(AlertExpiring, e.PreviousSeverity, e, m, starts, m.Now))
+			}
+		case KindUnusable:
+			out = append(out, alert(AlertUnusable, "critical", e, m, starts, ends))
+		case KindResolved:
+			out = append(out, alert(AlertExpiring, orWarning(e.Severity), e, m, starts, m.Now))
+			if mayHaveBeenUnusable(e, m.Now) {
+				out = append(out, alert(AlertUnusable, "critical", e, m, starts, m.Now))
+			}
+		}
+	}
+	return out
+}
+
+// mayHaveBeenUnusable: only a version with a grace period, past its usable life, ever had an
+// unusable alert to resolve.
+func mayHaveBeenUnusable(e Event, now time.Time) bool {
+	v := e.Version
+	return v.ConsumptionEndsAt.Before(v.PurgeAt) && !now.Before(v.ConsumptionEndsAt)
+}
+
+func orWarning(s string) string {
+	if s == "" {
+		return "warning"
+	}
+	return s
+}
+
+func alert(name, severity string, e Event, m Message, starts, ends time.Time) postableAlert {
+	v := e.Version
+	ann := map[string]string{
+		"summary": fmt.Sprintf("Soft-deleted image version %s/%s/%s is purged %s", v.Gallery, v.Image, v.Version,
+			v.PurgeAt.UTC().Format(time.RFC3339)),
+		"purge_at":        v.PurgeAt.UTC().Format(time.RFC3339),
+		"consumption_end": v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
+		"resource_id":     v.ID,
+		"recover":         `az rest --method patch --url "` + m.ARMEndpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`,
+		"description":     "Recover it before the purge if it is still needed; after the purge nothing brings it back.",
+	}
+	if name == AlertUnusable {
+		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
+	}
+	if len(e.Workloads) > 0 {
+		ann["workloads"] = strings.Join(e.Workloads, ", ")
+	}
+	return postableAlert{
+		Labels: map[string]string{"alertname": name, "severity": severity, "subscription_id": v.SubscriptionID,
+			"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version},
+		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC(),
+	}
+}
+
+func (a *alertmanager) Render(m Message) (Rendered, error) {
+	body, err := json.Marshal(a.alerts(m))
+	return Rendered{ContentType: "application/json", Body: body}, err
+}
+
+// Send posts to every URL; it fails if any one failed, and the retry posts to all again, which
+// Alertmanager takes as the same alerts.
+func (a *alertmanager) Send(ctx context.Context, m Message) error {
+	r, err := a.Render(m)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var wait time.Duration
+	for _, u := range a.urls {
+		if err := post(ctx, a.client, strings.TrimSuffix(u, "/")+"/api/v2/alerts", r.ContentType, r.Body, nil); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+			wait = max(wait, retryAfter(err))
+		}
+	}
+	if len(errs) > 0 {
+		return &SendError{Err: errors.Join(errs...), RetryAfter: wait}
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"unicode/utf8"
+)
+
+// slack posts Block Kit messages to an incoming webhook.
+type slack struct {
+	base
+	url    string
+	client *http.Client
+}
+
+// Slack allows 50 blocks a message: a header, a context line and one section per event.
+func (s *slack) MaxEvents() int { return 40 }
+
+func (s *slack) Render(m Message) (Rendered, error) {
+	title, err := s.tmpl.render("title", newMessageData(m))
+	if err != nil {
+		return Rendered{}, err
+	}
+	events, err := s.tmpl.renderEvents(m)
+	if err != nil {
+		return Rendered{}, err
+	}
+	type text struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	type block struct {
+		Type     string `json:"type"`
+		Text     *text  `json:"text,omitempty"`
+		Elements []text `json:"elements,omitempty"`
+	}
+	blocks := []block{{Type: "header", Text: &text{Type: "plain_text", Text: truncate(title, 150)}}}
+	for _, e := range events {
+		blocks = append(blocks, block{Type: "section", Text: &text{Type: "mrkdwn", Text: truncate(e, 3000)}})
+	}
+	blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: "purgewatch · " + m.Now.UTC().Format("2006-01-02 15:04 UTC")}}})
+	body, err := json.Marshal(struct {
+		Text   string  `json:"text"`
+		Blocks []block `json:"blocks"`
+	}{title, blocks})
+	return Rendered{Subject: title, ContentType: "application/json", Body: body}, err
+}
+
+func (s *slack) Send(ctx context.Context, m Message) error {
+	r, err := s.Render(m)
+	if err != nil {
+		return err
+	}
+	return post(ctx, s.client, s.url, r.ContentType, r.Body, nil)
+}
+
+// teams posts an Adaptive Card to a Teams Workflows webhook.
+type teams struct {
+	base
+	url    string
+	client *http.Client
+}
+
+// Teams takes about 28 KB a message.
+func (t *teams) MaxEvents() int { return 25 }
+
+func (t *teams) Render(m Message) (Rendered, error) {
+	title, err := t.tmpl.render("title", newMessageData(m))
+	if err != nil {
+		return Rendered{}, err
+	}
+	events, err := t.tmpl.renderEvents(m)
+	if err != nil {
+		return Rendered{}, err
+	}
+	body := []map[string]any{{"type": "TextBlock", "text": title, "size": "Large", "weight": "Bolder", "wrap": true}}
+	for _, e := range events {
+		body = append(body, map[string]any{"type": "TextBlock", "text": e, "wrap": true, "separator": true})
+	}
+	card := map[string]any{
+		"type": "message",
+		"attachments": []map[string]any{{
+			"contentType": "application/vnd.microsoft.card.adaptive",
+			"content": map[string]any{
+				"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+				"type":    "AdaptiveCard", "version": "1.4", "body": body,
+			},
+		}},
+	}
+	data, err := json.Marshal(card)
+	return Rendered{Subject: title, ContentType: "application/json", Body: data}, err
+}
+
+func (t *teams) Send(ctx context.Context, m Message) error {
+	r, err := t.Render(m)
+	if err != nil {
+		return err
+	}
+	return post(ctx, t.client, t.url, r.ContentType, r.Body, nil)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,158 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+const sub = "11111111-1111-1111-1111-111111111111"
+
+var thresholds = []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}
+
+// ver is a version of gallery g purged at purge, with its usable life ending grace days earlier.
+func ver(g, name string, purge time.Time, graceDays int, tags map[string]string) scanner.Version {
+	id := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.Compute/galleries/" + g + "/images/img/versions/" + name
+	end := purge.Add(-time.Duration(graceDays) * 24 * time.Hour)
+	return scanner.Version{ID: id, SubscriptionID: sub, ResourceGroup: "rg", Gallery: g, Image: "img", Version: name,
+		Location: "westeurope", SoftDeletedAt: end.Add(-7 * 24 * time.Hour), ConsumptionEndsAt: end, PurgeAt: purge,
+		PurgeAtSource: scanner.SourceComputed, Tags: tags}
+}
+
+func snapshot(now time.Time, vs ...scanner.Version) *scanner.Snapshot {
+	return &scanner.Snapshot{ScannedAt: now, Versions: vs}
+}
+
+// receiver is an HTTP endpoint standing in for Slack, Teams or a webhook: it can fail its first
+// requests, and records every body it accepts.
+type receiver struct {
+	mu         sync.Mutex
+	srv        *httptest.Server
+	bodies     [][]byte
+	headers    []http.Header
+	failures   int
+	status     int
+	retryAfter string
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{status: http.StatusInternalServerError}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.failures > 0 {
+			r.failures--
+			if r.retryAfter != "" {
+				w.Header().Set("Retry-After", r.retryAfter)
+			}
+			http.Error(w, "try later", r.status)
+			return
+		}
+		r.bodies = append(r.bodies, body)
+		r.headers = append(r.headers, req.Header.Clone())
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) fail(n, status int, retryAfter string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures, r.status, r.retryAfter = n, status, retryAfter
+}
+
+func (r *receiver) received() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.bodies...)
+}
+
+// webhookEvents decodes every webhook message received, in order.
+func (r *receiver) webhookEvents(t *testing.T) []WebhookEvent {
+	t.Helper()
+	var out []WebhookEvent
+	for _, b := range r.received() {
+		var p WebhookPayload
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("webhook body: %v: %s", err, b)
+		}
+		out = append(out, p.Events...)
+	}
+	return out
+}
+
+type harness struct {
+	t     *testing.T
+	clock *clock.Fake
+	path  string
+	store *Store
+	n     *Notifier
+	cfgs  []config.Channel
+	set   Settings
+}
+
+func newHarness(t *testing.T, channels ...config.Channel) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "state.db"), cfgs: channels}
+	h.open()
+	t.Cleanup(func() { _ = h.store.Close() })
+	return h
+}
+
+// open (re)opens the state file and builds a notifier, as a process start does.
+func (h *harness) open() {
+	h.t.Helper()
+	store, err := OpenStore(h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = store
+	h.set = Settings{Thresholds: thresholds, Retry: config.Retry{Initial: 30 * time.Second, Max: time.Hour},
+		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes}
+	for _, c := range h.cfgs {
+		if c.Timeout == 0 {
+			c.Timeout = 5 * time.Second
+		}
+		ch, err := NewChannel(c, Deps{AlertLead: 45 * time.Minute, Log: io.Discard})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.set.Channels = append(h.set.Channels, ch)
+	}
+	h.n = New(store, h.set, h.clock, nil, nil)
+}
+
+func (h *harness) restart() {
+	h.t.Helper()
+	if err := h.store.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
+}
+
+// scan is one scan's worth of notification work: queue, then deliver what is due.
+func (h *harness) scan(snap *scanner.Snapshot, live map[string]bool) time.Time {
+	h.t.Helper()
+	if err := h.n.Process(context.Background(), snap, live); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.n.Deliver(context.Background())
+}
+
+func webhookChannel(name, url string) config.Channel {
+	return config.Channel{Name: name, Type: config.ChannelWebhook, URL: url, Secret: "s3cret"}
+}

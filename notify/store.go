@@ -1,0 +1,276 @@
+package notify
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The store's buckets. Keys are "channel\x00…", so one channel's records sort together.
+var (
+	// bucketLog is the notification log: channel\x00eventID → logEntry. An event is logged when it
+	// is queued; it is never queued twice.
+	bucketLog = []byte("log")
+	// bucketOutbox holds messages not yet delivered: channel\x00seq → outboxEntry, in order.
+	bucketOutbox = []byte("outbox")
+	// bucketOpen holds the versions announced and not yet resolved: channel\x00versionKey → openEntry.
+	bucketOpen = []byte("open")
+)
+
+type logEntry struct {
+	Event       Event     `json:"event"`
+	QueuedAt    time.Time `json:"queuedAt"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+}
+
+type outboxEntry struct {
+	Events      []Event   `json:"events"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"nextAttempt"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+type openEntry struct {
+	Version  json.RawMessage `json:"version"`
+	Since    time.Time       `json:"since"`
+	Severity string          `json:"severity"`
+}
+
+// Store is the notification log and outbox, in one bbolt file so that queuing an event and
+// logging it are one transaction.
+type Store struct {
+	db *bolt.DB
+}
+
+// OpenStore opens (creating) the state file.
+func OpenStore(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("notification state %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("opening notification state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("preparing notification state %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func key(channel, rest string) []byte { return []byte(channel + "\x00" + rest) }
+
+func seqKey(channel string, seq uint64) []byte {
+	k := make([]byte, len(channel)+1+8)
+	copy(k, channel)
+	binary.BigEndian.PutUint64(k[len(channel)+1:], seq)
+	return k
+}
+
+func channelPrefix(channel string) []byte { return []byte(channel + "\x00") }
+
+func put(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(data, v)
+}
+
+// queued is one channel's new messages, ready to enter the outbox.
+type queued struct {
+	channel  string
+	messages [][]Event
+}
+
+// enqueue logs every event and queues its messages in one transaction, and keeps the channel's
+// open versions in step: opened by expiring and unusable events, closed by resolved ones.
+func (s *Store) enqueue(batches []queued, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		logB, outB, openB := tx.Bucket(bucketLog), tx.Bucket(bucketOutbox), tx.Bucket(bucketOpen)
+		for _, q := range batches {
+			for _, events := range q.messages {
+				seq, err := outB.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := put(outB, seqKey(q.channel, seq), outboxEntry{Events: events, NextAttempt: now}); err != nil {
+					return err
+				}
+				for _, e := range events {
+					if err := put(logB, key(q.channel, e.ID), logEntry{Event: e, QueuedAt: now}); err != nil {
+						return err
+					}
+					vk := key(q.channel, versionKey(e.Version))
+					if e.Kind == KindResolved {
+						if err := openB.Delete(vk); err != nil {
+							return err
+						}
+						continue
+					}
+					var open openEntry
+					found, err := get(openB, vk, &open)
+					if err != nil {
+						return err
+					}
+					if !found {
+						open.Since = now
+					}
+					if open.Version, err = json.Marshal(e.Version); err != nil {
+						return err
+					}
+					if e.Kind == KindExpiring || open.Severity == "" {
+						open.Severity = e.Severity
+					}
+					if err := put(openB, vk, open); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// logged reports whether channel has already queued (or delivered) event id.
+func (s *Store) logged(channel string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLog)
+		for _, id := range ids {
+			if b.Get(key(channel, id)) != nil {
+				out[id] = true
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// openVersion is a version announced on a channel and not yet resolved.
+type openVersion struct {
+	key      string // versionKey
+	raw      json.RawMessage
+	since    time.Time
+	severity string
+}
+
+// openVersions lists a channel's announced, unresolved versions.
+func (s *Store) openVersions(channel string) ([]openVersion, error) {
+	var out []openVersion
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOpen).Cursor()
+		prefix := channelPrefix(channel)
+		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+			var e openEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("open version %q: %w", k, err)
+			}
+			out = append(out, openVersion{key: string(k[len(prefix):]), raw: e.Version, since: e.Since, severity: e.Severity})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// pending is one outbox entry.
+type pending struct {
+	key []byte
+	outboxEntry
+}
+
+// head returns the channel's oldest undelivered message, if any.
+func (s *Store) head(channel string) (*pending, error) {
+	var p *pending
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := channelPrefix(channel)
+		k, v := tx.Bucket(bucketOutbox).Cursor().Seek(prefix)
+		if k == nil || !strings.HasPrefix(string(k), string(prefix)) {
+			return nil
+		}
+		p = &pending{key: append([]byte(nil), k...)}
+		return json.Unmarshal(v, &p.outboxEntry)
+	})
+	return p, err
+}
+
+// delivered removes a message from the outbox and records its events as delivered.
+func (s *Store) delivered(channel string, p *pending, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketOutbox).Delete(p.key); err != nil {
+			return err
+		}
+		logB := tx.Bucket(bucketLog)
+		for _, e := range p.Events {
+			var le logEntry
+			found, err := get(logB, key(channel, e.ID), &le)
+			if err != nil {
+				return err
+			}
+			if !found {
+				le = logEntry{Event: e, QueuedAt: at}
+			}
+			le.DeliveredAt = at
+			if err := put(logB, key(channel, e.ID), le); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// failed records a failed attempt and when to try again.
+func (s *Store) failed(p *pending, next time.Time, cause error) error {
+	p.Attempts++
+	p.NextAttempt, p.LastError = next, cause.Error()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b.Get(p.key) == nil {
+			return errors.New("outbox entry vanished")
+		}
+		return put(b, p.key, p.outboxEntry)
+	})
+}
+
+// pendingCounts returns the undelivered events per channel.
+func (s *Store) pendingCounts() (map[string]int, error) {
+	out := map[string]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var e outboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			ch, _, _ := strings.Cut(string(k), "\x00")
+			out[ch] += len(e.Events)
+			return nil
+		})
+	})
+	return out, err
+}

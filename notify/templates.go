@@ -1,0 +1,127 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"os"
+	"text/template"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/humantime"
+)
+
+//go:embed templates/*.tmpl
+var builtin embed.FS
+
+var funcs = map[string]any{
+	"left":      func(now, t time.Time) string { return humantime.Left(t.Sub(now)) },
+	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"threshold": FormatThreshold,
+	"add":       func(a, b int) int { return a + b },
+	"restore": func(endpoint, id string) string {
+		return `az rest --method patch --url "` + endpoint + id + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
+	},
+}
+
+// templates are one channel type's text and HTML templates: the built-in ones, with any the
+// channel's template file defines in their place.
+type templates struct {
+	text *template.Template
+	html *htmltemplate.Template
+}
+
+func loadTemplates(channelType, override string) (*templates, error) {
+	name := "templates/" + channelType + ".tmpl"
+	t := &templates{}
+	var err error
+	if t.text, err = template.New(channelType).Funcs(funcs).ParseFS(builtin, name); err != nil {
+		return nil, fmt.Errorf("built-in template: %w", err)
+	}
+	if channelType == "email" {
+		if t.html, err = htmltemplate.New(channelType).Funcs(funcs).ParseFS(builtin, "templates/email.html.tmpl"); err != nil {
+			return nil, fmt.Errorf("built-in template: %w", err)
+		}
+	}
+	if override == "" {
+		return t, nil
+	}
+	src, err := os.ReadFile(override)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", override, err)
+	}
+	if t.text, err = t.text.Parse(string(src)); err != nil {
+		return nil, fmt.Errorf("template %s: %w", override, err)
+	}
+	if t.html != nil {
+		if t.html, err = t.html.Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("template %s: %w", override, err)
+		}
+	}
+	return t, nil
+}
+
+// messageData is what a message's templates see.
+type messageData struct {
+	Message
+	Expiring, Unusable, Resolved int
+	// Soonest is the open event purged first; nil when the message only resolves.
+	Soonest *Event
+}
+
+func newMessageData(m Message) messageData {
+	d := messageData{Message: m}
+	for i := range m.Events {
+		e := &m.Events[i]
+		switch e.Kind {
+		case KindExpiring:
+			d.Expiring++
+		case KindUnusable:
+			d.Unusable++
+		case KindResolved:
+			d.Resolved++
+			continue
+		}
+		if d.Soonest == nil || e.Version.PurgeAt.Before(d.Soonest.Version.PurgeAt) {
+			d.Soonest = e
+		}
+	}
+	return d
+}
+
+// eventData is what an event's template sees.
+type eventData struct {
+	Event
+	Now         time.Time
+	ARMEndpoint string
+}
+
+func (t *templates) render(name string, data any) (string, error) {
+	var b bytes.Buffer
+	if err := t.text.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("template %q: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+func (t *templates) renderHTML(name string, data any) (string, error) {
+	var b bytes.Buffer
+	if err := t.html.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("template %q: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// renderEvents renders the "event" template for each event of m.
+func (t *templates) renderEvents(m Message) ([]string, error) {
+	out := make([]string, len(m.Events))
+	for i, e := range m.Events {
+		s, err := t.render("event", eventData{Event: e, Now: m.Now, ARMEndpoint: m.ARMEndpoint})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+package notify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// SignatureHeader carries the HMAC-SHA256 of a webhook body: "sha256=<hex>".
+const SignatureHeader = "X-Purgewatch-Signature"
+
+// webhook POSTs the events as JSON, signed with the channel's secret.
+type webhook struct {
+	base
+	url, secret string
+	client      *http.Client
+}
+
+func (w *webhook) MaxEvents() int { return 100 }
+
+// WebhookPayload is the body of a webhook message.
+type WebhookPayload struct {
+	SentAt time.Time      `json:"sentAt"`
+	Events []WebhookEvent `json:"events"`
+}
+
+// WebhookEvent is one event in a webhook message; Version is the version object of `scan -o json`.
+type WebhookEvent struct {
+	ID        string                  `json:"id"`
+	Type      Kind                    `json:"type"`
+	Threshold string                  `json:"threshold,omitempty"`
+	Reason    Reason                  `json:"reason,omitempty"`
+	Version   scanner.DocumentVersion `json:"version"`
+	Workloads []string                `json:"workloads,omitempty"`
+}
+
+func (w *webhook) Render(m Message) (Rendered, error) {
+	p := WebhookPayload{SentAt: m.Now.UTC(), Events: make([]WebhookEvent, len(m.Events))}
+	for i, e := range m.Events {
+		p.Events[i] = webhookEvent(e, m)
+	}
+	body, err := json.Marshal(p)
+	return Rendered{ContentType: "application/json", Body: body}, err
+}
+
+// Sign returns the X-Purgewatch-Signature value of body.
+func Sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func (w *webhook) Send(ctx context.Context, m Message) error {
+	r, err := w.Render(m)
+	if err != nil {
+		return err
+	}
+	h := http.Header{}
+	if w.secret != "" {
+		h.Set(SignatureHeader, Sign(w.secret, r.Body))
+	}
+	return post(ctx, w.client, w.url, r.ContentType, r.Body, h)
+}
+
+func webhookEvent(e Event, m Message) WebhookEvent {
+	return WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Reason: e.Reason,
+		Version:   scanner.DocumentVersion{Version: e.Version, SecondsUntilPurge: int64(e.Version.PurgeAt.Sub(m.Now) / time.Second)},
+		Workloads: e.Workloads}
+}
