@@ -30,9 +30,9 @@ func TestThresholdsAreCrossedOneByOne(t *testing.T) {
 		advance time.Duration
 		want    []string
 	}{
-		{0, nil},                              // 80h left: above every threshold
+		{0, nil}, // 80h left: above every threshold
 		{9 * time.Hour, []string{"1.0.0/expiring72h"}}, // 71h left
-		{time.Hour, nil},                      // still 72h: nothing new
+		{time.Hour, nil}, // still 72h: nothing new
 		{47 * time.Hour, []string{"1.0.0/expiring24h"}},
 		{17 * time.Hour, []string{"1.0.0/expiring6h"}},
 		{5 * time.Hour, nil}, // purge due, still listed: below every threshold, all announced

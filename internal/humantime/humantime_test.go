@@ -10,10 +10,10 @@ func TestLeft(t *testing.T) {
 		3*time.Hour + 12*time.Minute + 40*time.Second: "3h 12m",
 		-20*time.Minute - 10*time.Second:              "overdue 20m",
 		2*24*time.Hour + 4*time.Hour + 59*time.Minute: "2d 4h",
-		12 * time.Minute:                              "12m",
-		45 * time.Second:                              "45s",
-		0:                                             "0s",
-		30*24*time.Hour + 11*time.Hour:                "30d 11h",
+		12 * time.Minute:               "12m",
+		45 * time.Second:               "45s",
+		0:                              "0s",
+		30*24*time.Hour + 11*time.Hour: "30d 11h",
 	} {
 		if got := Left(d); got != want {
 			t.Errorf("Left(%v) = %q, want %q", d, got, want)
