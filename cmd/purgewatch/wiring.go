@@ -36,7 +36,8 @@ func startDemo() (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	running, err := armsim.Start(armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{}))
+	// ARM's read budget, so the demo reports the remaining reads as Azure does.
+	running, err := armsim.Start(armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{Burst: 250, PerSecond: 25}))
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
