@@ -153,7 +153,7 @@ func panels() []panel {
 	}
 	add(panel{row: "Soft-deleted versions", title: "Soft-deleted versions, soonest purge first",
 		description: "Every version in the recycle bins, with the time left until it is purged for good. Red: within a day; orange: within three.",
-		w: 24, h: 10, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`, instant: true, table: true, demoFills: true}}},
+		w:           24, h: 10, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`, instant: true, table: true, demoFills: true}}},
 		func(p panel) cog.Builder[dashboard.Panel] {
 			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
 				SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Purged in")}).
@@ -172,7 +172,7 @@ func panels() []panel {
 		})
 	add(panel{row: "Soft-deleted versions", title: "Purge timeline: time left per version",
 		description: "Time left until each version is purged; the lines reach zero at the purge.",
-		w: 16, h: 9, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`,
+		w:           16, h: 9, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`,
 			legend: "{{gallery}}/{{image}}/{{version}}", demoFills: true}}},
 		func(p panel) cog.Builder[dashboard.Panel] {
 			b := timeseries.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).

@@ -77,4 +77,3 @@ func TestTheJSONLoadsBackAsADashboard(t *testing.T) {
 		}
 	}
 }
-
