@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs the real programs the tests drive: promtool (Debian's prometheus), Alertmanager
-# (prometheus-alertmanager) and Chromium from Debian's packages, and mailpit from the Go module
-# proxy. Idempotent: a tool already installed is left alone.
+# Installs the real programs the tests drive: Prometheus and promtool (Debian's prometheus),
+# Alertmanager (prometheus-alertmanager), Chromium and systemd-analyze from Debian's packages, and
+# mailpit and helm from the Go module proxy. Idempotent: a tool already installed is left alone.
 set -euo pipefail
 
 MAILPIT_VERSION=v1.33.1
+HELM_VERSION=v3.22.0
 
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -29,4 +31,8 @@ gobin="$(go env GOPATH)/bin"
 if ! command -v mailpit >/dev/null && [ ! -x "$gobin/mailpit" ]; then
   echo "== installing mailpit $MAILPIT_VERSION with go install"
   go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
+if ! command -v helm >/dev/null && [ ! -x "$gobin/helm" ]; then
+  echo "== installing helm $HELM_VERSION with go install (a few minutes)"
+  go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi

@@ -1,0 +1,222 @@
+package deploytest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/testtool"
+)
+
+const chart = "../../deploy/helm/purgewatch"
+
+// rendered is a chart's manifests, each decoded strictly into its Kubernetes API type.
+type rendered struct {
+	deployment     *appsv1.Deployment
+	serviceAccount *corev1.ServiceAccount
+	configMaps     map[string]*corev1.ConfigMap
+	service        *corev1.Service
+	pvc            *corev1.PersistentVolumeClaim
+	networkPolicy  *networkingv1.NetworkPolicy
+	serviceMonitor *monitoringv1.ServiceMonitor
+	rule           *monitoringv1.PrometheusRule
+}
+
+func helm(t *testing.T, args ...string) []byte {
+	t.Helper()
+	bin := testtool.Require(t, "helm")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+func render(t *testing.T, values ...string) rendered {
+	t.Helper()
+	args := []string{"template", "pw", chart, "--namespace", "monitoring"}
+	for _, v := range values {
+		args = append(args, "-f", v)
+	}
+	out := helm(t, args...)
+	r := rendered{configMaps: map[string]*corev1.ConfigMap{}}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		doc = strings.TrimSpace(strings.TrimPrefix(doc, "---"))
+		if doc == "" {
+			continue
+		}
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("not YAML: %v\n%s", err, doc)
+		}
+		var into any
+		switch meta.Kind {
+		case "Deployment":
+			r.deployment = &appsv1.Deployment{}
+			into = r.deployment
+		case "ServiceAccount":
+			r.serviceAccount = &corev1.ServiceAccount{}
+			into = r.serviceAccount
+		case "ConfigMap":
+			into = &corev1.ConfigMap{}
+		case "Service":
+			r.service = &corev1.Service{}
+			into = r.service
+		case "PersistentVolumeClaim":
+			r.pvc = &corev1.PersistentVolumeClaim{}
+			into = r.pvc
+		case "NetworkPolicy":
+			r.networkPolicy = &networkingv1.NetworkPolicy{}
+			into = r.networkPolicy
+		case "ServiceMonitor":
+			r.serviceMonitor = &monitoringv1.ServiceMonitor{}
+			into = r.serviceMonitor
+		case "PrometheusRule":
+			r.rule = &monitoringv1.PrometheusRule{}
+			into = r.rule
+		default:
+			t.Fatalf("unexpected kind %q", meta.Kind)
+		}
+		// Strict: a field the API type does not have is a mistake in the chart.
+		if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
+			t.Fatalf("%s does not parse strictly: %v\n%s", meta.Kind, err, doc)
+		}
+		if cm, ok := into.(*corev1.ConfigMap); ok {
+			r.configMaps[cm.Name] = cm
+		}
+	}
+	return r
+}
+
+func TestHelmLint(t *testing.T) {
+	helm(t, "lint", "--strict", chart)
+	helm(t, "lint", "--strict", chart, "-f", chart+"/ci/full-values.yaml")
+}
+
+func TestHelmDefaultValues(t *testing.T) {
+	r := render(t)
+	d := r.deployment
+	if d == nil || r.serviceAccount == nil || r.service == nil || r.configMaps["pw-purgewatch"] == nil {
+		t.Fatalf("missing core objects: %+v", r)
+	}
+	if r.pvc != nil || r.networkPolicy != nil || r.serviceMonitor != nil || r.rule != nil || len(r.configMaps) != 1 {
+		t.Errorf("optional objects rendered by default")
+	}
+	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("replicas %d, strategy %s", *d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+	pod := d.Spec.Template
+	if pod.Labels["azure.workload.identity/use"] != "true" || pod.Spec.ServiceAccountName != r.serviceAccount.Name {
+		t.Errorf("workload identity: labels %v, service account %q", pod.Labels, pod.Spec.ServiceAccountName)
+	}
+	c := pod.Spec.Containers[0]
+	sc := c.SecurityContext
+	if !*pod.Spec.SecurityContext.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation ||
+		len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || pod.Spec.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("security context not hardened: pod %+v container %+v", pod.Spec.SecurityContext, sc)
+	}
+	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("probes %s, %s", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+	}
+	if got := strings.Join(c.Args, " "); got != "run --config /etc/purgewatch/config.yaml" {
+		t.Errorf("args = %q", got)
+	}
+	cfg, err := config.Parse("config.yaml", []byte(r.configMaps["pw-purgewatch"].Data["config.yaml"]), os.LookupEnv)
+	if err != nil {
+		t.Fatalf("the chart's default config is refused by purgewatch: %v", err)
+	}
+	if cfg.Azure.Auth != config.AuthWorkloadIdentity || cfg.Notify.StateFile != "/var/lib/purgewatch/state.db" {
+		t.Errorf("config = %+v", cfg)
+	}
+}
+
+func TestHelmFullExample(t *testing.T) {
+	r := render(t, chart+"/ci/full-values.yaml")
+	if r.pvc == nil || r.networkPolicy == nil || r.serviceMonitor == nil || r.rule == nil || r.configMaps["pw-purgewatch-dashboard"] == nil {
+		t.Fatalf("the full example lacks objects: %+v", r)
+	}
+	if r.serviceAccount.Annotations["azure.workload.identity/client-id"] != "00000000-1111-2222-3333-444444444444" {
+		t.Errorf("service account annotations = %v", r.serviceAccount.Annotations)
+	}
+	pod := r.deployment.Spec.Template.Spec
+	if pod.Containers[0].EnvFrom[0].SecretRef.Name != "purgewatch-secrets" {
+		t.Errorf("secrets not from the existing Secret: %+v", pod.Containers[0].EnvFrom)
+	}
+	var claim string
+	for _, v := range pod.Volumes {
+		if v.Name == "state" && v.PersistentVolumeClaim != nil {
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	if claim != r.pvc.Name {
+		t.Errorf("state volume claim %q, PVC %q", claim, r.pvc.Name)
+	}
+	if ep := r.serviceMonitor.Spec.Endpoints[0]; ep.Port != "http" || ep.Path != "/metrics" || r.serviceMonitor.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("service monitor = %+v", r.serviceMonitor)
+	}
+
+	// The configuration the chart renders is one purgewatch accepts.
+	env := map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/x", "SMTP_PASSWORD": "p"}
+	cfg, err := config.Parse("config.yaml", []byte(r.configMaps["pw-purgewatch"].Data["config.yaml"]),
+		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("the full example's config is refused by purgewatch: %v", err)
+	}
+	if len(cfg.Notify.Channels) != 3 || cfg.Azure.Concurrency != 8 {
+		t.Errorf("config = %+v", cfg)
+	}
+
+	// The PrometheusRule carries deploy/prometheus/rules.yaml, the ConfigMap the dashboard.
+	var want struct {
+		Groups []monitoringv1.RuleGroup `json:"groups"`
+	}
+	rules, _ := os.ReadFile(repo("deploy/prometheus/rules.yaml"))
+	if err := yaml.UnmarshalStrict(rules, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.rule.Spec.Groups, want.Groups) {
+		t.Errorf("PrometheusRule groups differ from deploy/prometheus/rules.yaml")
+	}
+	dash, _ := os.ReadFile(repo("deploy/grafana/purgewatch.json"))
+	if got := r.configMaps["pw-purgewatch-dashboard"].Data["purgewatch.json"]; got != strings.TrimRight(string(dash), "\n") {
+		t.Errorf("dashboard ConfigMap differs from deploy/grafana/purgewatch.json")
+	}
+}
+
+// TestTheChartsCopiesAreCurrent: Helm reads files only inside the chart, so it carries copies
+// of the rules and the dashboard.
+func TestTheChartsCopiesAreCurrent(t *testing.T) {
+	for copyPath, original := range map[string]string{
+		"deploy/helm/purgewatch/files/rules.yaml":      "deploy/prometheus/rules.yaml",
+		"deploy/helm/purgewatch/files/purgewatch.json": "deploy/grafana/purgewatch.json",
+	} {
+		a, err1 := os.ReadFile(repo(copyPath))
+		b, err2 := os.ReadFile(repo(original))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s is not a copy of %s: cp %[2]s %[1]s", copyPath, original)
+		}
+	}
+}
+
+func TestHelmRefusesValuesOutsideTheSchema(t *testing.T) {
+	bin := testtool.Require(t, "helm")
+	for _, set := range []string{"replicaCount=2", "serviceMonitr.enabled=true", "persistence.size=lots"} {
+		out, err := exec.Command(bin, "template", "pw", chart, "--set", set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "schema") {
+			t.Errorf("--set %s was accepted:\n%s", set, out)
+		}
+	}
+}
+
