@@ -219,4 +219,3 @@ func TestHelmRefusesValuesOutsideTheSchema(t *testing.T) {
 		}
 	}
 }
-
