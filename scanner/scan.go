@@ -47,6 +47,9 @@ type clients struct {
 	images      *armcompute.GalleryImagesClient
 	softDeleted *armcompute.SoftDeletedResourceClient
 	versions    *armcompute.GalleryImageVersionsClient
+	vms         *armcompute.VirtualMachinesClient
+	scaleSets   *armcompute.VirtualMachineScaleSetsClient
+	gallery     *armcompute.GalleriesClient
 }
 
 // New returns a Scanner.
@@ -148,7 +151,8 @@ func (s *Scanner) clientsFor(sub string) (*clients, error) {
 		return nil, fmt.Errorf("creating compute clients for subscription %s: %w", sub, err)
 	}
 	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient(),
-		versions: f.NewGalleryImageVersionsClient()}
+		versions: f.NewGalleryImageVersionsClient(), vms: f.NewVirtualMachinesClient(), scaleSets: f.NewVirtualMachineScaleSetsClient(),
+		gallery: f.NewGalleriesClient()}
 	s.clients[sub] = c
 	return c, nil
 }
@@ -161,7 +165,7 @@ type run struct {
 	versions  []Version
 	galleries []Gallery
 	errors    []ScopeError
-	images    int
+	images    []ImageDefinition
 	complete  map[string]bool
 }
 
@@ -241,7 +245,8 @@ func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
 			}
 			name, t := *img.Name, tags(g.Tags, img.Tags)
 			r.mu.Lock()
-			r.images++
+			r.images = append(r.images, ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
+				ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name})
 			r.mu.Unlock()
 			p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
 		}
@@ -303,7 +308,8 @@ func (r *run) snapshot(subs []string) *Snapshot {
 	SortVersions(r.versions)
 	slices.SortFunc(r.galleries, func(a, b Gallery) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.errors, func(a, b ScopeError) int { return strings.Compare(a.Scope, b.Scope) })
-	snap := &Snapshot{Versions: r.versions, Galleries: r.galleries, Errors: r.errors,
+	slices.SortFunc(r.images, func(a, b ImageDefinition) int { return strings.Compare(a.ID, b.ID) })
+	snap := &Snapshot{Versions: r.versions, Galleries: r.galleries, Errors: r.errors, Images: r.images,
 		Subscriptions: make([]Subscription, len(subs))}
 	if snap.Versions == nil {
 		snap.Versions = []Version{}
@@ -311,7 +317,7 @@ func (r *run) snapshot(subs []string) *Snapshot {
 	for i, sub := range subs {
 		snap.Subscriptions[i] = Subscription{ID: sub, Complete: r.complete[sub]}
 	}
-	snap.Stats = Stats{Subscriptions: len(subs), Galleries: len(r.galleries), Images: r.images, Versions: len(r.versions)}
+	snap.Stats = Stats{Subscriptions: len(subs), Galleries: len(r.galleries), Images: len(r.images), Versions: len(r.versions)}
 	return snap
 }
 

@@ -17,7 +17,21 @@ type Snapshot struct {
 	Galleries     []Gallery      `json:"galleries"`
 	Errors        []ScopeError   `json:"errors"`
 	Subscriptions []Subscription `json:"-"`
-	Stats         Stats          `json:"-"`
+	// Images are the image definitions read, for the audit.
+	Images []ImageDefinition `json:"-"`
+	// References lists, by lower-cased version id, the VMs and scale sets still created from a
+	// soft-deleted version (filled in by the audit, when it runs).
+	References map[string][]Workload `json:"-"`
+	Stats      Stats                 `json:"-"`
+}
+
+// ImageDefinition is one image definition of a gallery.
+type ImageDefinition struct {
+	ID             string
+	SubscriptionID string
+	ResourceGroup  string
+	Gallery        string
+	Name           string
 }
 
 // Version is one soft-deleted image version, priced in time.

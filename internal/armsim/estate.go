@@ -19,10 +19,29 @@ type Estate struct {
 
 // Subscription is one subscription and its galleries.
 type Subscription struct {
-	ID          string    `yaml:"id"`
-	DisplayName string    `yaml:"displayName"`
-	State       string    `yaml:"state"` // Enabled (default), Disabled, ...
-	Galleries   []Gallery `yaml:"galleries"`
+	ID          string     `yaml:"id"`
+	DisplayName string     `yaml:"displayName"`
+	State       string     `yaml:"state"` // Enabled (default), Disabled, ...
+	Galleries   []Gallery  `yaml:"galleries"`
+	VMs         []VM       `yaml:"vms"`
+	ScaleSets   []ScaleSet `yaml:"scaleSets"`
+}
+
+// VM is a virtual machine created from ImageID (a gallery image version's ARM id, or anything).
+type VM struct {
+	Name          string `yaml:"name"`
+	ResourceGroup string `yaml:"resourceGroup"`
+	Location      string `yaml:"location"`
+	ImageID       string `yaml:"imageId"`
+}
+
+// ScaleSet is a virtual machine scale set; Flexible picks the Flexible orchestration mode.
+type ScaleSet struct {
+	Name          string `yaml:"name"`
+	ResourceGroup string `yaml:"resourceGroup"`
+	Location      string `yaml:"location"`
+	ImageID       string `yaml:"imageId"`
+	Flexible      bool   `yaml:"flexible"`
 }
 
 // Gallery is one gallery.
@@ -48,10 +67,12 @@ type SoftDeletePolicy struct {
 
 // Image is one image definition with its live and soft-deleted versions.
 type Image struct {
-	Name        string            `yaml:"name"`
-	Tags        map[string]string `yaml:"tags"`
-	Versions    []string          `yaml:"versions"`
-	SoftDeleted []SoftDeleted     `yaml:"softDeleted"`
+	Name     string            `yaml:"name"`
+	Tags     map[string]string `yaml:"tags"`
+	Versions []string          `yaml:"versions"`
+	// Failed lists live versions (also in Versions) whose provisioning state is Failed.
+	Failed      []string      `yaml:"failed"`
+	SoftDeleted []SoftDeleted `yaml:"softDeleted"`
 }
 
 // SoftDeleted is one version in the recycle bin.

@@ -1,6 +1,7 @@
 package armsim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -50,11 +51,15 @@ func imageModel(sub string, g *Gallery, img *Image) *armcompute.GalleryImage {
 }
 
 func versionModel(sub string, g *Gallery, img *Image, v string) *armcompute.GalleryImageVersion {
+	state := armcompute.GalleryProvisioningStateSucceeded
+	if slices.Contains(img.Failed, v) {
+		state = armcompute.GalleryProvisioningStateFailed
+	}
 	return &armcompute.GalleryImageVersion{
 		ID:   to.Ptr(galleryID(sub, g) + "/images/" + img.Name + "/versions/" + v),
 		Name: to.Ptr(v), Location: to.Ptr(g.Location), Type: to.Ptr("Microsoft.Compute/galleries/images/versions"),
 		Properties: &armcompute.GalleryImageVersionProperties{
-			ProvisioningState: to.Ptr(armcompute.GalleryProvisioningStateSucceeded),
+			ProvisioningState: to.Ptr(state),
 		},
 	}
 }

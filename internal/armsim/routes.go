@@ -14,6 +14,9 @@ const (
 	kindVersion
 	kindSoftDeleted
 	kindSoftDeletedVersion
+	kindVirtualMachines
+	kindScaleSets
+	kindOperation
 )
 
 // target is a parsed request path. scope is the ARM id a fault on it is matched against.
@@ -37,8 +40,22 @@ func route(path string) (target, bool) {
 		return target{}, false
 	}
 	rt := target{sub: segs[1], scope: "/subscriptions/" + segs[1]}
-	if n == 5 && low[2] == "providers" && low[3] == "microsoft.compute" && low[4] == "galleries" {
-		rt.kind = kindGalleries
+	if n == 5 && low[2] == "providers" && low[3] == "microsoft.compute" {
+		switch low[4] {
+		case "galleries":
+			rt.kind = kindGalleries
+			return rt, true
+		case "virtualmachines":
+			rt.kind = kindVirtualMachines
+			return rt, true
+		case "virtualmachinescalesets":
+			rt.kind = kindScaleSets
+			return rt, true
+		}
+	}
+	// .../providers/Microsoft.Compute/locations/L/capsOperations/ID: a long-running operation.
+	if n == 8 && low[2] == "providers" && low[3] == "microsoft.compute" && low[4] == "locations" && low[6] == "capsoperations" {
+		rt.kind, rt.version = kindOperation, segs[7]
 		return rt, true
 	}
 	// /subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/galleries/G/...

@@ -32,6 +32,8 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Times is how many requests fail before the fault heals; 0 means for ever.
 	Times int
+	// Method limits the fault to one HTTP method; empty means any.
+	Method string
 }
 
 // Options tunes a Server.
@@ -46,6 +48,10 @@ type Options struct {
 	Clock     clock.Clock
 	// OnRequest, when set, is called as each request arrives (tests synchronise on it).
 	OnRequest func(*http.Request)
+	// RestoreMethods are the methods a restore is accepted with; empty means PATCH and PUT.
+	RestoreMethods []string
+	// OperationPolls is how many polls a long-running operation answers InProgress.
+	OperationPolls int
 }
 
 // Server is an http.Handler that answers like ARM for an Estate.
@@ -57,6 +63,9 @@ type Server struct {
 	faults   []*Fault
 	buckets  map[string]*rate.Limiter
 	requests []string
+	writes   []Write
+	ops      map[string]int
+	opSeq    int
 }
 
 // New returns a Server for estate.
@@ -67,7 +76,7 @@ func New(estate Estate, opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	return &Server{opts: opts, estate: estate, buckets: map[string]*rate.Limiter{}}
+	return &Server{opts: opts, estate: estate, buckets: map[string]*rate.Limiter{}, ops: map[string]int{}}
 }
 
 // Inject adds a fault.
@@ -112,16 +121,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "InvalidResourceType", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 		return
 	}
-	if s.throttled(w, rt.sub) || s.fault(w, rt.scope) {
-		return
-	}
-	if r.Method != http.MethodGet {
-		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not simulated here")
+	if s.throttled(w, rt.sub) || s.fault(w, rt.scope, r.Method) {
 		return
 	}
 	s.mu.Lock()
-	body, status := s.get(rt, r)
+	var (
+		body   any
+		status int
+		header http.Header
+	)
+	switch {
+	case r.Method == http.MethodGet && rt.kind == kindOperation:
+		body, status = s.operation(rt.version)
+	case r.Method == http.MethodGet:
+		body, status = s.get(rt, r)
+	default:
+		body, status, header = s.write(rt, r)
+	}
 	s.mu.Unlock()
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
 	writeJSON(w, status, body)
 }
 
@@ -152,12 +176,12 @@ func (s *Server) throttled(w http.ResponseWriter, sub string) bool {
 }
 
 // fault answers for the first matching fault, if any.
-func (s *Server) fault(w http.ResponseWriter, scope string) bool {
+func (s *Server) fault(w http.ResponseWriter, scope, method string) bool {
 	s.mu.Lock()
 	var f Fault
 	found := false
 	for i, c := range s.faults {
-		if !under(scope, c.Scope) {
+		if !under(scope, c.Scope) || (c.Method != "" && c.Method != method) {
 			continue
 		}
 		f, found = *c, true
@@ -237,6 +261,20 @@ func (s *Server) get(rt target, r *http.Request) (any, int) {
 		return armcompute.GalleryImageList{Value: page, NextLink: next}, http.StatusOK
 	case kindImage:
 		return imageModel(sub.ID, gal, img), http.StatusOK
+	case kindVirtualMachines:
+		items := make([]*armcompute.VirtualMachine, 0, len(sub.VMs))
+		for _, vm := range sub.VMs {
+			items = append(items, vmModel(sub.ID, vm))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.VirtualMachineListResult{Value: page, NextLink: next}, http.StatusOK
+	case kindScaleSets:
+		items := make([]*armcompute.VirtualMachineScaleSet, 0, len(sub.ScaleSets))
+		for _, ss := range sub.ScaleSets {
+			items = append(items, scaleSetModel(sub.ID, ss))
+		}
+		page, next := paginate(items, r, s.opts.PageSize)
+		return armcompute.VirtualMachineScaleSetListResult{Value: page, NextLink: next}, http.StatusOK
 	case kindVersions:
 		items := make([]*armcompute.GalleryImageVersion, 0, len(img.Versions))
 		for _, v := range img.Versions {

@@ -1,0 +1,94 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+)
+
+// VersionRef names one image version.
+type VersionRef struct {
+	SubscriptionID, ResourceGroup, Gallery, Image, Version string
+}
+
+// ParseVersionID reads an image version's ARM id (.../galleries/G/images/I/versions/V).
+func ParseVersionID(id string) (VersionRef, error) {
+	rid, err := azarm.ParseResourceID(id)
+	if err != nil {
+		return VersionRef{}, fmt.Errorf("%q is not an ARM id: %w", id, err)
+	}
+	if !strings.EqualFold(rid.ResourceType.String(), "Microsoft.Compute/galleries/images/versions") {
+		return VersionRef{}, fmt.Errorf("%q is not a gallery image version id (.../galleries/G/images/I/versions/V)", id)
+	}
+	return VersionRef{SubscriptionID: strings.ToLower(rid.SubscriptionID), ResourceGroup: rid.ResourceGroupName,
+		Gallery: rid.Parent.Parent.Name, Image: rid.Parent.Name, Version: rid.Name}, nil
+}
+
+// ID is the version's ARM id.
+func (r VersionRef) ID() string {
+	return r.GalleryID() + "/images/" + r.Image + "/versions/" + r.Version
+}
+
+// GalleryID is the ARM id of the version's gallery.
+func (r VersionRef) GalleryID() string {
+	return "/subscriptions/" + r.SubscriptionID + "/resourceGroups/" + r.ResourceGroup + "/providers/Microsoft.Compute/galleries/" + r.Gallery
+}
+
+// Found is one version looked up on its own.
+type Found struct {
+	Gallery Gallery
+	// InRecycleBin is the version as it sits in the recycle bin, priced; nil when it is not there.
+	InRecycleBin *Version
+	// Live says the live version exists.
+	Live bool
+}
+
+// Find reads the version's gallery, its image definition's recycle bin and the live version.
+func (s *Scanner) Find(ctx context.Context, ref VersionRef) (*Found, error) {
+	c, err := s.clientsFor(ref.SubscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	g, err := c.gallery.Get(ctx, ref.ResourceGroup, ref.Gallery, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading gallery %s: %w", ref.GalleryID(), err)
+	}
+	r := &run{s: s, complete: map[string]bool{}}
+	gal, err := r.gallery(ref.SubscriptionID, &g.Gallery)
+	if err != nil {
+		return nil, err
+	}
+	f := &Found{Gallery: gal}
+	policy := Policy{RetentionDays: gal.RetentionDays, GraceDays: gal.GraceDays}
+	for pager := c.softDeleted.NewListByArtifactNamePager(ref.ResourceGroup, ref.Gallery, "Images", ref.Image, nil); pager.More() && f.InRecycleBin == nil; {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the recycle bin of %s/images/%s: %w", ref.GalleryID(), ref.Image, err)
+		}
+		for _, item := range page.Value {
+			if item != nil && item.Name != nil && strings.EqualFold(*item.Name, ref.Version) {
+				v, err := version(gal, ref.Image, item, policy)
+				if err != nil {
+					return nil, err
+				}
+				f.InRecycleBin = &v
+				break
+			}
+		}
+	}
+	_, err = c.versions.Get(ctx, ref.ResourceGroup, ref.Gallery, ref.Image, ref.Version, nil)
+	var re *azcore.ResponseError
+	switch {
+	case err == nil:
+		f.Live = true
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+	default:
+		return nil, fmt.Errorf("reading %s: %w", ref.ID(), err)
+	}
+	return f, nil
+}
