@@ -16,7 +16,7 @@ const (
 	exitOK       = 0
 	exitFailed   = 1 // nothing could be done: bad config, no credentials, nothing reachable
 	exitPartial  = 2 // some scopes failed; the rest is printed
-	exitDeadline = 3 // --fail-within matched a version
+	exitDeadline = 3 // --fail-within matched a version; --fail-on matched a finding
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.revision=...".
@@ -30,6 +30,9 @@ const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
 Usage:
   purgewatch run [--config F] [--demo] [--listen ADDR]
   purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
+  purgewatch audit [--config F] [--demo] [-o table|json] [--fail-on warning|critical]
+  purgewatch recover ID [--location L] [--dry-run] [--yes] [--wait DURATION] [--config F]
+  purgewatch purge ID [--force] [--dry-run] [--yes] [--config F]
   purgewatch notify preview [--config F] [--demo]
   purgewatch notify test --channel NAME [--config F]
   purgewatch config check --config F
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return scanCommand(ctx, args[1:], stdout, stderr)
 	case "notify":
 		return notifyCommand(ctx, args[1:], stdout, stderr)
+	case "recover":
+		return recoverCommand(ctx, args[1:], stdout, stderr)
+	case "purge":
+		return purgeCommand(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: purgewatch config check --config F\n")

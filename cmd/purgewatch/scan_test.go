@@ -100,6 +100,12 @@ func simConfig(t *testing.T, estate armsim.Estate, faults ...armsim.Fault) strin
 	for _, f := range faults {
 		sim.Inject(f)
 	}
+	return simConfigFor(t, sim)
+}
+
+// simConfigFor serves sim over HTTP and writes a config pointing at it.
+func simConfigFor(t *testing.T, sim *armsim.Server) string {
+	t.Helper()
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	path := filepath.Join(t.TempDir(), "config.yaml")

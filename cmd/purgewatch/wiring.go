@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/arm"
@@ -65,6 +66,22 @@ func (d *demo) stop() {
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.
 func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*scanner.Scanner, error) {
+	a, err := newAzure(cfg, observer, log)
+	if err != nil {
+		return nil, err
+	}
+	return a.scanner, nil
+}
+
+// azure is everything that talks to ARM, built once from a configuration.
+type azure struct {
+	scanner  *scanner.Scanner
+	pipeline *arm.Pipeline
+	cred     azcore.TokenCredential
+	endpoint string
+}
+
+func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azure, error) {
 	cred, err := arm.Credential(cfg.Azure)
 	if err != nil {
 		return nil, err
@@ -74,8 +91,9 @@ func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*sc
 	if err != nil {
 		return nil, fmt.Errorf("azure pipeline: %w", err)
 	}
-	return scanner.New(scanner.Options{Pipeline: pl, Credential: cred,
+	s := scanner.New(scanner.Options{Pipeline: pl, Credential: cred,
 		Subscriptions: cfg.Azure.Subscriptions, Exclude: cfg.Azure.ExcludeSubscriptions,
 		DefaultRetentionDays: cfg.Retention.DefaultDays, Concurrency: cfg.Azure.Concurrency,
-		Clock: clock.Real{}, Logger: log}), nil
+		Clock: clock.Real{}, Logger: log})
+	return &azure{scanner: s, pipeline: pl, cred: cred, endpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}, nil
 }

@@ -32,14 +32,22 @@ func DemoEstate(now time.Time) Estate {
 							{Version: "2024.10.1", DeletedAt: ago(7*d + 25*time.Minute)}, // overdue
 							{Version: "2024.11.1", DeletedAt: ago(4 * d)},                // ~3d
 						}},
-					{Name: "rhel-9-hardened", Versions: []string{"9.4.2"}},
+					{Name: "rhel-9-hardened", Versions: []string{"9.4.1", "9.4.2"}, Failed: []string{"9.4.1"}},
 				}},
 			{Name: "legacyimages", ResourceGroup: "rg-legacy", Location: "West Europe",
 				Images: []Image{{Name: "centos-7", SoftDeleted: []SoftDeleted{
 					// soft delete was turned off after this was deleted: still in the bin.
 					{Version: "7.9.5", DeletedAt: ago(6*d + 19*h)},
 				}}}},
-		}},
+		},
+			// A VM still created from a version purged within hours: the audit's critical finding.
+			VMs: []VM{
+				{Name: "web-prod-01", ResourceGroup: "rg-web", Location: "westeurope",
+					ImageID: "/subscriptions/" + DemoProduction + "/resourceGroups/rg-images-prod/providers/Microsoft.Compute/galleries/prodimages/images/ubuntu-22.04-base/versions/1.2.0"},
+				{Name: "web-prod-02", ResourceGroup: "rg-web", Location: "westeurope",
+					ImageID: "/subscriptions/" + DemoProduction + "/resourceGroups/rg-images-prod/providers/Microsoft.Compute/galleries/prodimages/images/ubuntu-22.04-base/versions/1.4.0"},
+			},
+		},
 		{ID: DemoPlatform, DisplayName: "Platform", Galleries: []Gallery{
 			{Name: "platformgallery", ResourceGroup: "rg-platform", Location: "East US 2",
 				SoftDelete:   &SoftDeletePolicy{Enabled: true, RetentionDays: Days(7), GraceDays: Days(30)},
@@ -58,7 +66,15 @@ func DemoEstate(now time.Time) Estate {
 						{Version: "3.0.0", DeletedAt: ago(15 * d)},
 					}},
 				}},
-		}},
+		},
+			ScaleSets: []ScaleSet{
+				// Flexible orchestration with an image from a soft-delete gallery: an audit warning.
+				{Name: "aks-nodepool-flex", ResourceGroup: "rg-aks", Location: "eastus2", Flexible: true,
+					ImageID: "/subscriptions/" + DemoPlatform + "/resourceGroups/rg-platform/providers/Microsoft.Compute/galleries/platformgallery/images/aks-node-ubuntu/versions/2024.12.0"},
+				{Name: "build-agents", ResourceGroup: "rg-ci", Location: "eastus2",
+					ImageID: "/subscriptions/" + DemoPlatform + "/resourceGroups/rg-platform/providers/Microsoft.Compute/galleries/sharedimages/images/build-agent/versions/3.0.0"},
+			},
+		},
 		{ID: DemoSandbox, DisplayName: "Sandbox", Galleries: []Gallery{
 			{Name: "sandboxgallery", ResourceGroup: "rg-sandbox", Location: "North Europe",
 				SoftDelete: &SoftDeletePolicy{Enabled: true},

@@ -17,6 +17,16 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Notify    Notify    `yaml:"notify"`
+	Audit     Audit     `yaml:"audit"`
+}
+
+// Audit configures the findings `purgewatch audit` and each daemon scan compute.
+type Audit struct {
+	// Enabled makes the daemon audit after each scan: it lists VMs and scale sets, and the live
+	// versions of soft-delete galleries (more ARM reads per scan).
+	Enabled bool `yaml:"enabled"`
+	// MinRetentionDays is the least retention a gallery should have.
+	MinRetentionDays int `yaml:"minRetentionDays"`
 }
 
 // Azure says how to reach ARM and which subscriptions to scan.
@@ -160,6 +170,7 @@ func Default() Config {
 		Metrics:   Metrics{Relative: true},
 		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour},
 			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
+		Audit: Audit{Enabled: true, MinRetentionDays: 7},
 	}
 }
 

@@ -25,7 +25,7 @@ func TestSampleConfigIsValidAndMatchesTheDefaults(t *testing.T) {
 	d := Default()
 	if cfg.Azure.Auth != d.Azure.Auth || cfg.Azure.Concurrency != d.Azure.Concurrency ||
 		cfg.Retention.DefaultDays != d.Retention.DefaultDays || cfg.Scan != d.Scan || cfg.Server != d.Server ||
-		cfg.Log != d.Log || cfg.Metrics != d.Metrics {
+		cfg.Log != d.Log || cfg.Metrics != d.Metrics || cfg.Audit != d.Audit {
 		t.Errorf("sample %+v drifts from the defaults %+v", cfg, d)
 	}
 }

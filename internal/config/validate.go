@@ -95,6 +95,9 @@ func validate(file string, c *Config, idx *index) error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	v.notify(&c.Notify)
+	if d := c.Audit.MinRetentionDays; d < 1 || d > 365 {
+		v.failf("audit.minRetentionDays", "%d is outside 1..365", d)
+	}
 	return errors.Join(v.errs...)
 }
 

@@ -178,12 +178,14 @@ func follow[T any](ctx context.Context, r *Restorer, p *runtime.Poller[T], wait 
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	for !p.Done() {
+	for polls := 0; !p.Done(); polls++ {
 		if wait > 0 && r.clock().Now().Sub(start) >= wait {
 			return false, nil
 		}
-		if err := r.clock().Sleep(ctx, every); err != nil {
-			return false, err
+		if polls > 0 { // ask at once first: a quick operation is done by then
+			if err := r.clock().Sleep(ctx, every); err != nil {
+				return false, err
+			}
 		}
 		resp, err := p.Poll(ctx)
 		if err != nil {

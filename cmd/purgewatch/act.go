@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/purgewatch/purgewatch/internal/humantime"
+	"github.com/purgewatch/purgewatch/internal/restore"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// The terminal the confirmation questions go to; tests replace both.
+var (
+	stdin           io.Reader = os.Stdin
+	stdinIsTerminal           = func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+)
+
+// actFlags are what recover and purge share: the version, the config, and the confirmation rules.
+type actFlags struct {
+	fs                                                   *flag.FlagSet
+	config                                               *string
+	demo, dryRun, yes                                    *bool
+	subscription, resourceGroup, gallery, image, version *string
+}
+
+func newActFlags(name string, stderr io.Writer) *actFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &actFlags{fs: fs,
+		config:        fs.String("config", "", "configuration file (default: built-in defaults)"),
+		demo:          fs.Bool("demo", false, "act on the built-in simulated estate"),
+		dryRun:        fs.Bool("dry-run", false, "print the request instead of sending it"),
+		yes:           fs.Bool("yes", false, "do not ask for confirmation"),
+		subscription:  fs.String("subscription", "", "the version's subscription id (instead of ID)"),
+		resourceGroup: fs.String("resource-group", "", "its resource group"),
+		gallery:       fs.String("gallery", "", "its gallery"),
+		image:         fs.String("image", "", "its image definition"),
+		version:       fs.String("version", "", "the version"),
+	}
+}
+
+// parse reads the flags, wherever the ID stands among them, and returns the version named.
+func (a *actFlags) parse(args []string) (scanner.VersionRef, error) {
+	var positional []string
+	for {
+		if err := a.fs.Parse(args); err != nil {
+			return scanner.VersionRef{}, err
+		}
+		if a.fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, a.fs.Arg(0))
+		args = a.fs.Args()[1:]
+	}
+	switch {
+	case len(positional) == 1:
+		return scanner.ParseVersionID(positional[0])
+	case len(positional) > 1:
+		return scanner.VersionRef{}, fmt.Errorf("one version at a time: got %d ids", len(positional))
+	}
+	ref := scanner.VersionRef{SubscriptionID: strings.ToLower(*a.subscription), ResourceGroup: *a.resourceGroup,
+		Gallery: *a.gallery, Image: *a.image, Version: *a.version}
+	if ref.SubscriptionID == "" || ref.ResourceGroup == "" || ref.Gallery == "" || ref.Image == "" || ref.Version == "" {
+		return ref, errors.New("name the version by its ARM id, as `purgewatch scan` prints it, or by --subscription, --resource-group, --gallery, --image and --version")
+	}
+	return ref, nil
+}
+
+// setup loads the configuration (or the demo) and builds the restorer.
+func (a *actFlags) setup(stderr io.Writer) (*restore.Restorer, func(), error) {
+	cfg, err := loadConfig(*a.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() {}
+	if *a.demo {
+		sim, err := startDemo()
+		if err != nil {
+			return nil, nil, err
+		}
+		sim.apply(cfg)
+		stop = sim.stop
+	}
+	az, err := newAzure(cfg, nil, zap.NewNop())
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}, stop, nil
+}
+
+// confirm asks on a terminal; without one it refuses unless --yes was given.
+func confirm(yes bool, stderr io.Writer, question string) error {
+	if yes {
+		return nil
+	}
+	if !stdinIsTerminal() {
+		return errors.New("standard input is not a terminal, so nobody can confirm: pass --yes")
+	}
+	fmt.Fprintf(stderr, "%s [y/N] ", question)
+	answer, _ := bufio.NewReader(stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errors.New("not confirmed; nothing was sent")
+	}
+	return nil
+}
+
+// describe says where a version in the recycle bin stands.
+func describeVersion(w io.Writer, v *scanner.Version, now time.Time) {
+	fmt.Fprintf(w, "%s is in the recycle bin: soft-deleted %s, usable until %s, purged %s (%s)\n", v.ID,
+		v.SoftDeletedAt.UTC().Format(time.RFC3339), v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
+		v.PurgeAt.UTC().Format(time.RFC3339), humantime.Left(v.PurgeAt.Sub(now)))
+}
+
+func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := newActFlags("recover", stderr)
+	location := a.fs.String("location", "", "the version's home location for the PUT form (default: its gallery's)")
+	wait := a.fs.Duration("wait", 10*time.Minute, "how long to follow the operation")
+	ref, err := a.parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch recover:", err)
+		return exitFailed
+	}
+	r, stop, err := a.setup(stderr)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	defer stop()
+	found, err := r.Check(ctx, ref)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch recover:", err)
+		return exitFailed
+	}
+	describeVersion(stdout, found.InRecycleBin, time.Now())
+	loc := *location
+	if loc == "" {
+		loc = found.Gallery.Location
+	}
+	if *a.dryRun {
+		fmt.Fprintln(stdout, "would send, trying the second only if the first is refused with a 4xx that is not about authorization:")
+		for _, req := range r.Plan(ref, loc) {
+			fmt.Fprintf(stdout, "  %s %s\n  %s\n", req.Method, req.URL, req.Body)
+		}
+		return exitOK
+	}
+	if err := confirm(*a.yes, stderr, "Recover "+ref.ID()+"?"); err != nil {
+		fmt.Fprintln(stderr, "purgewatch recover:", err)
+		return exitFailed
+	}
+	res, err := r.Recover(ctx, ref, loc, *wait)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch recover:", err)
+		return exitFailed
+	}
+	how := string(res.Method)
+	if res.FellBack {
+		how += " (the PATCH of the REST specification was refused)"
+	}
+	if !res.Done {
+		fmt.Fprintf(stdout, "restore accepted with %s and still running after %s; `purgewatch scan` shows when the version has left the recycle bin\n", how, *wait)
+		return exitPartial
+	}
+	fmt.Fprintf(stdout, "recovered %s with %s\n", ref.ID(), how)
+	return exitOK
+}
+
+func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := newActFlags("purge", stderr)
+	force := a.fs.Bool("force", false, "purge even when VMs or scale sets are still created from the version")
+	ref, err := a.parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch purge:", err)
+		return exitFailed
+	}
+	r, stop, err := a.setup(stderr)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	defer stop()
+	found, err := r.Check(ctx, ref)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch purge:", err)
+		return exitFailed
+	}
+	describeVersion(stdout, found.InRecycleBin, time.Now())
+	inv := r.Scanner.Inventory(ctx, &scanner.Snapshot{Subscriptions: []scanner.Subscription{{ID: ref.SubscriptionID}}})
+	if len(inv.Errors) > 0 && !*force {
+		fmt.Fprintf(stderr, "purgewatch purge: cannot tell whether workloads still use the version (%s: %s); --force purges anyway\n", inv.Errors[0].Scope, inv.Errors[0].Message)
+		return exitFailed
+	}
+	var users []string
+	for _, w := range inv.Workloads {
+		if strings.EqualFold(w.ImageID, ref.ID()) {
+			users = append(users, w.ID)
+		}
+	}
+	if len(users) > 0 && !*force {
+		fmt.Fprintf(stderr, "purgewatch purge: refusing: still used by %s; once purged they can never be re-created or scaled out. --force purges anyway\n", strings.Join(users, ", "))
+		return exitFailed
+	}
+	if *a.dryRun {
+		fmt.Fprintf(stdout, "would send:\n  DELETE %s%s?api-version=2024-03-03\n", strings.TrimSuffix(r.Endpoint, "/"), restore.PurgePath(ref))
+		return exitOK
+	}
+	if err := confirm(*a.yes, stderr, "Purge "+ref.ID()+" for good? Nothing can bring it back."); err != nil {
+		fmt.Fprintln(stderr, "purgewatch purge:", err)
+		return exitFailed
+	}
+	if err := r.Purge(ctx, ref); err != nil {
+		fmt.Fprintln(stderr, "purgewatch purge:", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "purged %s\n", ref.ID())
+	return exitOK
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/internal/audit"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
+	demo := fs.Bool("demo", false, "audit the built-in simulated estate")
+	output := fs.String("o", "table", "output format: table or json")
+	failOn := fs.String("fail-on", "", "exit 3 when a finding is at least this severe: warning or critical")
+	if err := fs.Parse(args); err != nil {
+		return exitFailed
+	}
+	threshold := audit.Severity(*failOn)
+	if (*failOn != "" && threshold != audit.Warning && threshold != audit.Critical) || (*output != "table" && *output != "json") {
+		fmt.Fprintln(stderr, "purgewatch audit: --fail-on takes warning or critical, -o table or json")
+		return exitFailed
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFailed
+	}
+	if *demo {
+		sim, err := startDemo()
+		if err != nil {
+			fmt.Fprintln(stderr, "purgewatch:", err)
+			return exitFailed
+		}
+		defer sim.stop()
+		sim.apply(cfg)
+	}
+	az, err := newAzure(cfg, nil, zap.NewNop())
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
+	defer cancel()
+	snap, err := az.scanner.Scan(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch audit: scan failed:", err)
+		return exitFailed
+	}
+	inv := az.scanner.Inventory(ctx, snap)
+	report := audit.Evaluate(snap, inv, cfg.Audit.MinRetentionDays, time.Now())
+	errs := append(append([]scanner.ScopeError{}, snap.Errors...), inv.Errors...) // never null in JSON
+
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		findings := report.Findings
+		if findings == nil {
+			findings = []audit.Finding{}
+		}
+		_ = enc.Encode(struct {
+			Findings []audit.Finding      `json:"findings"`
+			Errors   []scanner.ScopeError `json:"errors"`
+		}{findings, errs})
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tCHECK\tRESOURCE\tFINDING\tWHAT TO DO")
+		for _, f := range report.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, f.ID, f.Message, f.Action)
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(stderr, "%d findings (worst: %s); %d failed scopes\n", len(report.Findings), orNone(report.Worst()), len(errs))
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
+	}
+	switch {
+	case threshold != "" && report.Worst().Rank() >= threshold.Rank():
+		return exitDeadline
+	case snap.Failed():
+		return exitFailed
+	case len(errs) > 0:
+		return exitPartial
+	}
+	return exitOK
+}
+
+func orNone(s audit.Severity) string {
+	if s == "" {
+		return "none"
+	}
+	return string(s)
+}
