@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -23,6 +24,9 @@ type View struct {
 	Snapshot *scanner.Snapshot
 	// Subscriptions is the health of each subscription's last scan.
 	Subscriptions []SubscriptionHealth
+	// Findings are the last audit's; Audited says an audit has run (its counts then start at 0).
+	Findings []audit.Finding
+	Audited  bool
 }
 
 // SubscriptionHealth is one subscription's scan record.
@@ -54,6 +58,11 @@ var (
 		"Days a soft-deleted version stays usable: the gallery's retention, or the configured default.", galleryLabels, nil)
 	graceDesc = prometheus.NewDesc("purgewatch_gallery_soft_delete_grace_days",
 		"Days a soft-deleted version stays recoverable after it stops being usable.", galleryLabels, nil)
+	referencesDesc = prometheus.NewDesc("purgewatch_soft_deleted_version_references",
+		"VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any.",
+		append(append([]string{}, versionLabels...), "kind"), nil)
+	findingsDesc = prometheus.NewDesc("purgewatch_audit_findings",
+		"Findings of the last audit, by severity and check.", []string{"severity", "check"}, nil)
 	scanSuccessDesc = prometheus.NewDesc("purgewatch_scan_success",
 		"1 when the subscription's last scan read every scope under it.", []string{"subscription_id"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("purgewatch_scan_last_success_timestamp_seconds",
@@ -82,7 +91,7 @@ func (c *SnapshotCollector) SetRelative(on bool) { c.relative.Store(on) }
 
 func (c *SnapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{purgeDesc, untilPurgeDesc, consumptionEndDesc, deletedDesc, binSizeDesc,
-		softDeleteDesc, retentionDesc, graceDesc, scanSuccessDesc, lastSuccessDesc} {
+		softDeleteDesc, retentionDesc, graceDesc, scanSuccessDesc, lastSuccessDesc, referencesDesc, findingsDesc} {
 		ch <- d
 	}
 }
@@ -96,6 +105,16 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(scanSuccessDesc, prometheus.GaugeValue, boolValue(s.Success), s.ID)
 		if !s.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unix(s.LastSuccess), s.ID)
+		}
+	}
+	if v.Audited {
+		counts := map[[2]string]int{}
+		for _, f := range v.Findings {
+			counts[[2]string{string(f.Severity), f.Check}]++
+		}
+		for _, check := range audit.Checks {
+			key := [2]string{string(check.Severity), check.Check}
+			ch <- prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, float64(counts[key]), key[0], key[1])
 		}
 	}
 	if v.Snapshot == nil {
@@ -154,6 +173,19 @@ func buildSeries(snap *scanner.Snapshot) *series {
 	} {
 		for _, vl := range s.versions {
 			s.fixed = append(s.fixed, newGauge(d.desc, vl.labels, unix(d.value(vl.v))))
+		}
+	}
+	for _, vl := range s.versions {
+		kinds := map[string]int{}
+		for _, w := range snap.References[strings.ToLower(vl.v.ID)] {
+			kinds[w.Kind]++
+		}
+		for _, kind := range []string{"vm", "vmss"} {
+			if kinds[kind] > 0 {
+				labels := append(append([]*dto.LabelPair{}, vl.labels...), &dto.LabelPair{Name: proto.String("kind"), Value: proto.String(kind)})
+				slices.SortFunc(labels, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+				s.fixed = append(s.fixed, newGauge(referencesDesc, labels, float64(kinds[kind])))
+			}
 		}
 	}
 

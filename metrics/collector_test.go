@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -43,7 +44,13 @@ func fixtureView() *View {
 			{ID: "g3", SubscriptionID: subB, ResourceGroup: "rg2", Name: "platform", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7, GraceDays: 30},
 		},
 	}
-	return &View{Snapshot: snap, Subscriptions: []SubscriptionHealth{
+	snap.References = map[string][]scanner.Workload{
+		strings.ToLower(snap.Versions[0].ID): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
+	}
+	return &View{Snapshot: snap, Audited: true, Findings: []audit.Finding{
+		{Severity: audit.Critical, Check: audit.CheckPinnedVersion}, {Severity: audit.Critical, Check: audit.CheckPinnedVersion},
+		{Severity: audit.Warning, Check: audit.CheckSoftDeleteOff},
+	}, Subscriptions: []SubscriptionHealth{
 		{ID: subA, Success: true, LastSuccess: now},
 		{ID: subB, Success: false, LastSuccess: now.Add(-time.Hour)},
 		{ID: "33333333-3333-3333-3333-333333333333", Success: false}, // never succeeded: no timestamp
@@ -92,9 +99,9 @@ func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 	before := testutil.CollectAndCount(c)
 	next := *view.Snapshot
 	next.Versions = next.Versions[1:]
-	view = &View{Snapshot: &next, Subscriptions: view.Subscriptions}
-	if after := testutil.CollectAndCount(c); after != before-4 {
-		t.Errorf("series %d -> %d, want the 4 of the removed version gone", before, after)
+	view = &View{Snapshot: &next, Subscriptions: view.Subscriptions, Audited: view.Audited, Findings: view.Findings}
+	if after := testutil.CollectAndCount(c); after != before-6 {
+		t.Errorf("series %d -> %d, want the 4 of the removed version and its 2 reference series gone", before, after)
 	}
 }
 
@@ -167,7 +174,7 @@ func TestConcurrentScrapesShareTheSeries(t *testing.T) {
 		go func() { done <- testutil.CollectAndCount(c) }()
 	}
 	for range 4 {
-		if n := <-done; n != 3*4+3*4+3+2 {
+		if n := <-done; n != 3*4+3*4+3+2+2+7 { // versions, galleries, health, references, findings
 			t.Errorf("series = %d", n)
 		}
 	}

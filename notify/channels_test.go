@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 func TestWebhookIsSignedAndShaped(t *testing.T) {
@@ -125,5 +126,24 @@ func TestPreviewRendersWithoutSendingOrRecording(t *testing.T) {
 	h.scan(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), nil)
 	if len(rx.received()) != 1 {
 		t.Error("preview recorded the event as sent")
+	}
+}
+
+func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
+	hook, chat := newReceiver(t), newReceiver(t)
+	h := newHarness(t, webhookChannel("hook", hook.srv.URL), config.Channel{Name: "chat", Type: config.ChannelSlack, WebhookURL: chat.srv.URL})
+	v := ver("g", "1.0.0", t0.Add(3*time.Hour), 0, nil)
+	snap := snapshot(t0, v)
+	snap.References = map[string][]scanner.Workload{strings.ToLower(v.ID): {
+		{Kind: "vm", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachines/web-1"},
+		{Kind: "vmss", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachineScaleSets/api"},
+	}}
+	h.scan(snap, nil)
+	events := hook.webhookEvents(t)
+	if len(events) != 1 || strings.Join(events[0].Workloads, ",") != "VM web-1,scale set api" {
+		t.Errorf("webhook workloads = %+v", events)
+	}
+	if body := string(chat.received()[0]); !strings.Contains(body, "still used by: `VM web-1`, `scale set api`") {
+		t.Errorf("slack message does not name the workloads:\n%s", body)
 	}
 }

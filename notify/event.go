@@ -93,6 +93,7 @@ func due(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration) []Ev
 	var out []Event
 	for _, v := range snap.Versions {
 		key := versionKey(v)
+		users := workloads(snap, v)
 		left := v.PurgeAt.Sub(now)
 		var tightest time.Duration
 		for _, t := range thresholds {
@@ -102,12 +103,26 @@ func due(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration) []Ev
 		}
 		if tightest > 0 {
 			out = append(out, Event{ID: eventID(key, KindExpiring, tightest), Kind: KindExpiring, Threshold: tightest,
-				Version: v, Severity: severity(KindExpiring, tightest)})
+				Version: v, Severity: severity(KindExpiring, tightest), Workloads: users})
 		}
 		if !now.Before(v.ConsumptionEndsAt) && now.Before(v.PurgeAt) {
 			out = append(out, Event{ID: eventID(key, KindUnusable, 0), Kind: KindUnusable, Version: v,
-				Severity: severity(KindUnusable, 0)})
+				Severity: severity(KindUnusable, 0), Workloads: users})
 		}
+	}
+	return out
+}
+
+// workloads names the VMs and scale sets the audit found still created from v: "VM web-1",
+// "scale set api".
+func workloads(snap *scanner.Snapshot, v scanner.Version) []string {
+	var out []string
+	for _, w := range snap.References[strings.ToLower(v.ID)] {
+		kind := "VM"
+		if w.Kind == "vmss" {
+			kind = "scale set"
+		}
+		out = append(out, kind+" "+w.ID[strings.LastIndex(w.ID, "/")+1:])
 	}
 	return out
 }

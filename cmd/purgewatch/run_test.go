@@ -257,7 +257,9 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 	if rows[0][1] != "overdue" || !strings.Contains(dom, "overdue 2") {
 		t.Errorf("the overdue version is not shown as overdue: class %q", rows[0][1])
 	}
-	for _, want := range []string{"Galleries with soft delete off", "legacyimages", "Recent scans", "success", "az rest --method patch"} {
+	for _, want := range []string{"Galleries with soft delete off", "legacyimages", "Recent scans", "success", "az rest --method patch",
+		"purgewatch recover /subscriptions/", "Audit findings", "workload-uses-soft-deleted-version",
+		`still used by <code>web-prod-01</code> (vm)`, `<tr class="finding critical">`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %q", want)
 		}

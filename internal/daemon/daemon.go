@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/metrics"
@@ -26,6 +27,8 @@ type Scanner interface {
 	Scan(ctx context.Context) (*scanner.Snapshot, error)
 	// LiveVersions reports which of these version ids exist again as live versions.
 	LiveVersions(ctx context.Context, ids []string) map[string]bool
+	// Inventory lists the workloads and live versions the audit judges.
+	Inventory(ctx context.Context, snap *scanner.Snapshot) *scanner.Inventory
 }
 
 // Announcer turns each scan's snapshot into notifications; *notify.Notifier in production.
@@ -61,6 +64,8 @@ type ScanRecord struct {
 	Errors   []scanner.ScopeError
 	// Err is why a failed scan read nothing.
 	Err string
+	// AuditErrors are the scopes the audit could not read (VMs, scale sets, live versions).
+	AuditErrors []scanner.ScopeError
 }
 
 // State is everything the daemon knows, replaced whole after each scan.
@@ -72,6 +77,8 @@ type State struct {
 	History       []ScanRecord // newest first
 	// Ready is true once the first scan has finished, whatever its result.
 	Ready bool
+	// Audit is the last audit's report; nil when auditing is off or has not run.
+	Audit *audit.Report
 }
 
 // Daemon schedules scans and holds their State.
@@ -136,7 +143,12 @@ func (d *Daemon) State() *State { return d.state.Load() }
 // View is the metrics collector's window on the state.
 func (d *Daemon) View() *metrics.View {
 	st := d.state.Load()
-	return &metrics.View{Snapshot: st.Snapshot, Subscriptions: st.Subscriptions}
+	v := &metrics.View{Snapshot: st.Snapshot, Subscriptions: st.Subscriptions}
+	if st.Audit != nil {
+		v.Findings = st.Audit.Findings
+		v.Audited = true
+	}
+	return v
 }
 
 // Reload re-reads the configuration. An invalid one is refused, logged and counted, and the one
@@ -218,7 +230,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	defer d.scanning.Unlock()
 
 	d.mu.Lock()
-	s, timeout := d.scanner, d.cfg.Scan.Timeout
+	s, timeout, auditCfg := d.scanner, d.cfg.Scan.Timeout, d.cfg.Audit
 	d.mu.Unlock()
 
 	start := d.opts.Clock.Now()
@@ -227,7 +239,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	cancel()
 	rec := ScanRecord{Started: start, Duration: d.opts.Clock.Now().Sub(start)}
 	prev := d.state.Load()
-	next := &State{Ready: true, Snapshot: prev.Snapshot}
+	next := &State{Ready: true, Snapshot: prev.Snapshot, Audit: prev.Audit}
 	switch {
 	case err != nil:
 		rec.Result, rec.Err = metrics.ResultFailed, err.Error()
@@ -247,6 +259,9 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 		}
 		next.Snapshot = scanner.Merge(prev.Snapshot, snap)
 		next.Subscriptions = health(prev.Subscriptions, snap)
+		if auditCfg.Enabled {
+			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
+		}
 	}
 	next.History = append([]ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
 	// Queue the notifications before publishing the state: once /readyz says ready, the first
@@ -313,4 +328,15 @@ func (d *Daemon) announce(ctx context.Context, s Scanner, snap *scanner.Snapshot
 	if err := d.opts.Announcer.Process(ctx, snap, live); err != nil {
 		d.opts.Logger.Error("queuing notifications", zap.Error(err))
 	}
+}
+
+// audit judges the merged snapshot, and records on it which workloads use each soft-deleted
+// version (the snapshot is not yet published, so it may still be written).
+func (d *Daemon) audit(ctx context.Context, s Scanner, snap *scanner.Snapshot, minRetention int, timeout time.Duration) (*audit.Report, []scanner.ScopeError) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	inv := s.Inventory(ctx, snap)
+	report := audit.Evaluate(snap, inv, minRetention, d.opts.Clock.Now())
+	snap.References = report.References
+	return &report, inv.Errors
 }

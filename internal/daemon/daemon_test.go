@@ -254,3 +254,26 @@ func TestRunScansAtStartAndStopsCleanly(t *testing.T) {
 	}
 	// goleak (TestMain) checks that the scheduler and every scan goroutine are gone.
 }
+
+func TestEachScanIsAudited(t *testing.T) {
+	f := newFixture(t, armsim.Options{}, "")
+	f.d.ScanOnce(context.Background())
+	st := f.d.State()
+	if st.Audit == nil || st.Audit.Worst() != "critical" {
+		t.Fatalf("audit = %+v", st.Audit)
+	}
+	id := "/subscriptions/" + armsim.DemoProduction + "/resourcegroups/rg-images-prod/providers/microsoft.compute/galleries/prodimages/images/ubuntu-22.04-base/versions/1.2.0"
+	refs := st.Snapshot.References[id]
+	if len(refs) != 1 || !strings.HasSuffix(refs[0].ID, "/virtualMachines/web-prod-01") {
+		t.Errorf("references to 1.2.0 = %+v", refs)
+	}
+	if v := f.d.View(); !v.Audited || len(v.Findings) != len(st.Audit.Findings) {
+		t.Errorf("view: audited %v, %d findings", v.Audited, len(v.Findings))
+	}
+
+	off := newFixture(t, armsim.Options{}, "audit:\n  enabled: false\n")
+	off.d.ScanOnce(context.Background())
+	if st := off.d.State(); st.Audit != nil || st.Snapshot.References != nil || off.d.View().Audited {
+		t.Error("audit.enabled: false still audits")
+	}
+}

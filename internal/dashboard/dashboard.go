@@ -206,6 +206,26 @@ func panels() []panel {
 			return withTargets(b, p)
 		})
 
+	add(panel{row: "Soft-deleted versions", title: "Still used by VMs and scale sets",
+		description: "Workloads created from a soft-deleted version: they cannot be re-created or scaled out once it is unusable. From the audit.",
+		w: 12, h: 7, queries: []query{{expr: `purgewatch_soft_deleted_version_references{` + sel + `} > 0`, instant: true, table: true, demoFills: true}}},
+		func(p panel) cog.Builder[dashboard.Panel] {
+			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+				WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+					"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
+					"renameByName": map[string]any{"Value": "Workloads", "kind": "Kind", "gallery": "Gallery", "image": "Image", "version": "Version",
+						"subscription_id": "Subscription", "resource_group": "Resource group", "location": "Location"},
+				}})
+			return withTargets(b, p)
+		})
+	add(panel{row: "Soft-deleted versions", title: "Audit findings", description: "The last audit's findings by check; `purgewatch audit` or the status page lists them.",
+		w: 12, h: 7, queries: []query{{expr: `sum by (severity, check) (purgewatch_audit_findings)`, legend: "{{severity}}: {{check}}", instant: true, demoFills: true}}},
+		func(p panel) cog.Builder[dashboard.Panel] {
+			b := bargauge.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+				Orientation(common.VizOrientationHorizontal).Min(0).Decimals(0)
+			return withTargets(b, p)
+		})
+
 	add(panel{row: "Scans", title: "Last scan complete, per subscription", description: "FAILING: some scope could not be read; its last good data is still shown.",
 		w: 12, h: 6, queries: []query{{expr: `purgewatch_scan_success{` + subSel + `}`, legend: "{{subscription_id}}", instant: true, demoFills: true}}},
 		func(p panel) cog.Builder[dashboard.Panel] {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"html/template"
+	"strings"
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
@@ -17,7 +18,8 @@ var funcs = template.FuncMap{
 		}
 		return humantime.Short(now.Sub(t)) + " ago"
 	},
-	"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"ms":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"name": func(id string) string { return id[strings.LastIndex(id, "/")+1:] },
 }
 
 func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

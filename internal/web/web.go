@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/daemon"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -92,6 +94,8 @@ type statusPage struct {
 	Galleries     int
 	Subscriptions int
 	Scans         []daemon.ScanRecord
+	Audited       bool
+	Findings      []audit.Finding
 }
 
 type versionRow struct {
@@ -101,10 +105,14 @@ type versionRow struct {
 	Detail  string // what the state means in time
 	Urgency string // overdue, critical, warning, unusable, ok: the row's colour
 	Restore string // the request that recovers it
+	UsedBy  []scanner.Workload
 }
 
 func newStatusPage(st *daemon.State, now time.Time, endpoint, version string) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions)}
+	if st.Audit != nil {
+		p.Audited, p.Findings = true, st.Audit.Findings
+	}
 	if st.Snapshot == nil {
 		return p
 	}
@@ -117,6 +125,7 @@ func newStatusPage(st *daemon.State, now time.Time, endpoint, version string) st
 	p.Versions = make([]versionRow, len(st.Snapshot.Versions))
 	for i, v := range st.Snapshot.Versions {
 		p.Versions[i] = row(v, now, endpoint)
+		p.Versions[i].UsedBy = st.Snapshot.References[strings.ToLower(v.ID)]
 	}
 	return p
 }
@@ -138,6 +147,7 @@ func row(v scanner.Version, now time.Time, endpoint string) versionRow {
 	if r.Urgency == "unusable" && r.Left <= 24*time.Hour {
 		r.Urgency = "critical"
 	}
-	r.Restore = `az rest --method patch --url "` + endpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
+	r.Restore = "purgewatch recover " + v.ID + "\n# or, without purgewatch:\n" +
+		`az rest --method patch --url "` + endpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
 	return r
 }
