@@ -364,3 +364,49 @@ func grep(text, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestTheWholeLoop is the README's story: a warning arrives, `purgewatch recover` is run, and the
+// next scan resolves the warning as recovered.
+func TestTheWholeLoop(t *testing.T) {
+	sim := armsim.New(armsim.DemoEstate(time.Now()), armsim.Options{})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := "azure:\n  auth: none\n  endpoint: " + srv.URL + "\nscan:\n  schedule: \"@every 1s\"\nnotify:\n  stateFile: " +
+		filepath.Join(dir, "state.db") + "\n  channels:\n    - {name: stdout, type: log}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := "/subscriptions/" + armsim.DemoProduction + "/resourceGroups/rg-images-prod/providers/Microsoft.Compute/galleries/prodimages/images/windows-2022-iis/versions/2024.11.1"
+	d := startDaemon(t, "--config", cfg)
+	waitFor := func(what string, cond func(string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(d.stdout.String()); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s:\n%s", what, d.stdout.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	announced := func(kind, extra string) func(string) bool {
+		return func(out string) bool {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, `"type":"`+kind+`"`) && strings.Contains(line, `"id":"`+id+`"`) && strings.Contains(line, extra) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	waitFor("warning", announced("expiring", `"threshold":"72h"`))
+
+	code, out, stderr := runCmd(t, "recover", id, "--config", cfg, "--yes")
+	if code != exitOK || !strings.Contains(out, "recovered") {
+		t.Fatalf("recover: exit %d\n%s%s", code, out, stderr)
+	}
+	waitFor("resolution", announced("resolved", `"reason":"recovered"`))
+	if n := strings.Count(d.stdout.String(), `"type":"resolved"`); n != 1 {
+		t.Errorf("%d resolved events, want exactly one", n)
+	}
+}

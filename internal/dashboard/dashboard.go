@@ -208,7 +208,7 @@ func panels() []panel {
 
 	add(panel{row: "Soft-deleted versions", title: "Still used by VMs and scale sets",
 		description: "Workloads created from a soft-deleted version: they cannot be re-created or scaled out once it is unusable. From the audit.",
-		w: 12, h: 7, queries: []query{{expr: `purgewatch_soft_deleted_version_references{` + sel + `} > 0`, instant: true, table: true, demoFills: true}}},
+		w:           12, h: 7, queries: []query{{expr: `purgewatch_soft_deleted_version_references{` + sel + `} > 0`, instant: true, table: true, demoFills: true}}},
 		func(p panel) cog.Builder[dashboard.Panel] {
 			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
 				WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
