@@ -3,7 +3,6 @@ package notify
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,32 +16,11 @@ import (
 	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
-func getJSON(t *testing.T, url string, into any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, into); err != nil {
-		t.Fatalf("GET %s: %v: %s", url, err, body)
-	}
-}
+func getJSON(t *testing.T, url string, into any) { testtool.GetJSON(t, url, into) }
 
-// eventually polls cond against a process we do not control, up to a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testtool.Eventually(t, 30*time.Second, what, cond)
 }
 
 func TestEmailDigestArrivesInMailpit(t *testing.T) {

@@ -76,27 +76,43 @@ func (a *actFlags) parse(args []string) (scanner.VersionRef, error) {
 	return ref, nil
 }
 
-// setup loads the configuration (or the demo) and builds the restorer.
-func (a *actFlags) setup(stderr io.Writer) (*restore.Restorer, func(), error) {
-	cfg, err := loadConfig(*a.config)
+// acting is a version found in the recycle bin, and the means to act on it.
+type acting struct {
+	ref   scanner.VersionRef
+	r     *restore.Restorer
+	found *scanner.Found
+	stop  func()
+}
+
+// begin is what recover and purge do first: read the flags, build the restorer, and make sure
+// the version is in the recycle bin, saying where it stands. A nil result means: exit 1.
+func (a *actFlags) begin(ctx context.Context, args []string, stdout, stderr io.Writer) *acting {
+	name := a.fs.Name()
+	ref, err := a.parse(args)
 	if err != nil {
-		return nil, nil, err
+		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
+		return nil
 	}
-	stop := func() {}
-	if *a.demo {
-		sim, err := startDemo()
-		if err != nil {
-			return nil, nil, err
-		}
-		sim.apply(cfg)
-		stop = sim.stop
+	cfg, stop, err := loadForCommand(*a.config, *a.demo)
+	if err != nil {
+		printErrors(stderr, err)
+		return nil
 	}
 	az, err := newAzure(cfg, nil, zap.NewNop())
 	if err != nil {
 		stop()
-		return nil, nil, err
+		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
+		return nil
 	}
-	return &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}, stop, nil
+	r := &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}
+	found, err := r.Check(ctx, ref)
+	if err != nil {
+		stop()
+		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
+		return nil
+	}
+	describeVersion(stdout, found.InRecycleBin, time.Now())
+	return &acting{ref: ref, r: r, found: found, stop: stop}
 }
 
 // confirm asks on a terminal; without one it refuses unless --yes was given.
@@ -126,26 +142,15 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	a := newActFlags("recover", stderr)
 	location := a.fs.String("location", "", "the version's home location for the PUT form (default: its gallery's)")
 	wait := a.fs.Duration("wait", 10*time.Minute, "how long to follow the operation")
-	ref, err := a.parse(args)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch recover:", err)
+	act := a.begin(ctx, args, stdout, stderr)
+	if act == nil {
 		return exitFailed
 	}
-	r, stop, err := a.setup(stderr)
-	if err != nil {
-		printErrors(stderr, err)
-		return exitFailed
-	}
-	defer stop()
-	found, err := r.Check(ctx, ref)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch recover:", err)
-		return exitFailed
-	}
-	describeVersion(stdout, found.InRecycleBin, time.Now())
+	defer act.stop()
+	ref, r := act.ref, act.r
 	loc := *location
 	if loc == "" {
-		loc = found.Gallery.Location
+		loc = act.found.Gallery.Location
 	}
 	if *a.dryRun {
 		fmt.Fprintln(stdout, "would send, trying the second only if the first is refused with a 4xx that is not about authorization:")
@@ -178,23 +183,12 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := newActFlags("purge", stderr)
 	force := a.fs.Bool("force", false, "purge even when VMs or scale sets are still created from the version")
-	ref, err := a.parse(args)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch purge:", err)
+	act := a.begin(ctx, args, stdout, stderr)
+	if act == nil {
 		return exitFailed
 	}
-	r, stop, err := a.setup(stderr)
-	if err != nil {
-		printErrors(stderr, err)
-		return exitFailed
-	}
-	defer stop()
-	found, err := r.Check(ctx, ref)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch purge:", err)
-		return exitFailed
-	}
-	describeVersion(stdout, found.InRecycleBin, time.Now())
+	defer act.stop()
+	ref, r := act.ref, act.r
 	inv := r.Scanner.Inventory(ctx, &scanner.Snapshot{Subscriptions: []scanner.Subscription{{ID: ref.SubscriptionID}}})
 	if len(inv.Errors) > 0 && !*force {
 		fmt.Fprintf(stderr, "purgewatch purge: cannot tell whether workloads still use the version (%s: %s); --force purges anyway\n", inv.Errors[0].Scope, inv.Errors[0].Message)

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -30,33 +29,20 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "purgewatch audit: --fail-on takes warning or critical, -o table or json")
 		return exitFailed
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, stop, err := loadForCommand(*cfgPath, *demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
-	if *demo {
-		sim, err := startDemo()
-		if err != nil {
-			fmt.Fprintln(stderr, "purgewatch:", err)
-			return exitFailed
-		}
-		defer sim.stop()
-		sim.apply(cfg)
-	}
-	az, err := newAzure(cfg, nil, zap.NewNop())
+	defer stop()
+	s, snap, err := scanOnce(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch:", err)
+		fmt.Fprintln(stderr, "purgewatch audit:", err)
 		return exitFailed
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
 	defer cancel()
-	snap, err := az.scanner.Scan(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch audit: scan failed:", err)
-		return exitFailed
-	}
-	inv := az.scanner.Inventory(ctx, snap)
+	inv := s.Inventory(ctx, snap)
 	report := audit.Evaluate(snap, inv, cfg.Audit.MinRetentionDays, time.Now())
 	errs := append(append([]scanner.ScopeError{}, snap.Errors...), inv.Errors...) // never null in JSON
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/notify"
@@ -26,20 +25,12 @@ func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitFailed
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, stop, err := loadForCommand(*cfgPath, *demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
-	if *demo {
-		sim, err := startDemo()
-		if err != nil {
-			fmt.Fprintln(stderr, "purgewatch:", err)
-			return exitFailed
-		}
-		defer sim.stop()
-		sim.apply(cfg)
-	}
+	defer stop()
 	s, err := notifySettings(cfg, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
@@ -58,16 +49,9 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		fmt.Fprintln(stderr, "purgewatch: no notification channels are configured (notify.channels)")
 		return exitFailed
 	}
-	sc, err := newScanner(cfg, nil, zap.NewNop())
+	_, snap, err := scanOnce(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
-		return exitFailed
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
-	defer cancel()
-	snap, err := sc.Scan(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch: scan failed:", err)
 		return exitFailed
 	}
 	previews, err := notify.PreviewAll(snap, s, time.Now())

@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/purgewatch/purgewatch/internal/armsim"
+	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
 // daemonUnderTest is `purgewatch run` in-process, on a free loopback port.
@@ -28,33 +28,16 @@ type daemonUnderTest struct {
 	reload chan os.Signal
 	cancel context.CancelFunc
 	exit   chan int
-	logs   *syncBuffer
-	stdout *syncBuffer
+	logs   *testtool.SyncBuffer
+	stdout *testtool.SyncBuffer
 	client *http.Client
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startDaemon(t *testing.T, args ...string) *daemonUnderTest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
-	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &syncBuffer{}, stdout: &syncBuffer{},
+	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &testtool.SyncBuffer{}, stdout: &testtool.SyncBuffer{},
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
 	go func() {
 		d.exit <- runCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.stdout, d.logs, runHooks{listening: listening, reload: d.reload})

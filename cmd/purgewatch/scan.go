@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -29,30 +28,15 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "purgewatch scan: -o must be table or json, not %q\n", *output)
 		return exitFailed
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, stop, err := loadForCommand(*cfgPath, *demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
-	if *demo {
-		sim, err := startDemo()
-		if err != nil {
-			fmt.Fprintln(stderr, "purgewatch:", err)
-			return exitFailed
-		}
-		defer sim.stop()
-		sim.apply(cfg)
-	}
-	s, err := newScanner(cfg, nil, zap.NewNop())
+	defer stop()
+	_, snap, err := scanOnce(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
-		return exitFailed
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
-	defer cancel()
-	snap, err := s.Scan(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch: scan failed:", err)
 		return exitFailed
 	}
 	now := time.Now()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,23 @@ import (
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/scanner"
 )
+
+// loadForCommand is the one-shot commands' start: the configuration, pointed at the built-in
+// simulated estate when demo is set. stop ends the simulator.
+func loadForCommand(path string, demo bool) (cfg *config.Config, stop func(), err error) {
+	if cfg, err = loadConfig(path); err != nil {
+		return nil, nil, err
+	}
+	if !demo {
+		return cfg, func() {}, nil
+	}
+	sim, err := startDemo()
+	if err != nil {
+		return nil, nil, err
+	}
+	sim.apply(cfg)
+	return cfg, sim.stop, nil
+}
 
 // loadConfig reads the file named, or takes the defaults when none is named.
 func loadConfig(path string) (*config.Config, error) {
@@ -96,4 +114,20 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 		DefaultRetentionDays: cfg.Retention.DefaultDays, Concurrency: cfg.Azure.Concurrency,
 		Clock: clock.Real{}, Logger: log})
 	return &azure{scanner: s, pipeline: pl, cred: cred, endpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}, nil
+}
+
+// scanOnce is a one-shot command's scan: ARM clients for cfg and one scan within scan.timeout.
+// The scanner comes back too, for commands that read more (the audit's inventory).
+func scanOnce(ctx context.Context, cfg *config.Config) (*scanner.Scanner, *scanner.Snapshot, error) {
+	s, err := newScanner(cfg, nil, zap.NewNop())
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
+	defer cancel()
+	snap, err := s.Scan(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan failed: %w", err)
+	}
+	return s, snap, nil
 }

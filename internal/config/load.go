@@ -86,37 +86,46 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in every scalar value. An unset variable is an error, not an empty
 // string: a missing secret must stop the start, not send unauthenticated requests.
-func expand(file string, n *yaml.Node, env LookupEnv) error {
+func expand(file string, root *yaml.Node, env LookupEnv) error {
 	var errs []error
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
+	walk(root, "", func(n *yaml.Node, path string, _ int) {
+		if n.Kind != yaml.ScalarNode {
+			return
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			v, ok := env(name)
+			if !ok {
+				errs = append(errs, &Error{File: file, Line: n.Line, Key: path,
+					Msg: fmt.Sprintf("environment variable %s is not set", name)})
 			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], join(path, n.Content[i].Value))
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i))
-			}
-		case yaml.ScalarNode:
-			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-				name := envRef.FindStringSubmatch(ref)[1]
-				v, ok := env(name)
-				if !ok {
-					errs = append(errs, &Error{File: file, Line: n.Line, Key: path,
-						Msg: fmt.Sprintf("environment variable %s is not set", name)})
-				}
-				return v
-			})
+			return v
+		})
+	})
+	return errors.Join(errs...)
+}
+
+// walk visits every node below n with its dotted key ("notify.channels[0].name") and the line
+// the key stands on.
+func walk(n *yaml.Node, path string, visit func(n *yaml.Node, path string, line int)) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			walk(c, path, visit)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := join(path, n.Content[i].Value)
+			visit(n.Content[i+1], k, n.Content[i].Line)
+			walk(n.Content[i+1], k, visit)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			k := fmt.Sprintf("%s[%d]", path, i)
+			visit(c, k, c.Line)
+			walk(c, k, visit)
 		}
 	}
-	walk(n, "")
-	return errors.Join(errs...)
 }
 
 // index maps the file's lines to dotted keys and back, so that every error can be placed.
@@ -127,28 +136,7 @@ type index struct {
 
 func newIndex(root *yaml.Node) *index {
 	idx := &index{lineKey: map[int]string{}, keyLine: map[string]int{}}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := join(path, n.Content[i].Value)
-				idx.add(n.Content[i].Line, k)
-				walk(n.Content[i+1], k)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				k := fmt.Sprintf("%s[%d]", path, i)
-				idx.add(c.Line, k)
-				walk(c, k)
-			}
-		}
-	}
-	walk(root, "")
+	walk(root, "", func(_ *yaml.Node, path string, line int) { idx.add(line, path) })
 	return idx
 }
 

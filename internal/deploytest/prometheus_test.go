@@ -45,16 +45,9 @@ func promQuery(t *testing.T, base, expr string) promResult {
 	return r
 }
 
-// eventually polls a process we do not control, up to a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-		if cond() {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testtool.Eventually(t, 60*time.Second, what, cond)
 }
 
 // dashboardExpr fills in what Grafana would: every subscription and gallery, a rate window.

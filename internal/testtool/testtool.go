@@ -5,7 +5,9 @@ package testtool
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -53,7 +55,7 @@ func FreePort(t testing.TB) int {
 // is shown if the test fails.
 func Start(t testing.TB, url string, path string, args ...string) {
 	t.Helper()
-	var out syncBuffer
+	var out SyncBuffer
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -92,19 +94,52 @@ func Addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 // URL is http://127.0.0.1:port.
 func URL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process's goroutines may write while a test reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Eventually polls cond until it holds or timeout passes. It is for waiting on a process the
+// test does not control (Prometheus evaluating rules, Alertmanager notifying); synchronise on
+// anything in-process instead.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+	}
+}
+
+// GetJSON decodes the JSON answer of a GET that must succeed.
+func GetJSON(t testing.TB, url string, into any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, body)
+	}
 }
