@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/scanner"
 )

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/notify"
 )
