@@ -21,39 +21,36 @@ func Merge(prev, next *Snapshot) *Snapshot {
 		id = strings.ToLower(id)
 		return slices.ContainsFunc(failed, func(scope string) bool { return within(id, scope) })
 	}
-
 	out := *next
-	seen := make(map[string]bool, len(next.Versions))
-	for _, v := range next.Versions {
-		seen[strings.ToLower(v.ID)] = true
-	}
-	var kept []Version
-	for _, v := range prev.Versions {
-		if !seen[strings.ToLower(v.ID)] && underFailed(v.ID) {
-			kept = append(kept, v)
-		}
-	}
-	if len(kept) > 0 {
-		out.Versions = append(slices.Clip(next.Versions), kept...)
+	if kept := carry(prev.Versions, next.Versions, func(v Version) string { return v.ID }, underFailed); kept != nil {
+		out.Versions = kept
 		SortVersions(out.Versions)
 	}
-
-	seenG := make(map[string]bool, len(next.Galleries))
-	for _, g := range next.Galleries {
-		seenG[strings.ToLower(g.ID)] = true
-	}
-	var keptG []Gallery
-	for _, g := range prev.Galleries {
-		if !seenG[strings.ToLower(g.ID)] && underFailed(g.ID) {
-			keptG = append(keptG, g)
-		}
-	}
-	if len(keptG) > 0 {
-		out.Galleries = append(slices.Clip(next.Galleries), keptG...)
+	if kept := carry(prev.Galleries, next.Galleries, func(g Gallery) string { return g.ID }, underFailed); kept != nil {
+		out.Galleries = kept
 		slices.SortFunc(out.Galleries, func(a, b Gallery) int { return strings.Compare(a.ID, b.ID) })
 	}
 	out.Stats.Versions, out.Stats.Galleries = len(out.Versions), len(out.Galleries)
 	return &out
+}
+
+// carry returns next plus the items of prev that next lacks and that lie under a failed scope,
+// in a new slice; nil when there are none to carry.
+func carry[T any](prev, next []T, id func(T) string, underFailed func(string) bool) []T {
+	seen := make(map[string]bool, len(next))
+	for _, x := range next {
+		seen[strings.ToLower(id(x))] = true
+	}
+	var kept []T
+	for _, x := range prev {
+		if !seen[strings.ToLower(id(x))] && underFailed(id(x)) {
+			kept = append(kept, x)
+		}
+	}
+	if kept == nil {
+		return nil
+	}
+	return append(slices.Clip(next), kept...)
 }
 
 // within reports whether lower-cased ARM id lies at or below lower-cased scope. A version's id
