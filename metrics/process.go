@@ -26,6 +26,8 @@ type Process struct {
 	remainingReads *prometheus.GaugeVec
 	reloadOK       prometheus.Gauge
 	reloadTime     prometheus.Gauge
+	healthy        prometheus.Gauge
+	lastComplete   prometheus.Gauge
 }
 
 // NewProcess creates the process metrics and registers them, with build_info, on reg.
@@ -53,6 +55,12 @@ func NewProcess(reg prometheus.Registerer, version, revision string) *Process {
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "purgewatch_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "purgewatch_scan_healthy", Help: "1 when the last scan read every scope it should; 0 before the first scan, and after a partial or failed one.",
+		}),
+		lastComplete: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "purgewatch_last_complete_scan_timestamp_seconds", Help: "When the last scan that read every scope started (Unix time); 0 until one has.",
+		}),
 	}
 	for _, r := range []string{ResultSuccess, ResultPartial, ResultFailed, ResultSkipped} {
 		p.scans.WithLabelValues(r)
@@ -64,7 +72,7 @@ func NewProcess(reg prometheus.Registerer, version, revision string) *Process {
 		Name: "purgewatch_build_info", Help: "1, labelled with the build's version, revision and Go version.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
-	reg.MustRegister(p.scanDuration, p.scans, p.scanErrors, p.requests, p.remainingReads, p.reloadOK, p.reloadTime, buildInfo)
+	reg.MustRegister(p.scanDuration, p.scans, p.scanErrors, p.requests, p.remainingReads, p.reloadOK, p.reloadTime, p.healthy, p.lastComplete, buildInfo)
 	return p
 }
 
@@ -74,6 +82,15 @@ func (p *Process) ScanFinished(result string, took time.Duration, errs []scanner
 	p.scanDuration.Observe(took.Seconds())
 	for _, e := range errs {
 		p.scanErrors.WithLabelValues(string(e.Reason)).Inc()
+	}
+}
+
+// ScanHealth records whether the estate is seen whole, and since when; a blind purgewatch must
+// never look like one that found nothing.
+func (p *Process) ScanHealth(healthy bool, lastComplete time.Time) {
+	p.healthy.Set(boolValue(healthy))
+	if !lastComplete.IsZero() {
+		p.lastComplete.Set(unix(lastComplete))
 	}
 }
 

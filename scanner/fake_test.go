@@ -43,6 +43,8 @@ func TestScanThroughTheSDKFakeServer(t *testing.T) {
 	readFixture(t, "softdeleted-list-2024-03-03.json", subA, &bin2024)
 	readFixture(t, "softdeleted-list-2026-03-03.rebuilt.json", subA, &bin2026)
 	bin2024.NextLink, bin2026.NextLink = nil, nil // the examples' links point at another host
+	// Both examples name myGalleryName; the 2026 one is served as newGallery, so its entry says so.
+	bin2026.Value[0].Properties.ResourceArmID = ptr(strings.Replace(*bin2026.Value[0].Properties.ResourceArmID, "myGalleryName", "newGallery", 1))
 
 	srv := &fake.ServerFactory{
 		GalleriesServer: fake.GalleriesServer{

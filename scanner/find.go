@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 )
 
 // VersionRef names one image version.
@@ -65,21 +66,29 @@ func (s *Scanner) Find(ctx context.Context, ref VersionRef) (*Found, error) {
 	}
 	f := &Found{Gallery: gal}
 	policy := Policy{RetentionDays: gal.RetentionDays, GraceDays: gal.GraceDays}
-	for pager := c.softDeleted.NewListByArtifactNamePager(ref.ResourceGroup, ref.Gallery, "Images", ref.Image, nil); pager.More() && f.InRecycleBin == nil; {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("reading the recycle bin of %s/images/%s: %w", ref.GalleryID(), ref.Image, err)
-		}
-		for _, item := range page.Value {
-			if item != nil && item.Name != nil && strings.EqualFold(*item.Name, ref.Version) {
+	var bad error
+	err = eachPage(ctx, s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(ref.ResourceGroup, ref.Gallery, "Images", ref.Image, nil),
+		func(p armcompute.SoftDeletedResourceClientListByArtifactNameResponse) ([]*armcompute.GallerySoftDeletedResource, *string) {
+			return p.Value, p.NextLink
+		},
+		func(page []*armcompute.GallerySoftDeletedResource) {
+			for _, item := range page {
+				if f.InRecycleBin != nil || item == nil || item.Name == nil || !strings.EqualFold(*item.Name, ref.Version) {
+					continue
+				}
 				v, err := version(gal, ref.Image, item, policy)
 				if err != nil {
-					return nil, err
+					bad = err
+					continue
 				}
 				f.InRecycleBin = &v
-				break
 			}
-		}
+		})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the recycle bin of %s/images/%s: %w", ref.GalleryID(), ref.Image, err)
 	}
 	_, err = c.versions.Get(ctx, ref.ResourceGroup, ref.Gallery, ref.Image, ref.Version, nil)
 	var re *azcore.ResponseError

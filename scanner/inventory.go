@@ -42,7 +42,7 @@ func (s *Scanner) Inventory(ctx context.Context, snap *Snapshot) *Inventory {
 	fail := func(scope string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		inv.Errors = append(inv.Errors, scopeError(scope, err))
+		inv.Errors = append(inv.Errors, scopeError(ctx, scope, err))
 	}
 	add := func(w []Workload, v []LiveVersion) {
 		mu.Lock()
@@ -59,40 +59,44 @@ func (s *Scanner) Inventory(ctx context.Context, snap *Snapshot) *Inventory {
 		}
 		p.add(func(ctx context.Context) {
 			var found []Workload
-			for pager := c.vms.NewListAllPager(nil); pager.More(); {
-				page, err := pager.NextPage(ctx)
-				if err != nil {
-					fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachines", err)
-					break
-				}
-				for _, vm := range page.Value {
-					if vm == nil || vm.ID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil || vm.Properties.StorageProfile.ImageReference == nil {
-						continue
+			err := eachPage(ctx, s.opts.MaxPages, c.vms.NewListAllPager(nil),
+				func(p armcompute.VirtualMachinesClientListAllResponse) ([]*armcompute.VirtualMachine, *string) {
+					return p.Value, p.NextLink
+				},
+				func(page []*armcompute.VirtualMachine) {
+					for _, vm := range page {
+						if vm == nil || vm.ID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil || vm.Properties.StorageProfile.ImageReference == nil {
+							continue
+						}
+						found = append(found, Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(vm.Properties.StorageProfile.ImageReference.ID)})
 					}
-					found = append(found, Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(vm.Properties.StorageProfile.ImageReference.ID)})
-				}
+				})
+			if err != nil {
+				fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachines", err)
 			}
 			add(found, nil)
 		})
 		p.add(func(ctx context.Context) {
 			var found []Workload
-			for pager := c.scaleSets.NewListAllPager(nil); pager.More(); {
-				page, err := pager.NextPage(ctx)
-				if err != nil {
-					fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachineScaleSets", err)
-					break
-				}
-				for _, ss := range page.Value {
-					if ss == nil || ss.ID == nil || ss.Properties == nil {
-						continue
+			err := eachPage(ctx, s.opts.MaxPages, c.scaleSets.NewListAllPager(nil),
+				func(p armcompute.VirtualMachineScaleSetsClientListAllResponse) ([]*armcompute.VirtualMachineScaleSet, *string) {
+					return p.Value, p.NextLink
+				},
+				func(page []*armcompute.VirtualMachineScaleSet) {
+					for _, ss := range page {
+						if ss == nil || ss.ID == nil || ss.Properties == nil {
+							continue
+						}
+						w := Workload{Kind: "vmss", ID: *ss.ID,
+							Flexible: ss.Properties.OrchestrationMode != nil && *ss.Properties.OrchestrationMode == armcompute.OrchestrationModeFlexible}
+						if vp := ss.Properties.VirtualMachineProfile; vp != nil && vp.StorageProfile != nil && vp.StorageProfile.ImageReference != nil {
+							w.ImageID = deref(vp.StorageProfile.ImageReference.ID)
+						}
+						found = append(found, w)
 					}
-					w := Workload{Kind: "vmss", ID: *ss.ID,
-						Flexible: ss.Properties.OrchestrationMode != nil && *ss.Properties.OrchestrationMode == armcompute.OrchestrationModeFlexible}
-					if vp := ss.Properties.VirtualMachineProfile; vp != nil && vp.StorageProfile != nil && vp.StorageProfile.ImageReference != nil {
-						w.ImageID = deref(vp.StorageProfile.ImageReference.ID)
-					}
-					found = append(found, w)
-				}
+				})
+			if err != nil {
+				fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachineScaleSets", err)
 			}
 			add(found, nil)
 		})
@@ -114,25 +118,27 @@ func (s *Scanner) Inventory(ctx context.Context, snap *Snapshot) *Inventory {
 		}
 		p.add(func(ctx context.Context) {
 			var found []LiveVersion
-			for pager := c.versions.NewListByGalleryImagePager(img.ResourceGroup, img.Gallery, img.Name, nil); pager.More(); {
-				page, err := pager.NextPage(ctx)
-				if err != nil {
-					fail(img.ID, err)
-					break
-				}
-				for _, v := range page.Value {
-					if v == nil || v.ID == nil {
-						continue
+			err := eachPage(ctx, s.opts.MaxPages, c.versions.NewListByGalleryImagePager(img.ResourceGroup, img.Gallery, img.Name, nil),
+				func(p armcompute.GalleryImageVersionsClientListByGalleryImageResponse) ([]*armcompute.GalleryImageVersion, *string) {
+					return p.Value, p.NextLink
+				},
+				func(page []*armcompute.GalleryImageVersion) {
+					for _, v := range page {
+						if v == nil || v.ID == nil {
+							continue
+						}
+						lv := LiveVersion{ID: *v.ID, Location: ShortLocation(deref(v.Location))}
+						if lv.Location == "" {
+							lv.Location = g.Location
+						}
+						if v.Properties != nil && v.Properties.ProvisioningState != nil {
+							lv.ProvisioningState = string(*v.Properties.ProvisioningState)
+						}
+						found = append(found, lv)
 					}
-					lv := LiveVersion{ID: *v.ID, Location: ShortLocation(deref(v.Location))}
-					if lv.Location == "" {
-						lv.Location = g.Location
-					}
-					if v.Properties != nil && v.Properties.ProvisioningState != nil {
-						lv.ProvisioningState = string(*v.Properties.ProvisioningState)
-					}
-					found = append(found, lv)
-				}
+				})
+			if err != nil {
+				fail(img.ID, err)
 			}
 			add(nil, found)
 		})

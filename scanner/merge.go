@@ -56,5 +56,5 @@ func carry[T any](prev, next []T, id func(T) string, underFailed func(string) bo
 // within reports whether lower-cased ARM id lies at or below lower-cased scope. A version's id
 // (.../galleries/G/images/I/versions/V) lies within its image definition, gallery and subscription.
 func within(id, scope string) bool {
-	return id == scope || (strings.HasPrefix(id, scope) && id[len(scope)] == '/')
+	return scope == RootScope || id == scope || (strings.HasPrefix(id, scope) && id[len(scope)] == '/')
 }

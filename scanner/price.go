@@ -41,6 +41,19 @@ func Price(deletedAt time.Time, consumptionEnd, hardDeletion *time.Time, p Polic
 	return t
 }
 
+// The years a time must fall in: RFC 3339 (and so every JSON reader) cannot write a year past
+// 9999, and nothing was soft-deleted before Unix time began.
+const (
+	minYear = 1970
+	maxYear = 9999
+)
+
+// Representable reports whether t can be priced and written out: between minYear and maxYear.
+func Representable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minYear && y <= maxYear
+}
+
 // ParseTime reads softDeletedTime, which every api-version returns as a plain string: an offset
 // or Z, any fraction of a second, a space for the T, or no zone at all (taken as UTC).
 func ParseTime(s string) (time.Time, error) {

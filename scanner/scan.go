@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
 	"go.uber.org/zap"
@@ -29,8 +31,10 @@ type Options struct {
 	DefaultRetentionDays int
 	// Concurrency is how many scopes are read at once; the pipeline bounds requests in flight.
 	Concurrency int
-	Clock       clock.Clock
-	Logger      *zap.Logger
+	// MaxPages bounds one listing; 0 means DefaultMaxPages.
+	MaxPages int
+	Clock    clock.Clock
+	Logger   *zap.Logger
 }
 
 // Scanner walks subscriptions, galleries, image definitions and their recycle bins.
@@ -63,6 +67,9 @@ func New(opts Options) *Scanner {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
+	if opts.MaxPages <= 0 {
+		opts.MaxPages = DefaultMaxPages
+	}
 	if opts.DefaultRetentionDays <= 0 {
 		opts.DefaultRetentionDays = 7
 	}
@@ -70,23 +77,28 @@ func New(opts Options) *Scanner {
 }
 
 // Scan reads the whole estate once. A scope that fails is recorded in Snapshot.Errors and the scan
-// goes on; an error is returned only when there was nothing to scan (no subscription could be
-// listed), or ctx ended before anything was read.
+// goes on. A failure of the whole scan (no token, no subscription list) is recorded too, under
+// the scope "/", so that a blind scan is never mistaken for an empty estate; an error is returned
+// only for a scanner that cannot be built.
 func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	start := s.opts.Clock.Now()
 	before := s.opts.Pipeline.Counts()
 
+	r := &run{s: s, complete: map[string]bool{}, read: map[string]bool{}, seen: map[string]bool{}}
 	subs, err := s.subscriptions(ctx)
 	if err != nil {
-		return nil, err
+		r.fail(ctx, "", RootScope, err)
+	} else {
+		p := newPool()
+		for _, sub := range subs {
+			r.complete[sub] = true
+			p.add(func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
+		}
+		p.run(ctx, s.opts.Concurrency)
 	}
-	r := &run{s: s, complete: make(map[string]bool, len(subs))}
-	p := newPool()
-	for _, sub := range subs {
-		r.complete[sub] = true
-		p.add(func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
+	if subs == nil {
+		subs = s.configured() // a blind scan still names what it could not read
 	}
-	p.run(ctx, s.opts.Concurrency)
 
 	after := s.opts.Pipeline.Counts()
 	snap := r.snapshot(subs)
@@ -97,45 +109,61 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
-// subscriptions is the configured list, or every enabled one the identity can list, less the
-// excluded ones.
-func (s *Scanner) subscriptions(ctx context.Context) ([]string, error) {
+// configured is the configured subscription list, lower-cased and less the excluded ones.
+func (s *Scanner) configured() []string {
 	exclude := map[string]bool{}
 	for _, id := range s.opts.Exclude {
 		exclude[strings.ToLower(id)] = true
 	}
-	var ids []string
-	if len(s.opts.Subscriptions) > 0 {
-		ids = s.opts.Subscriptions
-	} else {
-		client, err := armsubscriptions.NewClient(s.opts.Credential, s.opts.Pipeline.ClientOptions())
-		if err != nil {
-			return nil, fmt.Errorf("creating subscriptions client: %w", err)
-		}
-		for pager := client.NewListPager(nil); pager.More(); {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("listing subscriptions: %w", err)
-			}
-			for _, sub := range page.Value {
-				if sub == nil || sub.SubscriptionID == nil {
-					continue
-				}
-				if sub.State != nil && *sub.State == armsubscriptions.SubscriptionStateDisabled {
-					continue
-				}
-				ids = append(ids, *sub.SubscriptionID)
-			}
-		}
-	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
+	out := make([]string, 0, len(s.opts.Subscriptions))
+	for _, id := range s.opts.Subscriptions {
 		if id = strings.ToLower(id); !exclude[id] && !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
+	return out
+}
+
+// subscriptions is the configured list, or every enabled one the identity can list, less the
+// excluded ones. It first asks for a token, so that a broken credential is reported once, as
+// itself, rather than as every subscription failing.
+func (s *Scanner) subscriptions(ctx context.Context) ([]string, error) {
+	if s.opts.Credential != nil {
+		if _, err := s.opts.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.opts.Pipeline.TokenScope()}}); err != nil {
+			return nil, fmt.Errorf("%w: %w", errCredential, err)
+		}
+	}
+	if len(s.opts.Subscriptions) > 0 {
+		return s.configured(), nil
+	}
+	client, err := armsubscriptions.NewClient(s.opts.Credential, s.opts.Pipeline.ClientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("creating subscriptions client: %w", err)
+	}
+	exclude := map[string]bool{}
+	for _, id := range s.opts.Exclude {
+		exclude[strings.ToLower(id)] = true
+	}
+	var out []string
+	err = eachPage(ctx, s.opts.MaxPages, client.NewListPager(nil),
+		func(p armsubscriptions.ClientListResponse) ([]*armsubscriptions.Subscription, *string) {
+			return p.Value, p.NextLink
+		},
+		func(page []*armsubscriptions.Subscription) {
+			for _, sub := range page {
+				if sub == nil || sub.SubscriptionID == nil || (sub.State != nil && *sub.State == armsubscriptions.SubscriptionStateDisabled) {
+					continue
+				}
+				if id := strings.ToLower(*sub.SubscriptionID); !exclude[id] && !slices.Contains(out, id) {
+					out = append(out, id)
+				}
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("listing subscriptions: %w", err)
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no subscription to scan: the identity lists none, or all are disabled or excluded")
+		return nil, errNoSubscription
 	}
 	return out, nil
 }
@@ -166,45 +194,78 @@ type run struct {
 	galleries []Gallery
 	errors    []ScopeError
 	images    []ImageDefinition
-	complete  map[string]bool
+	complete  map[string]bool // every scope under the subscription was read
+	read      map[string]bool // the subscription's gallery list was read
+	seen      map[string]bool // lower-cased ids already taken: a service that lists one twice
 }
 
-func (r *run) fail(sub, scope string, err error) {
-	e := scopeError(scope, err)
+func (r *run) fail(ctx context.Context, sub, scope string, err error) {
+	e := scopeError(ctx, scope, err)
 	r.s.opts.Logger.Warn("scope failed", zap.String("scope", scope), zap.String("code", e.Code),
 		zap.String("reason", string(e.Reason)), zap.String("message", e.Message))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errors = append(r.errors, e)
-	r.complete[sub] = false
+	if sub != "" {
+		r.complete[sub] = false
+	}
+}
+
+// first reports whether id is new to this scan, and marks it taken. Callers hold r.mu.
+func (r *run) first(id string) bool {
+	id = strings.ToLower(id)
+	if r.seen[id] {
+		return false
+	}
+	r.seen[id] = true
+	return true
 }
 
 func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 	scope := "/subscriptions/" + sub
 	c, err := r.s.clientsFor(sub)
 	if err != nil {
-		r.fail(sub, scope, err)
+		r.fail(ctx, sub, scope, err)
 		return
 	}
-	for pager := c.galleries.NewListPager(nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			r.fail(sub, scope, err)
-			return
-		}
-		for _, item := range page.Value {
-			g, err := r.gallery(sub, item)
-			if err != nil {
-				r.fail(sub, scope, err)
-				continue
+	err = eachPage(ctx, r.s.opts.MaxPages, c.galleries.NewListPager(nil),
+		func(p armcompute.GalleriesClientListResponse) ([]*armcompute.Gallery, *string) {
+			return p.Value, p.NextLink
+		},
+		func(page []*armcompute.Gallery) {
+			for _, item := range page {
+				g, err := r.gallery(sub, item)
+				if err != nil {
+					failed := scope
+					if item != nil && item.ID != nil && within(strings.ToLower(*item.ID), strings.ToLower(scope)) {
+						failed = *item.ID // only this gallery's data is in doubt
+					}
+					r.fail(ctx, sub, failed, err)
+					continue
+				}
+				r.mu.Lock()
+				fresh := r.first(g.ID)
+				if fresh {
+					r.galleries = append(r.galleries, g)
+				}
+				r.mu.Unlock()
+				if fresh {
+					p.add(func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
+				}
 			}
-			r.mu.Lock()
-			r.galleries = append(r.galleries, g)
-			r.mu.Unlock()
-			p.add(func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
-		}
+		})
+	if err != nil {
+		r.fail(ctx, sub, scope, err)
+		return
 	}
+	r.mu.Lock()
+	r.read[sub] = true
+	r.mu.Unlock()
 }
+
+// maxPolicyDays bounds a gallery's retention and grace: a century, where a larger number would
+// overflow the arithmetic of time.
+const maxPolicyDays = 36500
 
 func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
 	if item == nil || item.ID == nil {
@@ -220,11 +281,18 @@ func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
 	if item.Properties != nil && item.Properties.SoftDeletePolicy != nil {
 		pol := item.Properties.SoftDeletePolicy
 		g.SoftDeleteEnabled = pol.IsSoftDeleteEnabled != nil && *pol.IsSoftDeleteEnabled
-		if pol.RetentionPeriodInDays != nil && *pol.RetentionPeriodInDays > 0 {
-			g.RetentionDays = int(*pol.RetentionPeriodInDays)
-		}
-		if pol.GracePeriodInDays != nil && *pol.GracePeriodInDays > 0 {
-			g.GraceDays = int(*pol.GracePeriodInDays)
+		for _, f := range []struct {
+			name string
+			in   *int32
+			out  *int
+		}{{"retentionPeriodInDays", pol.RetentionPeriodInDays, &g.RetentionDays}, {"gracePeriodInDays", pol.GracePeriodInDays, &g.GraceDays}} {
+			switch {
+			case f.in == nil || *f.in == 0:
+			case *f.in < 0 || *f.in > maxPolicyDays:
+				return Gallery{}, badResponse(fmt.Sprintf("gallery %s: softDeletePolicy.%s %d is not between 0 and %d", g.Name, f.name, *f.in, maxPolicyDays))
+			default:
+				*f.out = int(*f.in)
+			}
 		}
 	}
 	return g, nil
@@ -233,52 +301,69 @@ func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
 // scanGallery lists the image definitions of g, and queues a recycle-bin listing for each. A
 // gallery whose soft delete is off is read too: versions deleted while it was on may still be there.
 func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
-	for pager := c.images.NewListByGalleryPager(g.ResourceGroup, g.Name, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			r.fail(g.SubscriptionID, g.ID, err)
-			return
-		}
-		for _, img := range page.Value {
-			if img == nil || img.Name == nil {
-				continue
+	err := eachPage(ctx, r.s.opts.MaxPages, c.images.NewListByGalleryPager(g.ResourceGroup, g.Name, nil),
+		func(p armcompute.GalleryImagesClientListByGalleryResponse) ([]*armcompute.GalleryImage, *string) {
+			return p.Value, p.NextLink
+		},
+		func(page []*armcompute.GalleryImage) {
+			for _, img := range page {
+				if img == nil || img.Name == nil {
+					continue
+				}
+				name, t := *img.Name, tags(g.Tags, img.Tags)
+				def := ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
+					ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name}
+				r.mu.Lock()
+				fresh := r.first(def.ID)
+				if fresh {
+					r.images = append(r.images, def)
+				}
+				r.mu.Unlock()
+				if fresh {
+					p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
+				}
 			}
-			name, t := *img.Name, tags(g.Tags, img.Tags)
-			r.mu.Lock()
-			r.images = append(r.images, ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
-				ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name})
-			r.mu.Unlock()
-			p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
-		}
+		})
+	if err != nil {
+		r.fail(ctx, g.SubscriptionID, g.ID, err)
 	}
 }
 
+// scanImage reads one image definition's recycle bin. An entry that cannot be priced fails the
+// image definition's scope, so that its last good data is kept, and the rest of the bin is read.
 func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string, t map[string]string) {
 	scope := g.ID + "/images/" + image
 	policy := Policy{RetentionDays: g.RetentionDays, GraceDays: g.GraceDays}
-	var found []Version
-	for pager := c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			r.fail(g.SubscriptionID, scope, err)
-			break // keep the pages already read
-		}
-		for _, item := range page.Value {
-			v, err := version(g, image, item, policy)
-			if err != nil {
-				r.fail(g.SubscriptionID, scope, err)
-				continue
+	err := eachPage(ctx, r.s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil),
+		func(p armcompute.SoftDeletedResourceClientListByArtifactNameResponse) ([]*armcompute.GallerySoftDeletedResource, *string) {
+			return p.Value, p.NextLink
+		},
+		func(page []*armcompute.GallerySoftDeletedResource) {
+			found := make([]Version, 0, len(page))
+			for _, item := range page {
+				v, err := version(g, image, item, policy)
+				if err != nil {
+					r.fail(ctx, g.SubscriptionID, scope, err)
+					continue
+				}
+				v.Tags = t
+				found = append(found, v)
 			}
-			v.Tags = t
-			found = append(found, v)
-		}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, v := range found {
+				if r.first(v.ID) {
+					r.versions = append(r.versions, v)
+				}
+			}
+		})
+	if err != nil {
+		r.fail(ctx, g.SubscriptionID, scope, err) // the pages already read are kept
 	}
-	r.mu.Lock()
-	r.versions = append(r.versions, found...)
-	r.mu.Unlock()
 }
 
-// version turns one recycle-bin entry into a priced Version.
+// version turns one recycle-bin entry into a priced Version, or refuses it: a version whose times
+// cannot be written as RFC 3339 would break every JSON reader downstream.
 func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResource, p Policy) (Version, error) {
 	if item == nil || item.Name == nil || item.Properties == nil {
 		return Version{}, badResponse("a recycle-bin entry without a name or properties")
@@ -288,15 +373,29 @@ func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResourc
 	if err != nil {
 		return Version{}, badResponse(fmt.Sprintf("version %s: %v", *item.Name, err))
 	}
-	id := deref(props.ResourceArmID)
-	if id == "" {
-		id = g.ID + "/images/" + image + "/versions/" + *item.Name
+	// The entry's own resourceArmId must be the version this listing is of: an id elsewhere would
+	// send warnings, and recovery commands, to another resource.
+	id := g.ID + "/images/" + image + "/versions/" + *item.Name
+	if claimed := deref(props.ResourceArmID); claimed != "" {
+		if !strings.EqualFold(claimed, id) {
+			return Version{}, badResponse(fmt.Sprintf("version %s: resourceArmId %q is not %s", *item.Name, claimed, id))
+		}
+		id = claimed
 	}
 	loc := ShortLocation(deref(item.Location))
 	if loc == "" {
 		loc = g.Location
 	}
 	times := Price(deletedAt, props.ConsumptionEndTime, props.HardDeletionTargetTime, p)
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"softDeletedTime", deletedAt}, {"consumptionEndTime", times.ConsumptionEndsAt}, {"hardDeletionTargetTime", times.PurgeAt}} {
+		if !Representable(t.at) {
+			return Version{}, badResponse(fmt.Sprintf("version %s: %s %s is outside the years %d to %d", *item.Name, t.name,
+				t.at.Format(time.RFC3339), minYear, maxYear))
+		}
+	}
 	return Version{ID: id, SubscriptionID: g.SubscriptionID, ResourceGroup: g.ResourceGroup, Gallery: g.Name,
 		Image: image, Version: *item.Name, Location: loc, SoftDeletedAt: deletedAt,
 		ConsumptionEndsAt: times.ConsumptionEndsAt, PurgeAt: times.PurgeAt, PurgeAtSource: times.PurgeAtSource}, nil
@@ -315,7 +414,7 @@ func (r *run) snapshot(subs []string) *Snapshot {
 		snap.Versions = []Version{}
 	}
 	for i, sub := range subs {
-		snap.Subscriptions[i] = Subscription{ID: sub, Complete: r.complete[sub]}
+		snap.Subscriptions[i] = Subscription{ID: sub, Complete: r.complete[sub] && r.read[sub], Read: r.read[sub]}
 	}
 	snap.Stats = Stats{Subscriptions: len(subs), Galleries: len(r.galleries), Images: len(r.images), Versions: len(r.versions)}
 	return snap
@@ -332,9 +431,6 @@ func SortVersions(vs []Version) {
 func ShortLocation(display string) string {
 	return strings.ToLower(strings.ReplaceAll(display, " ", ""))
 }
-
-func logID(id string) zap.Field  { return zap.String("id", id) }
-func logErr(err error) zap.Field { return zap.Error(err) }
 
 type badResponseError string
 

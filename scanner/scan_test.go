@@ -259,9 +259,20 @@ func TestScanListsSubscriptionsSkippingDisabledAndExcluded(t *testing.T) {
 
 func TestScanFailsWhenNoSubscriptionCanBeListed(t *testing.T) {
 	h := newHarness(t, twoSubscriptions(), harnessOpts{})
-	h.sim.Inject(armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken", Message: "no"})
-	if _, err := h.scanner.Scan(context.Background()); err == nil || !strings.Contains(err.Error(), "listing subscriptions") {
-		t.Fatalf("err = %v, want a subscription listing error", err)
+	h.sim.Inject(armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken", Message: "The access token is invalid."})
+	snap, err := h.scanner.Scan(context.Background())
+	if err != nil {
+		t.Fatalf("a blind scan is a snapshot with its failure, not an error: %v", err)
+	}
+	if !snap.Failed() || snap.Complete() || len(snap.Versions) != 0 {
+		t.Fatalf("failed=%v complete=%v versions=%d: a scan that read nothing must say so", snap.Failed(), snap.Complete(), len(snap.Versions))
+	}
+	want := scanner.ScopeError{Scope: "/", Code: "InvalidAuthenticationToken", Message: "The access token is invalid.", Reason: scanner.ReasonForbidden}
+	if len(snap.Errors) != 1 || snap.Errors[0] != want {
+		t.Fatalf("errors = %+v, want %+v", snap.Errors, want)
+	}
+	if !strings.Contains(snap.Errors[0].Advice(), "credential") {
+		t.Errorf("advice %q should point at the credential", snap.Errors[0].Advice())
 	}
 }
 

@@ -77,9 +77,13 @@ type Gallery struct {
 	Tags          map[string]string `json:"-"`
 }
 
+// RootScope is the scope of a failure of the whole scan: no token, or no subscription list.
+const RootScope = "/"
+
 // ScopeError is a part of the estate that could not be read; the scan went on without it.
 type ScopeError struct {
-	// Scope is the ARM id of the subscription, gallery or image definition that failed.
+	// Scope is the ARM id of the subscription, gallery or image definition that failed, or
+	// RootScope when the scan could read nothing at all.
 	Scope   string `json:"scope"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -93,6 +97,8 @@ type Subscription struct {
 	ID string
 	// Complete is true when every scope under the subscription was read.
 	Complete bool
+	// Read is true when at least its gallery list was read.
+	Read bool
 }
 
 // Stats counts what a scan covered and cost.
@@ -109,10 +115,18 @@ type Document struct {
 	Errors    []ScopeError      `json:"errors"`
 }
 
-// DocumentVersion is a Version with the seconds left at the time the document was made.
+// DocumentVersion is a Version with the seconds left to each deadline at the time the document
+// was made (negative once passed).
 type DocumentVersion struct {
 	Version
-	SecondsUntilPurge int64 `json:"secondsUntilPurge"`
+	SecondsUntilConsumptionEnd int64 `json:"secondsUntilConsumptionEnd"`
+	SecondsUntilPurge          int64 `json:"secondsUntilPurge"`
+}
+
+// NewDocumentVersion counts v's time left from now.
+func NewDocumentVersion(v Version, now time.Time) DocumentVersion {
+	return DocumentVersion{Version: v, SecondsUntilConsumptionEnd: int64(v.ConsumptionEndsAt.Sub(now) / time.Second),
+		SecondsUntilPurge: int64(v.PurgeAt.Sub(now) / time.Second)}
 }
 
 // Document renders s with the time left counted from now. Empty lists stay [] rather than null.
@@ -120,7 +134,7 @@ func (s *Snapshot) Document(now time.Time) Document {
 	d := Document{ScannedAt: s.ScannedAt.UTC(), Versions: make([]DocumentVersion, len(s.Versions)),
 		Galleries: s.Galleries, Errors: s.Errors}
 	for i, v := range s.Versions {
-		d.Versions[i] = DocumentVersion{Version: v, SecondsUntilPurge: int64(v.PurgeAt.Sub(now) / time.Second)}
+		d.Versions[i] = NewDocumentVersion(v, now)
 	}
 	if d.Galleries == nil {
 		d.Galleries = []Gallery{}
@@ -131,15 +145,18 @@ func (s *Snapshot) Document(now time.Time) Document {
 	return d
 }
 
-// Failed reports whether the scan read nothing at all.
+// Failed reports whether the scan read nothing at all: no subscription's gallery list.
 func (s *Snapshot) Failed() bool {
 	for _, sub := range s.Subscriptions {
-		if sub.Complete {
+		if sub.Read {
 			return false
 		}
 	}
-	return len(s.Errors) > 0 || len(s.Subscriptions) == 0
+	return true
 }
 
 // Partial reports whether some scopes failed.
 func (s *Snapshot) Partial() bool { return len(s.Errors) > 0 }
+
+// Complete reports whether the scan read every scope it should: the only all-clear.
+func (s *Snapshot) Complete() bool { return !s.Failed() && !s.Partial() }

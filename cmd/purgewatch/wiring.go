@@ -105,7 +105,7 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 		return nil, err
 	}
 	pl, err := arm.New(arm.Options{Cloud: cfg.Azure.Cloud, Endpoint: cfg.Azure.Endpoint,
-		Concurrency: cfg.Azure.Concurrency, Observer: observer})
+		Concurrency: cfg.Azure.Concurrency, TryTimeout: cfg.Azure.RequestTimeout, Observer: observer})
 	if err != nil {
 		return nil, fmt.Errorf("azure pipeline: %w", err)
 	}

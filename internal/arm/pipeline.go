@@ -6,6 +6,7 @@ package arm
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -55,11 +56,21 @@ type Options struct {
 	RetryDelay time.Duration
 	// MaxRetries is azcore's retry count for 5xx and 408; zero means azcore's 3, negative none.
 	MaxRetries int32
+	// TryTimeout bounds each attempt, body included, so that one stalled request cannot eat a
+	// whole scan's deadline; zero means DefaultTryTimeout.
+	TryTimeout time.Duration
+	// MaxBody bounds a success body; zero means DefaultMaxBody.
+	MaxBody int64
 }
+
+// DefaultTryTimeout is far above what a healthy ARM read takes (well under a second).
+const DefaultTryTimeout = 30 * time.Second
 
 // Pipeline holds the policies shared by every client made from it, and counts what went through.
 type Pipeline struct {
 	opts     Options
+	cloud    cloud.Configuration
+	host     string // the ARM endpoint's host: no request goes anywhere else
 	budget   *budgetPolicy
 	throttle *throttlePolicy
 	requests atomic.Int64
@@ -85,10 +96,22 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	if _, err := cloudConfig(opts.Cloud, opts.Endpoint); err != nil {
+	if opts.TryTimeout <= 0 {
+		opts.TryTimeout = DefaultTryTimeout
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	cc, err := cloudConfig(opts.Cloud, opts.Endpoint)
+	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{opts: opts}
+	host, err := endpointHost(cc.Services[cloud.ResourceManager].Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	opts.Transport = newLimitTransport(opts.Transport, opts.MaxBody)
+	p := &Pipeline{opts: opts, cloud: cc, host: host}
 	p.budget = newBudgetPolicy(opts, &p.requests)
 	p.throttle = &throttlePolicy{clock: opts.Clock, maxWaits: opts.MaxThrottleWaits, observer: opts.Observer}
 	return p, nil
@@ -102,18 +125,19 @@ func (p *Pipeline) Counts() Counts {
 // ClientOptions returns options for any arm* client. Every client made with them shares this
 // Pipeline's budget, concurrency bound and counters.
 func (p *Pipeline) ClientOptions() *armpolicy.ClientOptions {
-	cc, _ := cloudConfig(p.opts.Cloud, p.opts.Endpoint) // checked in New
 	o := &armpolicy.ClientOptions{
 		// A read-only identity cannot register resource providers, and must not try.
 		DisableRPRegistration: true,
 		ClientOptions: azcore.ClientOptions{
-			Cloud:            cc,
-			Transport:        p.opts.Transport,
-			PerCallPolicies:  []policy.Policy{p.throttle},
+			Cloud:     p.cloud,
+			Transport: p.opts.Transport,
+			// The host check runs per call, before azcore's bearer-token policy (per retry).
+			PerCallPolicies:  []policy.Policy{hostPolicy{host: p.host}, p.throttle},
 			PerRetryPolicies: []policy.Policy{p.budget},
 			Retry: policy.RetryOptions{
 				MaxRetries: p.opts.MaxRetries,
 				RetryDelay: p.opts.RetryDelay,
+				TryTimeout: p.opts.TryTimeout,
 				// 429 is left out: throttlePolicy waits for any Retry-After, where azcore gives up
 				// on one longer than its 60 s cap.
 				StatusCodes: []int{http.StatusRequestTimeout, http.StatusInternalServerError,
@@ -122,6 +146,18 @@ func (p *Pipeline) ClientOptions() *armpolicy.ClientOptions {
 		},
 	}
 	return o
+}
+
+// Endpoint is the ARM base URL every request goes to.
+func (p *Pipeline) Endpoint() string { return p.cloud.Services[cloud.ResourceManager].Endpoint }
+
+// TokenScope is the scope ARM tokens are asked for, as azcore's arm pipeline asks.
+func (p *Pipeline) TokenScope() string {
+	scope := p.cloud.Services[cloud.ResourceManager].Audience
+	if !strings.HasSuffix(scope, "/.default") {
+		scope += "/.default"
+	}
+	return scope
 }
 
 func cloudConfig(name, endpoint string) (cloud.Configuration, error) {

@@ -1,6 +1,7 @@
 package armsim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -34,7 +35,24 @@ type Fault struct {
 	Times int
 	// Method limits the fault to one HTTP method; empty means any.
 	Method string
+
+	// The hostile answers: each is how a broken service or a man in the middle was seen to, or
+	// could, answer.
+	// Raw sends Body as it is, with Status (200 when 0): an empty body, "null", "{}".
+	Raw  bool
+	Body string
+	// Stall holds the request until the client gives up.
+	Stall bool
+	// LoopLink makes a listing's nextLink point back at its first page, for ever.
+	LoopLink bool
+	// ForeignLink makes a listing's nextLink point at this base URL instead (another host).
+	ForeignLink string
+	// Duplicate lists every item of a listing page twice.
+	Duplicate bool
 }
+
+// rewrites reports whether the fault changes a served answer rather than replacing it.
+func (f *Fault) rewrites() bool { return f.LoopLink || f.ForeignLink != "" || f.Duplicate }
 
 // Options tunes a Server.
 type Options struct {
@@ -121,7 +139,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "InvalidResourceType", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 		return
 	}
-	if s.throttled(w, rt.sub) || s.fault(w, rt.scope, r.Method) {
+	if s.throttled(w, rt.sub) {
+		return
+	}
+	f := s.fault(rt.scope, r.Method)
+	if f != nil && !f.rewrites() {
+		s.answerFault(w, r, f)
 		return
 	}
 	s.mu.Lock()
@@ -146,7 +169,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		return
 	}
+	if f != nil && status == http.StatusOK {
+		body = rewrite(body, r, f)
+	}
 	writeJSON(w, status, body)
+}
+
+// rewrite applies a listing fault to a served page.
+func rewrite(body any, r *http.Request, f *Fault) any {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return body
+	}
+	var page map[string]any
+	if json.Unmarshal(data, &page) != nil {
+		return body
+	}
+	if items, ok := page["value"].([]any); ok && f.Duplicate {
+		page["value"] = append(items, items...)
+	}
+	switch {
+	case f.LoopLink:
+		q := r.URL.Query()
+		q.Del("$skiptoken")
+		page["nextLink"] = "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+	case f.ForeignLink != "":
+		page["nextLink"] = strings.TrimSuffix(f.ForeignLink, "/") + r.URL.Path + "?" + r.URL.RawQuery
+	}
+	return page
 }
 
 // throttled spends a token of the subscription's bucket, or answers 429 as ARM does.
@@ -175,38 +225,44 @@ func (s *Server) throttled(w http.ResponseWriter, sub string) bool {
 	return true
 }
 
-// fault answers for the first matching fault, if any.
-func (s *Server) fault(w http.ResponseWriter, scope, method string) bool {
+// fault returns a copy of the first fault matching the request, if any, and counts it down.
+func (s *Server) fault(scope, method string) *Fault {
 	s.mu.Lock()
-	var f Fault
-	found := false
+	defer s.mu.Unlock()
 	for i, c := range s.faults {
 		if !under(scope, c.Scope) || (c.Method != "" && c.Method != method) {
 			continue
 		}
-		f, found = *c, true
+		f := *c
 		if c.Times > 0 {
 			if c.Times--; c.Times == 0 {
 				s.faults = append(s.faults[:i], s.faults[i+1:]...)
 			}
 		}
-		break
+		return &f
 	}
-	s.mu.Unlock()
-	if !found {
-		return false
-	}
-	if f.BadJSON {
+	return nil
+}
+
+// answerFault writes a fault's answer in place of the real one.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f *Fault) {
+	switch {
+	case f.Stall:
+		<-r.Context().Done()
+	case f.BadJSON:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"value": [{"name": "1.0.0", "properties": {`))
-		return true
+	case f.Raw:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(cmp.Or(f.Status, http.StatusOK))
+		_, _ = w.Write([]byte(f.Body))
+	default:
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
+		}
+		writeError(w, f.Status, f.Code, f.Message)
 	}
-	if f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
-	}
-	writeError(w, f.Status, f.Code, f.Message)
-	return true
 }
 
 // under reports whether ARM id scope lies at or below parent.

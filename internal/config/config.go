@@ -48,6 +48,8 @@ type Azure struct {
 	ExcludeSubscriptions []string `yaml:"excludeSubscriptions"`
 	// Concurrency bounds the ARM requests in flight, in total.
 	Concurrency int `yaml:"concurrency"`
+	// RequestTimeout bounds each attempt of one ARM request, body included.
+	RequestTimeout time.Duration `yaml:"requestTimeout"`
 }
 
 // Retention is what purgewatch assumes when a gallery does not report its own policy.
@@ -162,7 +164,7 @@ const (
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
-		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Concurrency: 16},
+		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Concurrency: 16, RequestTimeout: 30 * time.Second},
 		Retention: Retention{DefaultDays: 7},
 		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute},
 		Server:    Server{Listen: ":9772"},

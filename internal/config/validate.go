@@ -74,6 +74,9 @@ func validate(file string, c *Config, idx *index) error {
 	if a.Concurrency < 1 || a.Concurrency > 256 {
 		v.failf("azure.concurrency", "%d is outside 1..256", a.Concurrency)
 	}
+	if t := a.RequestTimeout; t < time.Second || t > c.Scan.Timeout {
+		v.failf("azure.requestTimeout", "%s is outside 1s..scan.timeout (%s)", t, c.Scan.Timeout)
+	}
 	if d := c.Retention.DefaultDays; d < 1 || d > 365 {
 		v.failf("retention.defaultDays", "%d is outside 1..365", d)
 	}

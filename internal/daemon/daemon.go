@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,24 @@ type State struct {
 	Ready bool
 	// Audit is the last audit's report; nil when auditing is off or has not run.
 	Audit *audit.Report
+	// LastComplete is when the last scan that read every scope started; zero until one has.
+	LastComplete time.Time
+	// Started is when the daemon started: how long a daemon that never completed a scan has
+	// been blind.
+	Started time.Time
+}
+
+// Healthy reports whether the latest scan read everything it should.
+func (s *State) Healthy() bool {
+	return len(s.History) > 0 && s.History[0].Result == metrics.ResultSuccess
+}
+
+// BlindSince is when the daemon last saw the whole estate (or started, if it never has).
+func (s *State) BlindSince() time.Time {
+	if s.LastComplete.IsZero() {
+		return s.Started
+	}
+	return s.LastComplete
 }
 
 // Daemon schedules scans and holds their State.
@@ -111,7 +130,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("building the scanner: %w", err)
 	}
 	d := &Daemon{opts: opts, cfg: cfg, scanner: s}
-	d.state.Store(&State{})
+	d.state.Store(&State{Started: opts.Clock.Now()})
 	if opts.Metrics != nil {
 		opts.Metrics.ConfigLoaded(true, opts.Clock.Now())
 	}
@@ -239,7 +258,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	cancel()
 	rec := ScanRecord{Started: start, Duration: d.opts.Clock.Now().Sub(start)}
 	prev := d.state.Load()
-	next := &State{Ready: true, Snapshot: prev.Snapshot, Audit: prev.Audit}
+	next := &State{Ready: true, Snapshot: prev.Snapshot, Audit: prev.Audit, LastComplete: prev.LastComplete, Started: prev.Started}
 	switch {
 	case err != nil:
 		rec.Result, rec.Err = metrics.ResultFailed, err.Error()
@@ -259,6 +278,10 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 		}
 		next.Snapshot = scanner.Merge(prev.Snapshot, snap)
 		next.Subscriptions = health(prev.Subscriptions, snap)
+		next.LastComplete = prev.LastComplete
+		if snap.Complete() {
+			next.LastComplete = snap.ScannedAt
+		}
 		if auditCfg.Enabled {
 			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
 		}
@@ -273,24 +296,41 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 
 	if d.opts.Metrics != nil {
 		d.opts.Metrics.ScanFinished(rec.Result, rec.Duration, rec.Errors)
+		d.opts.Metrics.ScanHealth(next.Healthy(), next.LastComplete)
 	}
 	fields := []zap.Field{zap.String("result", rec.Result), zap.Duration("took", rec.Duration),
 		zap.Int("versions", rec.Versions), zap.Int("failedScopes", len(rec.Errors))}
-	if rec.Err != "" {
+	switch {
+	case rec.Err != "":
 		d.opts.Logger.Error("scan failed", append(fields, zap.String("error", rec.Err))...)
-	} else {
+	case rec.Result == metrics.ResultFailed:
+		// Nothing was read: say why once, loudly, with what to do (the scopes were logged as warnings).
+		for _, e := range rec.Errors {
+			if e.Scope == scanner.RootScope {
+				fields = append(fields, zap.String("code", e.Code), zap.String("message", e.Message), zap.String("advice", e.Advice()))
+			}
+		}
+		d.opts.Logger.Error("scan read nothing; the last good data is kept", fields...)
+	default:
 		d.opts.Logger.Info("scan finished", fields...)
 	}
 	return rec
 }
 
-// health carries each subscription's last success forward and records this scan's outcome.
+// health carries each subscription's last success forward and records this scan's outcome. A
+// scan that could not even list the subscriptions keeps every one it knew of, as failed.
 func health(prev []metrics.SubscriptionHealth, snap *scanner.Snapshot) []metrics.SubscriptionHealth {
 	last := make(map[string]time.Time, len(prev))
 	for _, h := range prev {
 		last[h.ID] = h.LastSuccess
 	}
 	out := make([]metrics.SubscriptionHealth, 0, len(snap.Subscriptions))
+	if snap.Failed() {
+		out = failAll(prev)
+	}
+	out = slices.DeleteFunc(out, func(h metrics.SubscriptionHealth) bool {
+		return slices.ContainsFunc(snap.Subscriptions, func(s scanner.Subscription) bool { return s.ID == h.ID })
+	})
 	for _, s := range snap.Subscriptions {
 		h := metrics.SubscriptionHealth{ID: s.ID, Success: s.Complete, LastSuccess: last[s.ID]}
 		if s.Complete {

@@ -158,19 +158,35 @@ func TestFailedSubscriptionKeepsItsSeries(t *testing.T) {
 func TestNothingReadKeepsTheLastSnapshot(t *testing.T) {
 	f := newFixture(t, armsim.Options{}, "")
 	f.d.ScanOnce(context.Background())
+	first := f.d.State()
+	if !first.Healthy() || counter(t, f.reg, "purgewatch_scan_healthy", "", "") != 1 {
+		t.Fatal("a complete scan is healthy")
+	}
 	f.sim.Inject(armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken", Message: "expired"})
 	rec := f.d.ScanOnce(context.Background())
-	if rec.Result != metrics.ResultFailed || !strings.Contains(rec.Err, "listing subscriptions") {
-		t.Fatalf("scan = %+v", rec)
+	if rec.Result != metrics.ResultFailed || len(rec.Errors) != 1 || rec.Errors[0].Scope != "/" || rec.Errors[0].Code != "InvalidAuthenticationToken" {
+		t.Fatalf("scan = %+v, want failed with the root-scope error", rec)
 	}
 	st := f.d.State()
 	if len(st.Snapshot.Versions) != 10 {
 		t.Errorf("versions = %d, want the last good 10", len(st.Snapshot.Versions))
 	}
+	if len(st.Subscriptions) != len(first.Subscriptions) || len(st.Subscriptions) == 0 {
+		t.Fatalf("subscription health %+v: the subscriptions it could not list must stay, as failed", st.Subscriptions)
+	}
 	for _, h := range st.Subscriptions {
-		if h.Success {
-			t.Errorf("%s still reported healthy", h.ID)
+		if h.Success || !h.LastSuccess.Equal(t0) {
+			t.Errorf("%+v: want failed, with its last success kept", h)
 		}
+	}
+	if got := counter(t, f.reg, "purgewatch_scan_healthy", "", ""); got != 0 {
+		t.Errorf("purgewatch_scan_healthy = %v after a blind scan", got)
+	}
+	if got := counter(t, f.reg, "purgewatch_last_complete_scan_timestamp_seconds", "", ""); got != float64(t0.Unix()) {
+		t.Errorf("last complete scan = %v, want the first scan's %d", got, t0.Unix())
+	}
+	if st.Healthy() || !st.BlindSince().Equal(t0) {
+		t.Errorf("healthy=%v blind since %v", st.Healthy(), st.BlindSince())
 	}
 }
 

@@ -1,0 +1,110 @@
+package arm
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// Errors a hostile or broken service provokes; the scanner reports both as a bad response.
+var (
+	// ErrForeignHost: a request (a nextLink, a polling URL) points away from the ARM endpoint.
+	ErrForeignHost = errors.New("refusing a request to a host other than the ARM endpoint")
+	// ErrBodyTooLarge: a success body larger than Options.MaxBody.
+	ErrBodyTooLarge = errors.New("response body larger than the limit")
+)
+
+// Bounds on what one response may make purgewatch hold in memory.
+const (
+	// DefaultMaxBody is far above any real ARM page (a 100-item recycle-bin page is ~60 KiB).
+	DefaultMaxBody = 32 << 20
+	// MaxErrorBody is how much of an error body is read: enough for ARM's {"error":{...}}.
+	MaxErrorBody = 4 << 10
+)
+
+// hostPolicy refuses any request whose host is not the ARM endpoint's, before the bearer-token
+// policy can attach a token to it: a nextLink or polling URL must never carry the token elsewhere.
+type hostPolicy struct{ host string }
+
+func (h hostPolicy) Do(req *policy.Request) (*http.Response, error) {
+	if got := req.Raw().URL.Host; !strings.EqualFold(got, h.host) {
+		return nil, fmt.Errorf("%w: %s (the endpoint is %s)", ErrForeignHost, got, h.host)
+	}
+	return req.Next()
+}
+
+func endpointHost(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("ARM endpoint %q is not an absolute URL", endpoint)
+	}
+	return u.Host, nil
+}
+
+// limitTransport bounds every response body as it is read: an error body is cut at MaxErrorBody,
+// a success body past maxBody fails with ErrBodyTooLarge. The SDK reads bodies inside its
+// pipeline, so the bound has to sit here, below it.
+type limitTransport struct {
+	next    policy.Transporter
+	maxBody int64
+}
+
+func newLimitTransport(next policy.Transporter, maxBody int64) limitTransport {
+	if next == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		next = &http.Client{Transport: t}
+	}
+	return limitTransport{next: next, maxBody: maxBody}
+}
+
+func (l limitTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.Do(req)
+	if err != nil || resp == nil || resp.Body == nil {
+		return resp, err
+	}
+	if resp.StatusCode >= http.StatusBadRequest {
+		resp.Body = readCloser{io.LimitReader(resp.Body, MaxErrorBody), resp.Body}
+	} else {
+		resp.Body = &capped{rc: resp.Body, left: l.maxBody}
+	}
+	return resp, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// capped fails a read that would go past the limit, rather than truncating silently into JSON
+// that might still parse.
+type capped struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := c.rc.Read(one[:])
+		if n > 0 {
+			return 0, ErrBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *capped) Close() error { return c.rc.Close() }
