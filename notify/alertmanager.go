@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // Alert names sent to Alertmanager.
@@ -55,13 +57,28 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 		case KindUnusable:
 			out = append(out, alert(AlertUnusable, "critical", e, m, starts, ends))
 		case KindResolved:
-			out = append(out, alert(AlertExpiring, orWarning(e.Severity), e, m, starts, m.Now))
+			// End every alert the version can have had: each deadline at each severity. Ending one
+			// that never fired is harmless; leaving one firing is not.
+			for _, d := range deadlinesOf(e.Version) {
+				for _, sev := range []string{"warning", "critical"} {
+					e.Deadline = d
+					out = append(out, alert(AlertExpiring, sev, e, m, starts, m.Now))
+				}
+			}
+			e.Deadline = ""
 			if mayHaveBeenUnusable(e, m.Now) {
 				out = append(out, alert(AlertUnusable, "critical", e, m, starts, m.Now))
 			}
 		}
 	}
 	return out
+}
+
+func deadlinesOf(v scanner.Version) []scanner.Deadline {
+	if v.HasGrace() {
+		return []scanner.Deadline{scanner.DeadlinePurge, scanner.DeadlineConsumptionEnd}
+	}
+	return []scanner.Deadline{scanner.DeadlinePurge}
 }
 
 // mayHaveBeenUnusable: only a version with a grace period, past its usable life, ever had an
@@ -71,18 +88,16 @@ func mayHaveBeenUnusable(e Event, now time.Time) bool {
 	return v.ConsumptionEndsAt.Before(v.PurgeAt) && !now.Before(v.ConsumptionEndsAt)
 }
 
-func orWarning(s string) string {
-	if s == "" {
-		return "warning"
-	}
-	return s
-}
-
 func alert(name, severity string, e Event, m Message, starts, ends time.Time) postableAlert {
 	v := e.Version
+	summary := fmt.Sprintf("Soft-deleted image version %s/%s/%s is purged %s", v.Gallery, v.Image, v.Version,
+		v.PurgeAt.UTC().Format(time.RFC3339))
+	if e.Deadline == scanner.DeadlineConsumptionEnd {
+		summary = fmt.Sprintf("Soft-deleted image version %s/%s/%s becomes unusable %s", v.Gallery, v.Image, v.Version,
+			v.ConsumptionEndsAt.UTC().Format(time.RFC3339))
+	}
 	ann := map[string]string{
-		"summary": fmt.Sprintf("Soft-deleted image version %s/%s/%s is purged %s", v.Gallery, v.Image, v.Version,
-			v.PurgeAt.UTC().Format(time.RFC3339)),
+		"summary":         summary,
 		"purge_at":        v.PurgeAt.UTC().Format(time.RFC3339),
 		"consumption_end": v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
 		"resource_id":     v.ID,
@@ -95,9 +110,13 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	if len(e.Workloads) > 0 {
 		ann["workloads"] = strings.Join(e.Workloads, ", ")
 	}
+	labels := map[string]string{"alertname": name, "severity": severity, "subscription_id": v.SubscriptionID,
+		"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version}
+	if name == AlertExpiring {
+		labels["deadline"] = string(e.Deadline)
+	}
 	return postableAlert{
-		Labels: map[string]string{"alertname": name, "severity": severity, "subscription_id": v.SubscriptionID,
-			"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version},
+		Labels:      labels,
 		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC(),
 	}
 }

@@ -57,7 +57,7 @@ func TestSlackBlockKitAndTeamsAdaptiveCard(t *testing.T) {
 	if err := json.Unmarshal(slackRx.received()[0], &slack); err != nil {
 		t.Fatal(err)
 	}
-	if slack.Text != "1 soft-deleted image version near purge, 1 unusable: first in 2h 39m" {
+	if slack.Text != "1 soft-deleted image version near a deadline, 1 unusable: first purged in 2h 39m" {
 		t.Errorf("slack text = %q", slack.Text)
 	}
 	if len(slack.Blocks) != 4 || slack.Blocks[0].Type != "header" || slack.Blocks[1].Text.Type != "mrkdwn" || slack.Blocks[3].Type != "context" {

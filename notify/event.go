@@ -38,11 +38,14 @@ const (
 // Event is one announcement about one soft deletion of one version.
 type Event struct {
 	// ID is stable for (version, soft-delete time, kind, threshold).
-	ID        string          `json:"id"`
-	Kind      Kind            `json:"type"`
-	Threshold time.Duration   `json:"threshold,omitempty"`
-	Reason    Reason          `json:"reason,omitempty"`
-	Version   scanner.Version `json:"version"`
+	ID        string        `json:"id"`
+	Kind      Kind          `json:"type"`
+	Threshold time.Duration `json:"threshold,omitempty"`
+	// Deadline is what an expiring event counts down to: the consumption end (only where it comes
+	// before the purge) or the purge.
+	Deadline scanner.Deadline `json:"deadline,omitempty"`
+	Reason   Reason           `json:"reason,omitempty"`
+	Version  scanner.Version  `json:"version"`
 	// Since is when the version was first announced on the channel (resolved events; Alertmanager's
 	// startsAt).
 	Since time.Time `json:"since,omitzero"`
@@ -51,6 +54,15 @@ type Event struct {
 	PreviousSeverity string `json:"previousSeverity,omitempty"`
 	// Workloads lists what still uses the version (from the audit), for the message.
 	Workloads []string `json:"workloads,omitempty"`
+}
+
+// At is when the event's deadline falls: the consumption end for an expiring event about it,
+// otherwise the purge.
+func (e Event) At() time.Time {
+	if e.Deadline == scanner.DeadlineConsumptionEnd {
+		return e.Version.ConsumptionEndsAt
+	}
+	return e.Version.PurgeAt
 }
 
 // versionKey names one soft deletion of a version: deleted, recovered and deleted again is a new
@@ -77,40 +89,77 @@ func FormatThreshold(d time.Duration) string {
 	return d.String()
 }
 
-// severity is the Alertmanager severity of an event: critical within a day of the purge or once
-// unusable, warning before.
-func severity(kind Kind, threshold time.Duration) string {
-	if kind == KindUnusable || (kind == KindExpiring && threshold <= 24*time.Hour) {
+// severity is the Alertmanager severity of an event: critical once unusable, within a day of its
+// deadline, or while workloads still use the version; warning before.
+func severity(kind Kind, threshold time.Duration, inUse bool) string {
+	if kind == KindUnusable || inUse || (kind == KindExpiring && threshold <= scanner.CriticalWithin) {
 		return "critical"
 	}
 	return "warning"
 }
 
-// due lists the events a snapshot calls for at now, before deduplication. thresholds are sorted
-// loosest first. A version already below several thresholds yields only the tightest; an overdue
-// version (past purgeAt, still listed) is below every one.
+// expiringID names an expiring event. The purge deadline keeps the ids of the releases that had
+// no other, so a notification log carried over an upgrade announces nothing twice.
+func expiringID(vkey string, d scanner.Deadline, threshold time.Duration) string {
+	if d == scanner.DeadlinePurge {
+		return eventID(vkey, KindExpiring, threshold)
+	}
+	return eventID(vkey+"|"+string(d), KindExpiring, threshold)
+}
+
+// due lists the events a snapshot calls for at now, before deduplication. Thresholds apply to
+// both deadlines; a version already below several thresholds of one deadline yields only the
+// tightest, and an overdue version (past purgeAt, still listed) is below every one. The
+// consumption end is announced only while ahead and before the purge; once passed, the version
+// is unusable.
 func due(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration) []Event {
 	var out []Event
 	for _, v := range snap.Versions {
 		key := versionKey(v)
 		users := workloads(snap, v)
-		left := v.PurgeAt.Sub(now)
-		var tightest time.Duration
-		for _, t := range thresholds {
-			if left <= t {
-				tightest = t
-			}
+		deadlines := []struct {
+			d  scanner.Deadline
+			at time.Time
+		}{{scanner.DeadlinePurge, v.PurgeAt}}
+		if v.HasGrace() && now.Before(v.ConsumptionEndsAt) {
+			deadlines = append(deadlines, struct {
+				d  scanner.Deadline
+				at time.Time
+			}{scanner.DeadlineConsumptionEnd, v.ConsumptionEndsAt})
 		}
-		if tightest > 0 {
-			out = append(out, Event{ID: eventID(key, KindExpiring, tightest), Kind: KindExpiring, Threshold: tightest,
-				Version: v, Severity: severity(KindExpiring, tightest), Workloads: users})
+		for _, dl := range deadlines {
+			tightest := scanner.Crossed(dl.at.Sub(now), thresholds)
+			if tightest == 0 {
+				continue
+			}
+			out = append(out, Event{ID: expiringID(key, dl.d, tightest), Kind: KindExpiring, Threshold: tightest, Deadline: dl.d,
+				Version: v, Severity: severity(KindExpiring, tightest, len(users) > 0), Workloads: users,
+				PreviousSeverity: previousSeverity(tightest, thresholds, len(users) > 0)})
 		}
 		if !now.Before(v.ConsumptionEndsAt) && now.Before(v.PurgeAt) {
 			out = append(out, Event{ID: eventID(key, KindUnusable, 0), Kind: KindUnusable, Version: v,
-				Severity: severity(KindUnusable, 0), Workloads: users})
+				Severity: severity(KindUnusable, 0, len(users) > 0), Workloads: users})
 		}
 	}
 	return out
+}
+
+// previousSeverity is the severity the deadline's previous (looser) threshold was announced with,
+// where it differs from this one's: Alertmanager ends that alert when this one starts.
+func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse bool) string {
+	var looser time.Duration
+	for _, t := range thresholds {
+		if t > threshold && (looser == 0 || t < looser) {
+			looser = t
+		}
+	}
+	if looser == 0 {
+		return ""
+	}
+	if prev, now := severity(KindExpiring, looser, inUse), severity(KindExpiring, threshold, inUse); prev != now {
+		return prev
+	}
+	return ""
 }
 
 // workloads names the VMs and scale sets the audit found still created from v: "VM web-1",

@@ -148,6 +148,7 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 				events = append(events, e)
 			}
 		}
+		routed := slices.Clone(events)
 		for _, o := range opens {
 			if present[o.key] {
 				continue
@@ -187,11 +188,11 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 			}
 			if o, ok := openBy[versionKey(e.Version)]; ok && e.Kind != KindResolved {
 				e.Since = o.since
-				if e.Kind == KindExpiring && o.severity != e.Severity {
-					e.PreviousSeverity = o.severity
+			} else {
+				e.PreviousSeverity = "" // nothing was announced before, so nothing to end
+				if e.Since.IsZero() {
+					e.Since = now
 				}
-			} else if e.Since.IsZero() {
-				e.Since = now
 			}
 			fresh = append(fresh, e)
 		}
@@ -200,7 +201,7 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 			batches = append(batches, queued{channel: name, messages: split(fresh, ch.MaxEvents())})
 		}
 		if am, ok := ch.(*alertmanager); ok {
-			active := activeEvents(snap, openBy, fresh)
+			active := activeEvents(routed, openBy, fresh)
 			if len(active) > 0 {
 				refresh = append(refresh, func() {
 					if err := am.Send(ctx, Message{Channel: name, Events: active, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
@@ -225,25 +226,21 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 	return nil
 }
 
-// activeEvents are the alerts to send again: every open version still in the bin, less those
-// this scan queues anyway.
-func activeEvents(snap *scanner.Snapshot, openBy map[string]openVersion, fresh []Event) []Event {
+// activeEvents are the alerts to send again: every event due now for a version already announced
+// on the channel, less those this scan queues anyway.
+func activeEvents(due []Event, openBy map[string]openVersion, fresh []Event) []Event {
 	queued := make(map[string]bool, len(fresh))
 	for _, e := range fresh {
-		queued[versionKey(e.Version)] = true
+		queued[e.ID] = true
 	}
 	var out []Event
-	for _, v := range snap.Versions {
-		k := versionKey(v)
-		o, ok := openBy[k]
-		if !ok || queued[k] {
+	for _, e := range due {
+		o, ok := openBy[versionKey(e.Version)]
+		if !ok || queued[e.ID] {
 			continue
 		}
-		kind := KindExpiring
-		if o.severity == "critical" && !snap.ScannedAt.Before(v.ConsumptionEndsAt) && snap.ScannedAt.Before(v.PurgeAt) {
-			kind = KindUnusable
-		}
-		out = append(out, Event{Kind: kind, Version: v, Since: o.since, Severity: o.severity})
+		e.Since, e.PreviousSeverity = o.since, ""
+		out = append(out, e)
 	}
 	return out
 }

@@ -66,7 +66,7 @@ func loadTemplates(channelType, override string) (*templates, error) {
 type messageData struct {
 	Message
 	Expiring, Unusable, Resolved int
-	// Soonest is the open event purged first; nil when the message only resolves.
+	// Soonest is the open event whose deadline falls first; nil when the message only resolves.
 	Soonest *Event
 }
 
@@ -83,7 +83,7 @@ func newMessageData(m Message) messageData {
 			d.Resolved++
 			continue
 		}
-		if d.Soonest == nil || e.Version.PurgeAt.Before(d.Soonest.Version.PurgeAt) {
+		if d.Soonest == nil || e.At().Before(d.Soonest.At()) {
 			d.Soonest = e
 		}
 	}

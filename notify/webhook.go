@@ -35,6 +35,7 @@ type WebhookEvent struct {
 	ID        string                  `json:"id"`
 	Type      Kind                    `json:"type"`
 	Threshold string                  `json:"threshold,omitempty"`
+	Deadline  scanner.Deadline        `json:"deadline,omitempty"`
 	Reason    Reason                  `json:"reason,omitempty"`
 	Version   scanner.DocumentVersion `json:"version"`
 	Workloads []string                `json:"workloads,omitempty"`
@@ -69,7 +70,6 @@ func (w *webhook) Send(ctx context.Context, m Message) error {
 }
 
 func webhookEvent(e Event, m Message) WebhookEvent {
-	return WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Reason: e.Reason,
-		Version:   scanner.DocumentVersion{Version: e.Version, SecondsUntilPurge: int64(e.Version.PurgeAt.Sub(m.Now) / time.Second)},
-		Workloads: e.Workloads}
+	return WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
+		Version: scanner.NewDocumentVersion(e.Version, m.Now), Workloads: e.Workloads}
 }

@@ -45,7 +45,7 @@ func TestNotifyPreviewDemo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.HasPrefix(out, "==> stdout (log): 8 events") || strings.Count(out, `"channel":"stdout"`) != 8 {
+	if !strings.HasPrefix(out, "==> stdout (log): 9 events") || strings.Count(out, `"channel":"stdout"`) != 9 {
 		t.Errorf("preview:\n%s", out)
 	}
 }

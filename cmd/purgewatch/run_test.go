@@ -20,6 +20,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/testtool"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // daemonUnderTest is `purgewatch run` in-process, on a free loopback port.
@@ -210,11 +211,12 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 	d.waitReady(t)
 	_, body := d.get(t, "/api/v1/versions")
 	var doc struct {
-		Versions []struct{ ID, Version string } `json:"versions"`
+		Versions []scanner.Version `json:"versions"`
 	}
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		t.Fatal(err)
 	}
+	doc.Versions = scanner.ByNextDeadline(doc.Versions, time.Now()) // the order a person acts in
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -234,8 +236,15 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 	}
 	for i, r := range rows {
 		if r[2] != doc.Versions[i].ID {
-			t.Errorf("row %d is %s, want %s (soonest purge first)", i, r[2], doc.Versions[i].ID)
+			t.Errorf("row %d is %s, want %s (soonest deadline first)", i, r[2], doc.Versions[i].ID)
 		}
+		// The demo's version unusable in 12h, crossed the 24h threshold: critical, however far its purge.
+		if strings.HasSuffix(r[2], "aks-node-ubuntu/versions/2024.10.0") && r[1] != "critical" {
+			t.Errorf("the version unusable in 12h is coloured %q, want critical", r[1])
+		}
+	}
+	if !strings.Contains(dom, "unusable in 1") {
+		t.Error("the page does not say which version becomes unusable next")
 	}
 	if rows[0][1] != "overdue" || !strings.Contains(dom, "overdue 2") {
 		t.Errorf("the overdue version is not shown as overdue: class %q", rows[0][1])
@@ -321,8 +330,8 @@ func TestANewProcessOnTheSameStateFileSendsNothingTwice(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	out := first.stdout.String()
-	if e, u := strings.Count(out, `"type":"expiring"`), strings.Count(out, `"type":"unusable"`); e != 6 || u != 2 {
-		t.Errorf("first process: %d expiring and %d unusable events, want the demo's 6 and 2:\n%s", e, u, out)
+	if e, u := strings.Count(out, `"type":"expiring"`), strings.Count(out, `"type":"unusable"`); e != 7 || u != 2 {
+		t.Errorf("first process: %d expiring and %d unusable events, want the demo's 7 (one a consumption end) and 2:\n%s", e, u, out)
 	}
 	first.stop(t)
 

@@ -136,6 +136,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: pwweb.Handler(pwweb.Options{
 		Daemon: d, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
 		ARMEndpoint: func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
+		Thresholds:  func() []time.Duration { return d.Config().Notify.Thresholds },
 	})}
 	webConfig := cfg.Server.WebConfigFile
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &webConfig}

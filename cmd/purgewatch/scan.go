@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +20,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
 	output := fs.String("o", "table", "output format: table or json")
-	failWithin := fs.Duration("fail-within", 0, "exit 3 when a version is purged within this duration (e.g. 24h)")
+	failWithin := fs.Duration("fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h)")
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}
@@ -56,7 +57,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duration) int {
 	if failWithin > 0 {
 		for _, v := range snap.Versions {
-			if v.PurgeAt.Sub(now) <= failWithin {
+			if _, at := v.NextDeadline(now); at.Sub(now) <= failWithin {
 				return exitDeadline
 			}
 		}
@@ -72,31 +73,43 @@ func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duratio
 
 func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PURGED IN\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tRESOURCE GROUP\tSUBSCRIPTION\tLOCATION\tSOURCE")
-	for _, v := range snap.Versions {
+	fmt.Fprintln(tw, "NEXT DEADLINE\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tRESOURCE GROUP\tSUBSCRIPTION\tLOCATION\tSOURCE")
+	for _, v := range scanner.ByNextDeadline(snap.Versions, now) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t%s\t%s\n",
-			humantime.Left(v.PurgeAt.Sub(now)), v.PurgeAt.UTC().Format("2006-01-02 15:04"), state(v, now),
+			nextDeadline(v, now), v.PurgeAt.UTC().Format("2006-01-02 15:04"), v.State(now),
 			v.Gallery, v.Image, v.Version, v.ResourceGroup, v.SubscriptionID, v.Location, v.PurgeAtSource)
 	}
 	_ = tw.Flush()
 }
 
-// state says what can still be done with a version.
-func state(v scanner.Version, now time.Time) string {
+// nextDeadline says what happens next and when: "unusable in 12h 0m" before a consumption end
+// that comes first, "purged in 3d 2h" after.
+func nextDeadline(v scanner.Version, now time.Time) string {
+	d, at := v.NextDeadline(now)
 	switch {
-	case !now.Before(v.PurgeAt):
-		return "purge due"
-	case !now.Before(v.ConsumptionEndsAt):
-		return "unusable, recoverable"
+	case d == scanner.DeadlineConsumptionEnd:
+		return "unusable in " + humantime.Left(at.Sub(now))
+	case at.Before(now):
+		return "purge " + humantime.Left(at.Sub(now))
 	}
-	return "usable, recoverable"
+	return "purged in " + humantime.Left(at.Sub(now))
 }
 
 func writeSummary(w io.Writer, snap *scanner.Snapshot) {
 	st := snap.Stats
 	fmt.Fprintf(w, "scanned %d subscriptions, %d galleries, %d image definitions: %d soft-deleted versions; %d ARM requests (%d throttled); %d failed scopes; took %s\n",
 		st.Subscriptions, st.Galleries, st.Images, st.Versions, st.Requests, st.Throttled, len(snap.Errors), snap.Duration.Round(time.Millisecond))
+	var advice []string
 	for _, e := range snap.Errors {
 		fmt.Fprintf(w, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
+		if a := e.Advice(); !slices.Contains(advice, a) {
+			advice = append(advice, a)
+		}
+	}
+	for _, a := range advice {
+		fmt.Fprintf(w, "  what to do: %s\n", a)
+	}
+	if snap.Failed() {
+		fmt.Fprintln(w, "nothing could be read: this is not an empty estate")
 	}
 }

@@ -42,7 +42,7 @@ func TestScanDemoJSONHasTheDocumentedShape(t *testing.T) {
 		t.Fatalf("only %d versions in the demo", len(versions))
 	}
 	wantKeys := []string{"consumptionEndsAt", "gallery", "id", "image", "location", "purgeAt", "purgeAtSource",
-		"resourceGroup", "secondsUntilPurge", "softDeletedAt", "subscriptionId", "version"}
+		"resourceGroup", "secondsUntilConsumptionEnd", "secondsUntilPurge", "softDeletedAt", "subscriptionId", "version"}
 	var last time.Time
 	for _, v := range versions {
 		if got := sortedKeys(v); !slices.Equal(got, wantKeys) {
@@ -80,7 +80,7 @@ func TestScanDemoTableAndFailWithin(t *testing.T) {
 		t.Errorf("--fail-within 24h: exit %d, want %d", code, exitDeadline)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if !strings.HasPrefix(lines[0], "PURGED IN") || !strings.HasPrefix(lines[1], "overdue ") {
+	if !strings.HasPrefix(lines[0], "NEXT DEADLINE") || !strings.HasPrefix(lines[1], "purge overdue ") {
 		t.Errorf("table does not start with the overdue version:\n%s", out)
 	}
 	for _, want := range []string{"ARM requests (0 throttled)", "0 failed scopes"} {
@@ -90,6 +90,13 @@ func TestScanDemoTableAndFailWithin(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "scan", "--demo", "--fail-within", "1m"); code != exitDeadline {
 		t.Errorf("overdue versions match any --fail-within: exit %d", code)
+	}
+	// The demo's aks-node-ubuntu/2024.10.0 becomes unusable in 12h, days before its purge: it is
+	// listed by that deadline, not last.
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "aks-node-ubuntu/2024.10.0") })
+	j := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "ubuntu-22.04-base/1.3.0") }) // purged in 20h
+	if i < 0 || !strings.HasPrefix(lines[i], "unusable in ") || i > j {
+		t.Errorf("the version unusable in 12h is at line %d:\n%s", i, out)
 	}
 }
 
@@ -142,8 +149,28 @@ func TestScanExitCodes(t *testing.T) {
 	if code, _, _ := runCmd(t, "scan", "--config", simConfig(t, estate, all...)); code != exitFailed {
 		t.Errorf("every subscription forbidden: exit %d, want %d", code, exitFailed)
 	}
-	if code, _, _ := runCmd(t, "scan", "--config", simConfig(t, estate, armsim.Fault{Scope: "/subscriptions", Status: 401, Code: "InvalidAuthenticationToken"})); code != exitFailed {
+	code, out, stderr = runCmd(t, "scan", "--config", simConfig(t, estate, armsim.Fault{Scope: "/subscriptions", Status: 401,
+		Code: "InvalidAuthenticationToken", Message: "The access token is invalid."}), "-o", "json")
+	if code != exitFailed {
 		t.Errorf("no subscription listable: exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{"failed: /: InvalidAuthenticationToken: The access token is invalid.", "what to do: Check purgewatch's Azure credential",
+		"this is not an empty estate"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(out, `"scope": "/"`) {
+		t.Errorf("the JSON document's errors lack the root scope:\n%s", out)
+	}
+
+	// One subscription, one failing image definition: something was read, so partial.
+	single := armsim.Estate{Subscriptions: estate.Subscriptions[:1]}
+	g := single.Subscriptions[0].Galleries[0]
+	imageScope := "/subscriptions/" + single.Subscriptions[0].ID + "/resourceGroups/" + g.ResourceGroup +
+		"/providers/Microsoft.Compute/galleries/" + g.Name + "/images/" + g.Images[0].Name
+	if code, _, stderr := runCmd(t, "scan", "--config", simConfig(t, single, armsim.Fault{Scope: imageScope, Status: 500, Code: "InternalError"})); code != exitPartial {
+		t.Errorf("one image definition failing in a single subscription: exit %d, want %d\n%s", code, exitPartial, stderr)
 	}
 	if code, _, _ := runCmd(t, "scan", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitFailed {
 		t.Errorf("missing config: exit %d", code)
@@ -169,4 +196,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestScanJSONSurvivesATimeJSONCannotCarry: one recycle-bin entry deleted in the year 9999 is
+// purged after the year 9999; the rest of the estate is still printed, and the entry is a scoped
+// error.
+func TestScanJSONSurvivesATimeJSONCannotCarry(t *testing.T) {
+	estate := armsim.DemoEstate(time.Now())
+	img := &estate.Subscriptions[0].Galleries[0].Images[0]
+	img.SoftDeleted = append(img.SoftDeleted, armsim.SoftDeleted{Version: "9.9.9", DeletedAt: time.Date(9999, 12, 30, 0, 0, 0, 0, time.UTC)})
+	code, out, stderr := runCmd(t, "scan", "--config", simConfig(t, estate), "-o", "json")
+	if code != exitPartial {
+		t.Errorf("exit %d, want %d (partial)\n%s", code, exitPartial, stderr)
+	}
+	var doc struct {
+		Versions []struct{ Version string }
+		Errors   []struct{ Scope, Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("stdout is not a JSON document: %v\n%q", err, out)
+	}
+	if len(doc.Versions) < 5 || len(doc.Errors) != 1 || !strings.Contains(doc.Errors[0].Message, "9.9.9") {
+		t.Errorf("%d versions, errors %+v: want the estate, and one error naming 9.9.9", len(doc.Versions), doc.Errors)
+	}
 }

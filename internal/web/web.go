@@ -3,10 +3,12 @@
 package web
 
 import (
+	"cmp"
 	"embed"
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/daemon"
+	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -33,7 +36,9 @@ type Options struct {
 	Logger   *zap.Logger
 	// ARMEndpoint is shown in the recovery requests on the status page.
 	ARMEndpoint func() string
-	Version     string
+	// Thresholds are notify.thresholds: a row is coloured by the one its next deadline crossed.
+	Thresholds func() []time.Duration
+	Version    string
 }
 
 //go:embed status.html.tmpl
@@ -75,7 +80,11 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("reloaded\n"))
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version)
+		var thresholds []time.Duration
+		if o.Thresholds != nil {
+			thresholds = o.Thresholds()
+		}
+		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholds)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
 			o.Logger.Error("rendering the status page", zap.Error(err))
@@ -96,20 +105,72 @@ type statusPage struct {
 	Scans         []daemon.ScanRecord
 	Audited       bool
 	Findings      []audit.Finding
+	// Health is set when the last scan did not read everything: shown first, above the versions.
+	Health *healthBanner
+}
+
+// healthBanner says that what the page shows may be incomplete, why, and what to do.
+type healthBanner struct {
+	Failed bool // nothing was read: the versions shown are the last good data, if any
+	// Since is the last complete scan, or the daemon's start when it never had one.
+	Since  time.Time
+	Never  bool
+	Errors []scanner.ScopeError // the root-scope failure first, then up to a few more
+	More   int
+	Advice []string
+}
+
+// maxBannerErrors keeps the banner short; the scans table lists every failure.
+const maxBannerErrors = 5
+
+func newHealthBanner(st *daemon.State) *healthBanner {
+	if len(st.History) == 0 || st.Healthy() || st.History[0].Result == metrics.ResultSkipped {
+		return nil
+	}
+	last := st.History[0]
+	b := &healthBanner{Failed: last.Result == metrics.ResultFailed, Since: st.BlindSince(), Never: st.LastComplete.IsZero()}
+	errs := slices.Clone(last.Errors)
+	slices.SortStableFunc(errs, func(a, b scanner.ScopeError) int {
+		return cmp.Compare(boolRank(b.Scope == scanner.RootScope), boolRank(a.Scope == scanner.RootScope))
+	})
+	if len(errs) > maxBannerErrors {
+		b.More, errs = len(errs)-maxBannerErrors, errs[:maxBannerErrors]
+	}
+	b.Errors = errs
+	for _, e := range last.Errors {
+		if a := e.Advice(); !slices.Contains(b.Advice, a) {
+			b.Advice = append(b.Advice, a)
+		}
+	}
+	if last.Err != "" {
+		b.Errors = append(b.Errors, scanner.ScopeError{Scope: scanner.RootScope, Code: "ScanFailed", Message: last.Err})
+	}
+	return b
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 type versionRow struct {
 	scanner.Version
-	Left    time.Duration
-	State   string
-	Detail  string // what the state means in time
-	Urgency string // overdue, critical, warning, unusable, ok: the row's colour
-	Restore string // the request that recovers it
-	UsedBy  []scanner.Workload
+	Deadline string        // what the next deadline is: "unusable in" or "purged in"
+	Left     time.Duration // until the next deadline
+	State    string
+	Detail   string // what the state means in time
+	Urgency  scanner.Urgency
+	Restore  string // the request that recovers it
+	// Recoverable: its purge time has not come yet.
+	Recoverable bool
+	UsedBy      []scanner.Workload
 }
 
-func newStatusPage(st *daemon.State, now time.Time, endpoint, version string) statusPage {
-	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions)}
+func newStatusPage(st *daemon.State, now time.Time, endpoint, version string, thresholds []time.Duration) statusPage {
+	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
+		Health: newHealthBanner(st)}
 	if st.Audit != nil {
 		p.Audited, p.Findings = true, st.Audit.Findings
 	}
@@ -122,30 +183,25 @@ func newStatusPage(st *daemon.State, now time.Time, endpoint, version string) st
 			p.SoftDelOff = append(p.SoftDelOff, g)
 		}
 	}
-	p.Versions = make([]versionRow, len(st.Snapshot.Versions))
-	for i, v := range st.Snapshot.Versions {
-		p.Versions[i] = row(v, now, endpoint)
-		p.Versions[i].UsedBy = st.Snapshot.References[strings.ToLower(v.ID)]
+	versions := scanner.ByNextDeadline(st.Snapshot.Versions, now)
+	p.Versions = make([]versionRow, len(versions))
+	for i, v := range versions {
+		p.Versions[i] = row(v, now, endpoint, thresholds, st.Snapshot.References[strings.ToLower(v.ID)])
 	}
 	return p
 }
 
-func row(v scanner.Version, now time.Time, endpoint string) versionRow {
-	r := versionRow{Version: v, Left: v.PurgeAt.Sub(now), Detail: "usable until " + utc(v.ConsumptionEndsAt)}
+func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Duration, usedBy []scanner.Workload) versionRow {
+	deadline, at := v.NextDeadline(now)
+	r := versionRow{Version: v, Left: at.Sub(now), State: v.State(now), UsedBy: usedBy, Recoverable: now.Before(v.PurgeAt),
+		Urgency: v.Urgency(now, thresholds, len(usedBy) > 0), Deadline: "purged in", Detail: "usable until " + utc(v.ConsumptionEndsAt)}
 	switch {
+	case deadline == scanner.DeadlineConsumptionEnd:
+		r.Deadline, r.Detail = "unusable in", "VMs and scale-outs fail from "+utc(v.ConsumptionEndsAt)+"; purged "+utc(v.PurgeAt)
 	case r.Left <= 0:
-		r.State, r.Urgency, r.Detail = "purge due", "overdue", "still listed by the service"
+		r.Deadline, r.Detail = "purge", "still listed by the service"
 	case !now.Before(v.ConsumptionEndsAt):
-		r.State, r.Urgency, r.Detail = "unusable, recoverable", "unusable", "unusable since "+utc(v.ConsumptionEndsAt)
-	case r.Left <= 24*time.Hour:
-		r.State, r.Urgency = "usable, recoverable", "critical"
-	case r.Left <= 72*time.Hour:
-		r.State, r.Urgency = "usable, recoverable", "warning"
-	default:
-		r.State, r.Urgency = "usable, recoverable", "ok"
-	}
-	if r.Urgency == "unusable" && r.Left <= 24*time.Hour {
-		r.Urgency = "critical"
+		r.Detail = "unusable since " + utc(v.ConsumptionEndsAt)
 	}
 	r.Restore = "purgewatch recover " + v.ID + "\n# or, without purgewatch:\n" +
 		`az rest --method patch --url "` + endpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
