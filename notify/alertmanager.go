@@ -48,6 +48,13 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			starts = m.Now
 		}
 		ends := m.Now.Add(a.lead)
+		if e.Scan != nil {
+			if e.Kind == KindResolved {
+				ends = m.Now
+			}
+			out = append(out, blindAlert(e, starts, ends))
+			continue
+		}
 		switch e.Kind {
 		case KindExpiring:
 			out = append(out, alert(AlertExpiring, e.Severity, e, m, starts, ends))
@@ -145,4 +152,24 @@ func (a *alertmanager) Send(ctx context.Context, m Message) error {
 		return &SendError{Err: errors.Join(errs...), RetryAfter: wait}
 	}
 	return nil
+}
+
+// blindAlert is the one alert of a blind episode: firing while no scan reads everything.
+func blindAlert(e Event, starts, ends time.Time) postableAlert {
+	ann := map[string]string{
+		"summary":     "purgewatch has not seen the whole estate since " + e.Scan.Since.UTC().Format(time.RFC3339),
+		"description": "What purgewatch reports is no all-clear: versions deleted meanwhile may not be announced.",
+	}
+	var failed []string
+	for _, f := range e.Scan.Errors {
+		failed = append(failed, f.Scope+": "+f.Code+": "+f.Message)
+	}
+	if len(failed) > 0 {
+		ann["failed"] = strings.Join(failed, "\n")
+	}
+	if len(e.Scan.Advice) > 0 {
+		ann["advice"] = strings.Join(e.Scan.Advice, " ")
+	}
+	return postableAlert{Labels: map[string]string{"alertname": AlertBlind, "severity": "critical"},
+		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC()}
 }

@@ -54,6 +54,9 @@ type Event struct {
 	PreviousSeverity string `json:"previousSeverity,omitempty"`
 	// Workloads lists what still uses the version (from the audit), for the message.
 	Workloads []string `json:"workloads,omitempty"`
+	// Scan is set on scan-failing events and their scan-recovered resolutions, which are about
+	// purgewatch's sight of the estate, not one version (Version is then empty).
+	Scan *ScanFailure `json:"scan,omitempty"`
 }
 
 // At is when the event's deadline falls: the consumption end for an expiring event about it,

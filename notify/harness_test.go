@@ -122,7 +122,7 @@ func (h *harness) open() {
 	}
 	h.store = store
 	h.set = Settings{Thresholds: thresholds, Retry: config.Retry{Initial: 30 * time.Second, Max: time.Hour},
-		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes}
+		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, BlindAfter: time.Hour}
 	for _, c := range h.cfgs {
 		if c.Timeout == 0 {
 			c.Timeout = 5 * time.Second

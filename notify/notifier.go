@@ -25,6 +25,8 @@ type Settings struct {
 	Retry      config.Retry
 	// ARMEndpoint goes into the recovery requests messages show.
 	ARMEndpoint string
+	// BlindAfter is how long without a complete scan before every channel is told (notify.blindAfter).
+	BlindAfter time.Duration
 }
 
 // Notifier turns snapshots into notifications.

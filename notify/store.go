@@ -22,6 +22,8 @@ var (
 	bucketOutbox = []byte("outbox")
 	// bucketOpen holds the versions announced and not yet resolved: channel\x00versionKey → openEntry.
 	bucketOpen = []byte("open")
+	// bucketBlind holds each channel's open blind episode: channel → the scan-failing Event.
+	bucketBlind = []byte("blind")
 )
 
 type logEntry struct {
@@ -59,7 +61,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening notification state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen} {
+		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -126,6 +128,17 @@ func (s *Store) enqueue(batches []queued, now time.Time) error {
 				for _, e := range events {
 					if err := put(logB, key(q.channel, e.ID), logEntry{Event: e, QueuedAt: now}); err != nil {
 						return err
+					}
+					if e.Scan != nil { // a blind episode opens or closes
+						blindB := tx.Bucket(bucketBlind)
+						if e.Kind == KindScanFailing {
+							if err := put(blindB, []byte(q.channel), e); err != nil {
+								return err
+							}
+						} else if err := blindB.Delete([]byte(q.channel)); err != nil {
+							return err
+						}
+						continue
 					}
 					vk := key(q.channel, versionKey(e.Version))
 					if e.Kind == KindResolved {
@@ -273,4 +286,18 @@ func (s *Store) pendingCounts() (map[string]int, error) {
 		})
 	})
 	return out, err
+}
+
+// blindEpisode returns the channel's open scan-failing event, or nil.
+func (s *Store) blindEpisode(channel string) (*Event, error) {
+	var e *Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var got Event
+		found, err := get(tx.Bucket(bucketBlind), []byte(channel), &got)
+		if found {
+			e = &got
+		}
+		return err
+	})
+	return e, err
 }

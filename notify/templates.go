@@ -68,12 +68,19 @@ type messageData struct {
 	Expiring, Unusable, Resolved int
 	// Soonest is the open event whose deadline falls first; nil when the message only resolves.
 	Soonest *Event
+	// Scan is a scan-failing event or its scan-recovered resolution: such a message is about
+	// purgewatch's sight of the estate and carries nothing else.
+	Scan *Event
 }
 
 func newMessageData(m Message) messageData {
 	d := messageData{Message: m}
 	for i := range m.Events {
 		e := &m.Events[i]
+		if e.Scan != nil {
+			d.Scan = e
+			continue
+		}
 		switch e.Kind {
 		case KindExpiring:
 			d.Expiring++

@@ -32,13 +32,15 @@ type WebhookPayload struct {
 
 // WebhookEvent is one event in a webhook message; Version is the version object of `scan -o json`.
 type WebhookEvent struct {
-	ID        string                  `json:"id"`
-	Type      Kind                    `json:"type"`
-	Threshold string                  `json:"threshold,omitempty"`
-	Deadline  scanner.Deadline        `json:"deadline,omitempty"`
-	Reason    Reason                  `json:"reason,omitempty"`
-	Version   scanner.DocumentVersion `json:"version"`
-	Workloads []string                `json:"workloads,omitempty"`
+	ID        string           `json:"id"`
+	Type      Kind             `json:"type"`
+	Threshold string           `json:"threshold,omitempty"`
+	Deadline  scanner.Deadline `json:"deadline,omitempty"`
+	Reason    Reason           `json:"reason,omitempty"`
+	// Version is absent from scan-failing events and their scan-recovered resolutions.
+	Version   *scanner.DocumentVersion `json:"version,omitempty"`
+	Workloads []string                 `json:"workloads,omitempty"`
+	Scan      *ScanFailure             `json:"scan,omitempty"`
 }
 
 func (w *webhook) Render(m Message) (Rendered, error) {
@@ -70,6 +72,11 @@ func (w *webhook) Send(ctx context.Context, m Message) error {
 }
 
 func webhookEvent(e Event, m Message) WebhookEvent {
-	return WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
-		Version: scanner.NewDocumentVersion(e.Version, m.Now), Workloads: e.Workloads}
+	w := WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
+		Workloads: e.Workloads, Scan: e.Scan}
+	if e.Scan == nil {
+		v := scanner.NewDocumentVersion(e.Version, m.Now)
+		w.Version = &v
+	}
+	return w
 }

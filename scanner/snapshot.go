@@ -160,3 +160,13 @@ func (s *Snapshot) Partial() bool { return len(s.Errors) > 0 }
 
 // Complete reports whether the scan read every scope it should: the only all-clear.
 func (s *Snapshot) Complete() bool { return !s.Failed() && !s.Partial() }
+
+// Coverage is how much of the estate a watcher has seen, across scans: the only all-clear is
+// Complete. The daemon keeps it; notifications announce a long blindness from it.
+type Coverage struct {
+	Complete bool
+	// Since is when the estate was last seen whole, or when watching began if it never was.
+	Since time.Time
+	// Errors are the latest scan's failures.
+	Errors []ScopeError
+}

@@ -104,6 +104,13 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// Clear removes every fault: the service heals.
+func (s *Server) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // SetEstate replaces the estate (a version recovered, purged or newly deleted between scans).
 func (s *Server) SetEstate(e Estate) {
 	s.mu.Lock()

@@ -90,9 +90,11 @@ type Notify struct {
 	StateFile string `yaml:"stateFile"`
 	// Thresholds are the times left at which a version is announced as expiring.
 	Thresholds []time.Duration `yaml:"thresholds"`
-	Retry      Retry           `yaml:"retry"`
-	Channels   []Channel       `yaml:"channels"`
-	Routes     []Route         `yaml:"routes"`
+	// BlindAfter is how long without a complete scan before every channel gets a scan-failing event.
+	BlindAfter time.Duration `yaml:"blindAfter"`
+	Retry      Retry         `yaml:"retry"`
+	Channels   []Channel     `yaml:"channels"`
+	Routes     []Route       `yaml:"routes"`
 }
 
 // Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks).
@@ -170,7 +172,7 @@ func Default() Config {
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
 		Metrics:   Metrics{Relative: true},
-		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour},
+		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour,
 			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
 		Audit: Audit{Enabled: true, MinRetentionDays: 7},
 	}

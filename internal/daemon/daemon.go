@@ -37,6 +37,8 @@ type Announcer interface {
 	// Absent lists the versions it announced that snap no longer holds.
 	Absent(snap *scanner.Snapshot) ([]string, error)
 	Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error
+	// Watch hears, after every scan, whether the estate was seen whole and since when it was not.
+	Watch(ctx context.Context, cov scanner.Coverage) error
 }
 
 // Options configures a Daemon.
@@ -289,8 +291,14 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	next.History = append([]ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
 	// Queue the notifications before publishing the state: once /readyz says ready, the first
 	// scan's warnings are safely in the notification log.
-	if err == nil && d.opts.Announcer != nil {
-		d.announce(ctx, s, next.Snapshot)
+	if d.opts.Announcer != nil {
+		if err == nil {
+			d.announce(ctx, s, next.Snapshot)
+		}
+		cov := scanner.Coverage{Complete: next.Healthy(), Since: next.BlindSince(), Errors: rec.Errors}
+		if err := d.opts.Announcer.Watch(ctx, cov); err != nil {
+			d.opts.Logger.Error("queuing the scan-failing notification", zap.Error(err))
+		}
 	}
 	d.state.Store(next)
 

@@ -27,14 +27,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	d    *Daemon
-	sim  *armsim.Server
-	reg  *prometheus.Registry
-	path string
+	clock *clock.Fake
+	d     *Daemon
+	sim   *armsim.Server
+	reg   *prometheus.Registry
+	path  string
 }
 
 // newFixture runs a Daemon whose real scanner reads the demo estate from the simulator over HTTP.
 func newFixture(t *testing.T, simOpts armsim.Options, configYAML string) *fixture {
+	t.Helper()
+	return newFixtureWith(t, simOpts, configYAML, nil)
+}
+
+// newFixtureWith lets a test add to the daemon's options (an announcer) before it is built.
+func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, extra func(*Options, *clock.Fake)) *fixture {
 	t.Helper()
 	sim := armsim.New(armsim.DemoEstate(t0), simOpts)
 	srv := httptest.NewServer(sim)
@@ -56,7 +63,7 @@ func newFixture(t *testing.T, simOpts armsim.Options, configYAML string) *fixtur
 	reg := prometheus.NewPedanticRegistry()
 	proc := metrics.NewProcess(reg, "test", "test")
 	fc := clock.NewFake(t0)
-	d, err := New(cfg, Options{
+	opts := Options{
 		Load: load,
 		Build: func(c *config.Config) (Scanner, error) {
 			pl, err := arm.New(arm.Options{Endpoint: c.Azure.Endpoint, Clock: fc, RetryDelay: time.Nanosecond, Observer: proc})
@@ -66,11 +73,15 @@ func newFixture(t *testing.T, simOpts armsim.Options, configYAML string) *fixtur
 			return scanner.New(scanner.Options{Pipeline: pl, Clock: fc, DefaultRetentionDays: c.Retention.DefaultDays}), nil
 		},
 		Clock: fc, Metrics: proc,
-	})
+	}
+	if extra != nil {
+		extra(&opts, fc)
+	}
+	d, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{d: d, sim: sim, reg: reg, path: path}
+	return &fixture{d: d, sim: sim, reg: reg, path: path, clock: fc}
 }
 
 func write(t *testing.T, path, body string) {

@@ -170,6 +170,25 @@ func panels() []panel {
 				Thresholds(timeLeftThresholds())
 			return withTargets(b, p)
 		})
+	add(panel{row: "Soft-deleted versions", title: "Becoming unusable within three days",
+		description: "Versions in galleries with a grace period whose retention ends soon: from then on VMs and scale-outs from them fail, days before the purge.",
+		w:           24, h: 6, queries: []query{{expr: `(purgewatch_soft_deleted_version_consumption_end_timestamp_seconds{` + sel + `} - time() > 0 < 259200) and purgewatch_soft_deleted_version_consumption_end_timestamp_seconds{` + sel + `} < purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `}`, instant: true, table: true, demoFills: true}}},
+		func(p panel) cog.Builder[dashboard.Panel] {
+			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+				SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Unusable in")}).
+				WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+					"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
+					"indexByName":   map[string]any{"Value": 0, "gallery": 1, "image": 2, "version": 3, "subscription_id": 4, "resource_group": 5, "location": 6},
+					"renameByName": map[string]any{"Value": "Unusable in", "gallery": "Gallery", "image": "Image", "version": "Version",
+						"subscription_id": "Subscription", "resource_group": "Resource group", "location": "Location"},
+				}}).
+				OverrideByName("Unusable in", []dashboard.DynamicConfigValue{
+					{Id: "unit", Value: "dtdurations"},
+					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
+				}).
+				Thresholds(timeLeftThresholds())
+			return withTargets(b, p)
+		})
 	add(panel{row: "Soft-deleted versions", title: "Purge timeline: time left per version",
 		description: "Time left until each version is purged; the lines reach zero at the purge.",
 		w:           16, h: 9, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`,
@@ -226,6 +245,21 @@ func panels() []panel {
 			return withTargets(b, p)
 		})
 
+	add(panel{row: "Scans", title: "Whole estate seen by the last scan", description: "FAILING: the last scan could not read every scope (after a credential failure, any). What the dashboard shows is then no all-clear.",
+		w: 12, h: 6, queries: []query{{expr: `purgewatch_scan_healthy`, instant: true, demoFills: true}}},
+		func(p panel) cog.Builder[dashboard.Panel] {
+			b := stat.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+				Mappings(okFailingMappings()).ColorMode(common.BigValueColorModeBackground)
+			return withTargets(b, p)
+		})
+	add(panel{row: "Scans", title: "Since the estate was last seen whole", description: "Decades mean never since purgewatch started.", w: 12, h: 6,
+		queries: []query{{expr: `time() - purgewatch_last_complete_scan_timestamp_seconds`, instant: true, demoFills: true}}},
+		func(p panel) cog.Builder[dashboard.Panel] {
+			b := stat.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).Unit("s").
+				Thresholds(dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps([]dashboard.Threshold{
+					{Value: nil, Color: "green"}, {Value: cog.ToPtr(3600.0), Color: "red"}}))
+			return withTargets(b, p)
+		})
 	add(panel{row: "Scans", title: "Last scan complete, per subscription", description: "FAILING: some scope could not be read; its last good data is still shown.",
 		w: 12, h: 6, queries: []query{{expr: `purgewatch_scan_success{` + subSel + `}`, legend: "{{subscription_id}}", instant: true, demoFills: true}}},
 		func(p panel) cog.Builder[dashboard.Panel] {

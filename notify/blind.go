@@ -1,0 +1,121 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// KindScanFailing: purgewatch has not read the whole estate for notify.blindAfter; what it
+// reports is no all-clear until a complete scan resolves it (reason scan-recovered).
+const KindScanFailing Kind = "scan-failing"
+
+// ReasonScanRecovered resolves a scan-failing event: a scan read everything again.
+const ReasonScanRecovered Reason = "scan-recovered"
+
+// AlertBlind is the Alertmanager alert of a scan-failing event.
+const AlertBlind = "PurgewatchBlind"
+
+// maxScanErrors keeps a scan-failing message short; the status page lists every failure.
+const maxScanErrors = 5
+
+// ScanFailure is what a scan-failing event (and its resolution) says.
+type ScanFailure struct {
+	// Since is when the estate was last seen whole, or when purgewatch started if never.
+	Since  time.Time            `json:"since"`
+	Errors []scanner.ScopeError `json:"errors,omitempty"`
+	More   int                  `json:"more,omitempty"`
+	Advice []string             `json:"advice,omitempty"`
+}
+
+func scanFailure(cov scanner.Coverage) *ScanFailure {
+	f := &ScanFailure{Since: cov.Since.UTC()}
+	for i, e := range cov.Errors {
+		if i == maxScanErrors {
+			f.More = len(cov.Errors) - maxScanErrors
+			break
+		}
+		f.Errors = append(f.Errors, e)
+	}
+	for _, e := range cov.Errors {
+		if a := e.Advice(); len(f.Advice) < maxScanErrors && !contains(f.Advice, a) {
+			f.Advice = append(f.Advice, a)
+		}
+	}
+	return f
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// blindKey names one blind episode: from the last time the estate was seen whole.
+func blindKey(since time.Time) string { return "scan@" + since.UTC().Format(time.RFC3339Nano) }
+
+// Watch announces blindness: once the estate has not been seen whole for BlindAfter, every
+// channel gets one scan-failing event; the first complete scan after it, one scan-recovered
+// resolution. Both go through the same log and outbox as version events, so each is sent once
+// and survives a restart (the open episode is kept in the state file).
+func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.clock.Now()
+	var batches []queued
+	var refresh []func()
+	for _, ch := range n.s.Channels {
+		name := ch.Name()
+		open, err := n.store.blindEpisode(name)
+		if err != nil {
+			return err
+		}
+		var e Event
+		switch {
+		case !cov.Complete && open == nil && now.Sub(cov.Since) >= n.s.BlindAfter:
+			e = Event{ID: eventID(blindKey(cov.Since), KindScanFailing, 0), Kind: KindScanFailing, Severity: "critical",
+				Since: cov.Since.UTC(), Scan: scanFailure(cov)}
+		case cov.Complete && open != nil:
+			e = Event{ID: eventID(blindKey(open.Scan.Since), KindResolved, 0), Kind: KindResolved, Reason: ReasonScanRecovered,
+				Severity: "critical", Since: open.Since, Scan: &ScanFailure{Since: open.Scan.Since}}
+		case open != nil:
+			if am, ok := ch.(*alertmanager); ok { // still blind: keep the alert from expiring
+				active := *open
+				refresh = append(refresh, func() {
+					if err := am.Send(ctx, Message{Channel: name, Events: []Event{active}, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
+						n.log.Warn("re-sending the blindness alert failed; it is sent again next scan", zap.String("channel", name), zap.Error(err))
+					}
+				})
+			}
+			continue
+		default:
+			continue
+		}
+		logged, err := n.store.logged(name, []string{e.ID})
+		if err != nil {
+			return err
+		}
+		if !logged[e.ID] {
+			batches = append(batches, queued{channel: name, messages: [][]Event{{e}}})
+		}
+	}
+	if err := n.store.enqueue(batches, now); err != nil {
+		return fmt.Errorf("queuing scan-failing notifications: %w", err)
+	}
+	for _, f := range refresh {
+		f()
+	}
+	n.updatePending()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
