@@ -2,10 +2,7 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -87,12 +84,7 @@ func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
 				Severity: "critical", Since: open.Since, Scan: &ScanFailure{Since: open.Scan.Since}}
 		case open != nil:
 			if am, ok := ch.(*alertmanager); ok { // still blind: keep the alert from expiring
-				active := *open
-				refresh = append(refresh, func() {
-					if err := am.Send(ctx, Message{Channel: name, Events: []Event{active}, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
-						n.log.Warn("re-sending the blindness alert failed; it is sent again next scan", zap.String("channel", name), zap.Error(err))
-					}
-				})
+				refresh = append(refresh, n.resend(ctx, am, name, []Event{*open}, now))
 			}
 			continue
 		default:
@@ -106,16 +98,5 @@ func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
 			batches = append(batches, queued{channel: name, messages: [][]Event{{e}}})
 		}
 	}
-	if err := n.store.enqueue(batches, now); err != nil {
-		return fmt.Errorf("queuing scan-failing notifications: %w", err)
-	}
-	for _, f := range refresh {
-		f()
-	}
-	n.updatePending()
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
-	return nil
+	return n.commit(batches, refresh, now)
 }

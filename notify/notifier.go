@@ -205,15 +205,16 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 		if am, ok := ch.(*alertmanager); ok {
 			active := activeEvents(routed, openBy, fresh)
 			if len(active) > 0 {
-				refresh = append(refresh, func() {
-					if err := am.Send(ctx, Message{Channel: name, Events: active, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
-						n.log.Warn("re-sending active alerts failed; they are sent again next scan",
-							zap.String("channel", name), zap.Error(err))
-					}
-				})
+				refresh = append(refresh, n.resend(ctx, am, name, active, now))
 			}
 		}
 	}
+	return n.commit(batches, refresh, now)
+}
+
+// commit logs and queues batches in one transaction, re-sends the active Alertmanager alerts, and
+// wakes the delivery loop. Callers hold n.mu.
+func (n *Notifier) commit(batches []queued, refresh []func(), now time.Time) error {
 	if err := n.store.enqueue(batches, now); err != nil {
 		return fmt.Errorf("queuing notifications: %w", err)
 	}
@@ -226,6 +227,16 @@ func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map
 	default:
 	}
 	return nil
+}
+
+// resend returns a refresh that sends still-active alerts to Alertmanager again, so that they do
+// not expire while the condition lasts.
+func (n *Notifier) resend(ctx context.Context, am *alertmanager, name string, active []Event, now time.Time) func() {
+	return func() {
+		if err := am.Send(ctx, Message{Channel: name, Events: active, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
+			n.log.Warn("re-sending active alerts failed; they are sent again next scan", zap.String("channel", name), zap.Error(err))
+		}
+	}
 }
 
 // activeEvents are the alerts to send again: every event due now for a version already announced

@@ -211,6 +211,17 @@ func (r *run) fail(ctx context.Context, sub, scope string, err error) {
 	}
 }
 
+// take appends item under r.mu if id is new to this scan, and reports whether it was.
+func take[T any](r *run, list *[]T, id string, item T) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.first(id) {
+		return false
+	}
+	*list = append(*list, item)
+	return true
+}
+
 // first reports whether id is new to this scan, and marks it taken. Callers hold r.mu.
 func (r *run) first(id string) bool {
 	id = strings.ToLower(id)
@@ -243,13 +254,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 					r.fail(ctx, sub, failed, err)
 					continue
 				}
-				r.mu.Lock()
-				fresh := r.first(g.ID)
-				if fresh {
-					r.galleries = append(r.galleries, g)
-				}
-				r.mu.Unlock()
-				if fresh {
+				if take(r, &r.galleries, g.ID, g) {
 					p.add(func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
 				}
 			}
@@ -313,13 +318,7 @@ func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
 				name, t := *img.Name, tags(g.Tags, img.Tags)
 				def := ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
 					ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name}
-				r.mu.Lock()
-				fresh := r.first(def.ID)
-				if fresh {
-					r.images = append(r.images, def)
-				}
-				r.mu.Unlock()
-				if fresh {
+				if take(r, &r.images, def.ID, def) {
 					p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
 				}
 			}

@@ -154,41 +154,11 @@ func panels() []panel {
 	add(panel{row: "Soft-deleted versions", title: "Soft-deleted versions, soonest purge first",
 		description: "Every version in the recycle bins, with the time left until it is purged for good. Red: within a day; orange: within three.",
 		w:           24, h: 10, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`, instant: true, table: true, demoFills: true}}},
-		func(p panel) cog.Builder[dashboard.Panel] {
-			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
-				SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Purged in")}).
-				WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
-					"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
-					"indexByName":   map[string]any{"Value": 0, "gallery": 1, "image": 2, "version": 3, "subscription_id": 4, "resource_group": 5, "location": 6},
-					"renameByName": map[string]any{"Value": "Purged in", "gallery": "Gallery", "image": "Image", "version": "Version",
-						"subscription_id": "Subscription", "resource_group": "Resource group", "location": "Location"},
-				}}).
-				OverrideByName("Purged in", []dashboard.DynamicConfigValue{
-					{Id: "unit", Value: "dtdurations"},
-					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
-				}).
-				Thresholds(timeLeftThresholds())
-			return withTargets(b, p)
-		})
+		timeLeftTable("Purged in"))
 	add(panel{row: "Soft-deleted versions", title: "Becoming unusable within three days",
 		description: "Versions in galleries with a grace period whose retention ends soon: from then on VMs and scale-outs from them fail, days before the purge.",
 		w:           24, h: 6, queries: []query{{expr: `(purgewatch_soft_deleted_version_consumption_end_timestamp_seconds{` + sel + `} - time() > 0 < 259200) and purgewatch_soft_deleted_version_consumption_end_timestamp_seconds{` + sel + `} < purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `}`, instant: true, table: true, demoFills: true}}},
-		func(p panel) cog.Builder[dashboard.Panel] {
-			b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
-				SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Unusable in")}).
-				WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
-					"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
-					"indexByName":   map[string]any{"Value": 0, "gallery": 1, "image": 2, "version": 3, "subscription_id": 4, "resource_group": 5, "location": 6},
-					"renameByName": map[string]any{"Value": "Unusable in", "gallery": "Gallery", "image": "Image", "version": "Version",
-						"subscription_id": "Subscription", "resource_group": "Resource group", "location": "Location"},
-				}}).
-				OverrideByName("Unusable in", []dashboard.DynamicConfigValue{
-					{Id: "unit", Value: "dtdurations"},
-					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
-				}).
-				Thresholds(timeLeftThresholds())
-			return withTargets(b, p)
-		})
+		timeLeftTable("Unusable in"))
 	add(panel{row: "Soft-deleted versions", title: "Purge timeline: time left per version",
 		description: "Time left until each version is purged; the lines reach zero at the purge.",
 		w:           16, h: 9, queries: []query{{expr: `purgewatch_soft_deleted_version_purge_timestamp_seconds{` + sel + `} - time()`,
@@ -309,6 +279,27 @@ func panels() []panel {
 		return withTargets(b, p)
 	})
 	return ps
+}
+
+// timeLeftTable is a table of versions, soonest first, whose value column (named column) is the
+// time left to a deadline, coloured by urgency.
+func timeLeftTable(column string) func(p panel) cog.Builder[dashboard.Panel] {
+	return func(p panel) cog.Builder[dashboard.Panel] {
+		b := table.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName(column)}).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+				"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
+				"indexByName":   map[string]any{"Value": 0, "gallery": 1, "image": 2, "version": 3, "subscription_id": 4, "resource_group": 5, "location": 6},
+				"renameByName": map[string]any{"Value": column, "gallery": "Gallery", "image": "Image", "version": "Version",
+					"subscription_id": "Subscription", "resource_group": "Resource group", "location": "Location"},
+			}}).
+			OverrideByName(column, []dashboard.DynamicConfigValue{
+				{Id: "unit", Value: "dtdurations"},
+				{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
+			}).
+			Thresholds(timeLeftThresholds())
+		return withTargets(b, p)
+	}
 }
 
 func timeSeries(unit string) func(p panel) cog.Builder[dashboard.Panel] {
