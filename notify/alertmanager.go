@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/redact"
+	"github.com/purgewatch/purgewatch/internal/restore"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -108,11 +110,13 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 		"purge_at":        v.PurgeAt.UTC().Format(time.RFC3339),
 		"consumption_end": v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
 		"resource_id":     v.ID,
-		"recover":         `az rest --method patch --url "` + m.ARMEndpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`,
 		"description":     "Recover it before the purge if it is still needed; after the purge nothing brings it back.",
 	}
 	if name == AlertUnusable {
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
+	}
+	if cmd, ok := restore.RecoverCommand(m.ARMEndpoint, v.ID); ok {
+		ann["recover"] = cmd
 	}
 	if len(e.Workloads) > 0 {
 		ann["workloads"] = strings.Join(e.Workloads, ", ")
@@ -138,20 +142,32 @@ func (a *alertmanager) Render(m Message) (Rendered, error) {
 func (a *alertmanager) Send(ctx context.Context, m Message) error {
 	r, err := a.Render(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
 	var errs []error
 	var wait time.Duration
+	refused := true // every Alertmanager that failed refused the alerts for good
+	status := 0
 	for _, u := range a.urls {
-		if err := post(ctx, a.client, strings.TrimSuffix(u, "/")+"/api/v2/alerts", r.ContentType, r.Body, nil); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+		target := strings.TrimSuffix(u, "/") + "/api/v2/alerts"
+		if err := post(ctx, a.client, target, redact.Userinfo(target), r.ContentType, r.Body, nil); err != nil {
+			errs = append(errs, err)
 			wait = max(wait, retryAfter(err))
+			if permanent(err) {
+				status, _ = refusal(err)
+			} else {
+				refused = false
+			}
 		}
 	}
-	if len(errs) > 0 {
-		return &SendError{Err: errors.Join(errs...), RetryAfter: wait}
+	if len(errs) == 0 {
+		return nil
 	}
-	return nil
+	se := &SendError{Err: errors.Join(errs...), RetryAfter: wait}
+	if refused { // one that may pass is worth retrying for; all refusing is not
+		se.Status, se.Refused = status, true
+	}
+	return a.clean(se)
 }
 
 // blindAlert is the one alert of a blind episode: firing while no scan reads everything.

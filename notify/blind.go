@@ -62,12 +62,11 @@ func blindKey(since time.Time) string { return "scan@" + since.UTC().Format(time
 // channel gets one scan-failing event; the first complete scan after it, one scan-recovered
 // resolution. Both go through the same log and outbox as version events, so each is sent once
 // and survives a restart (the open episode is kept in the state file).
-func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
+func (n *Notifier) Watch(_ context.Context, cov scanner.Coverage) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.clock.Now()
-	var batches []queued
-	var refresh []func()
+	p := plan{active: map[string][]Event{}, source: sourceScan}
 	for _, ch := range n.s.Channels {
 		name := ch.Name()
 		open, err := n.store.blindEpisode(name)
@@ -83,8 +82,8 @@ func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
 			e = Event{ID: eventID(blindKey(open.Scan.Since), KindResolved, 0), Kind: KindResolved, Reason: ReasonScanRecovered,
 				Severity: "critical", Since: open.Since, Scan: &ScanFailure{Since: open.Scan.Since}}
 		case open != nil:
-			if am, ok := ch.(*alertmanager); ok { // still blind: keep the alert from expiring
-				refresh = append(refresh, n.resend(ctx, am, name, []Event{*open}, now))
+			if _, ok := ch.(*alertmanager); ok { // still blind: keep the alert from expiring
+				p.active[name] = []Event{*open}
 			}
 			continue
 		default:
@@ -95,8 +94,8 @@ func (n *Notifier) Watch(ctx context.Context, cov scanner.Coverage) error {
 			return err
 		}
 		if !logged[e.ID] {
-			batches = append(batches, queued{channel: name, messages: [][]Event{{e}}})
+			p.batches = append(p.batches, queued{channel: name, messages: [][]Event{{e}}})
 		}
 	}
-	return n.commit(batches, refresh, now)
+	return n.commit(p, now)
 }

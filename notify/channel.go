@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/redact"
 )
 
 // Channel delivers messages to one destination.
@@ -42,12 +45,15 @@ type Rendered struct {
 }
 
 // SendError is a failed delivery: what the destination answered, and when it asked to be tried
-// again (Retry-After), if it did.
+// again (Retry-After), if it did. Its text never holds the channel's secrets.
 type SendError struct {
 	Status     int
 	Body       string
 	RetryAfter time.Duration
 	Err        error
+	// Refused is set when the message itself was refused for good where no HTTP status says so:
+	// an SMTP 5xx, a template that cannot render it.
+	Refused bool
 }
 
 func (e *SendError) Error() string {
@@ -62,6 +68,15 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
+// Permanent reports whether the same message can never succeed: a 4xx other than 408 (timeout)
+// and 429 (throttled), or a refusal without status. 5xx and transport errors pass.
+func (e *SendError) Permanent() bool {
+	if e.Refused {
+		return true
+	}
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
+}
+
 // retryAfter is the delay a failed send asked for, or 0.
 func retryAfter(err error) time.Duration {
 	var se *SendError
@@ -71,11 +86,19 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
-// post sends body and reads the answer; anything but 2xx is a *SendError.
-func post(ctx context.Context, client *http.Client, url, contentType string, body []byte, header http.Header) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+// unrenderable is a message the channel's template cannot render: it never will, so it is
+// refused for good rather than retried.
+func unrenderable(err error) error {
+	return &SendError{Err: fmt.Errorf("rendering: %w", err), Refused: true}
+}
+
+// post sends body to target and reads the answer; anything but 2xx is a *SendError. shown is how
+// target may be written in the error: Go's *url.Error would print it whole, secret path,
+// password and all, so it is unwrapped.
+func post(ctx context.Context, client *http.Client, target, shown, contentType string, body []byte, header http.Header) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return &SendError{Err: err}
+		return &SendError{Err: fmt.Errorf("POST %s: invalid request", shown), Refused: true}
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "purgewatch")
@@ -84,29 +107,42 @@ func post(ctx context.Context, client *http.Client, url, contentType string, bod
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return &SendError{Err: fmt.Errorf("POST %s: %w", redact(url), err)}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &SendError{Err: fmt.Errorf("POST %s: %w", shown, err)}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	se := &SendError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(answer))}
+	se := &SendError{Status: resp.StatusCode, Body: strings.ToValidUTF8(string(bytes.TrimSpace(answer)), "?")}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		se.RetryAfter = arm.RetryAfter(resp.Header, 0)
 	}
 	return se
 }
 
-// redact keeps a webhook URL's secret path out of logs and errors.
-func redact(url string) string {
-	if i := bytes.IndexByte([]byte(url), '/'); i >= 0 {
-		rest := url[i:]
-		if j := bytes.IndexByte([]byte(rest[2:]), '/'); j >= 0 && len(rest) > 2 {
-			return url[:i+2+j] + "/…"
+// clean masks the channel's secrets in a send's error, wherever a library put them (a receiver
+// echoing its URL, an SMTP server quoting a login).
+func (b base) clean(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Err: err}
+	}
+	out := *se
+	out.Body = b.secrets.String(se.Body)
+	if se.Err != nil {
+		if msg := b.secrets.String(se.Err.Error()); msg != se.Err.Error() {
+			out.Err = errors.New(msg)
 		}
 	}
-	return url
+	return &out
 }
 
 // Deps is what channels share.
@@ -126,7 +162,8 @@ func NewChannel(c config.Channel, d Deps) (Channel, error) {
 		return nil, fmt.Errorf("channel %s: %w", c.Name, err)
 	}
 	client := &http.Client{Timeout: c.Timeout, Transport: d.Transport}
-	base := base{name: c.Name, typ: c.Type, tmpl: tmpl}
+	base := base{name: c.Name, typ: c.Type, tmpl: tmpl, secrets: &redact.Set{}}
+	base.secrets.Replace(c.Secrets()...)
 	switch c.Type {
 	case config.ChannelSlack:
 		return &slack{base: base, url: c.WebhookURL, client: client}, nil
@@ -147,6 +184,7 @@ func NewChannel(c config.Channel, d Deps) (Channel, error) {
 type base struct {
 	name, typ string
 	tmpl      *templates
+	secrets   *redact.Set // the channel's own: what its errors must not show
 }
 
 func (b base) Name() string { return b.name }

@@ -64,7 +64,7 @@ func TestSlackBlockKitAndTeamsAdaptiveCard(t *testing.T) {
 		t.Fatalf("blocks = %+v", slack.Blocks)
 	}
 	first := slack.Blocks[1].Text.Text
-	for _, want := range []string{"*expiring (6h)*", "`prodimages/img/1.2.0`", "purged in *2h 39m*", "az rest --method patch --url \"https://management.azure.com/subscriptions/"} {
+	for _, want := range []string{"*expiring (6h)*", "`prodimages/img/1.2.0`", "purged in *2h 39m*", "az rest --method patch --url 'https://management.azure.com/subscriptions/"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("slack section lacks %q:\n%s", want, first)
 		}
@@ -116,7 +116,7 @@ func TestATemplateFileOverridesTheBuiltIn(t *testing.T) {
 func TestPreviewRendersWithoutSendingOrRecording(t *testing.T) {
 	rx := newReceiver(t)
 	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
-	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), h.set, t0)
+	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), h.set, t0, nil)
 	if err != nil || len(previews) != 1 || previews[0].Events != 1 || !strings.Contains(string(previews[0].Body), `"threshold":"6h"`) {
 		t.Fatalf("previews = %+v, %v", previews, err)
 	}
@@ -145,5 +145,61 @@ func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
 	}
 	if body := string(chat.received()[0]); !strings.Contains(body, "still used by: `VM web-1`, `scale set api`") {
 		t.Errorf("slack message does not name the workloads:\n%s", body)
+	}
+}
+
+func TestChatMarkupIsEscapedAndOnlyWellFormedIdsGetACommand(t *testing.T) {
+	hostile := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)
+	hostile.Gallery = "g<!channel>&[x](https://evil.example)"
+	hostile.ID = strings.Replace(hostile.ID, "/galleries/g/", "/galleries/"+hostile.Gallery+"'; rm -rf ~; '/", 1)
+	fine := ver("ok", "2.0.0", t0.Add(2*time.Hour), 0, nil)
+	snap := snapshot(t0, hostile, fine)
+	snap.References = map[string][]scanner.Workload{strings.ToLower(hostile.ID): {{ID: "/subscriptions/s/virtualMachines/<@U123>", Kind: "vm"}}}
+
+	for _, typ := range []string{config.ChannelSlack, config.ChannelTeams} {
+		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x"}, Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := due(snap, t0, thresholds)
+		events[0].Workloads = workloads(snap, hostile)
+		r, err := ch.Render(Message{Channel: typ, Events: events, Now: t0, ARMEndpoint: "https://management.azure.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string // what the chat renders: every text of the payload, decoded
+		var walk func(any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					if s, ok := x.(string); ok && k == "text" {
+						texts = append(texts, s)
+					}
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		var payload any
+		if err := json.Unmarshal(r.Body, &payload); err != nil {
+			t.Fatal(err)
+		}
+		walk(payload)
+		all := strings.Join(texts, "\n")
+		for _, raw := range []string{"<!channel>", "<@U123>", "&[", "rm -rf"} {
+			if strings.Contains(all, raw) {
+				t.Errorf("%s: %q reaches the chat unescaped:\n%s", typ, raw, all)
+			}
+		}
+		if !strings.Contains(all, "g&lt;!channel&gt;&amp;") || !strings.Contains(all, "&lt;@U123&gt;") {
+			t.Errorf("%s: the names are not shown escaped:\n%s", typ, all)
+		}
+		if strings.Count(all, "az rest") != 1 || !strings.Contains(all, "--url 'https://management.azure.com/subscriptions/"+sub+"/resourceGroups/rg/providers/Microsoft.Compute/galleries/ok/images/img/versions/2.0.0?api-version=2026-03-03'") {
+			t.Errorf("%s: only the well-formed id gets a command, its URL quoted for a shell:\n%s", typ, all)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/purgewatch/purgewatch/internal/redact"
 )
 
 // slack posts Block Kit messages to an incoming webhook.
@@ -50,9 +52,9 @@ func (s *slack) Render(m Message) (Rendered, error) {
 func (s *slack) Send(ctx context.Context, m Message) error {
 	r, err := s.Render(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
-	return post(ctx, s.client, s.url, r.ContentType, r.Body, nil)
+	return s.clean(post(ctx, s.client, s.url, redact.URL(s.url), r.ContentType, r.Body, nil))
 }
 
 // teams posts an Adaptive Card to a Teams Workflows webhook.
@@ -95,9 +97,9 @@ func (t *teams) Render(m Message) (Rendered, error) {
 func (t *teams) Send(ctx context.Context, m Message) error {
 	r, err := t.Render(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
-	return post(ctx, t.client, t.url, r.ContentType, r.Body, nil)
+	return t.clean(post(ctx, t.client, t.url, redact.URL(t.url), r.ContentType, r.Body, nil))
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.

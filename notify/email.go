@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/wneessen/go-mail"
@@ -70,7 +71,7 @@ func (e *email) Render(m Message) (Rendered, error) {
 func (e *email) Send(ctx context.Context, m Message) error {
 	msg, err := e.message(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
 	s := e.cfg.SMTP
 	opts := []mail.Option{mail.WithPort(s.Port), mail.WithTimeout(e.cfg.Timeout)}
@@ -87,10 +88,21 @@ func (e *email) Send(ctx context.Context, m Message) error {
 	}
 	client, err := mail.NewClient(s.Host, opts...)
 	if err != nil {
-		return &SendError{Err: fmt.Errorf("smtp %s: %w", s.Host, err)}
+		return e.clean(&SendError{Err: fmt.Errorf("smtp %s: %w", s.Host, err), Refused: true})
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return &SendError{Err: fmt.Errorf("smtp %s:%d: %w", s.Host, s.Port, err)}
+		return e.clean(&SendError{Err: fmt.Errorf("smtp %s:%d: %w", s.Host, s.Port, err), Refused: refusedBySMTP(err)})
 	}
 	return nil
+}
+
+// refusedBySMTP: the server answered 5xx to the message (a recipient or sender it will not take),
+// which sending again cannot change. Connection and authentication trouble, and 4xx, pass.
+func refusedBySMTP(err error) bool {
+	var se *mail.SendError
+	if !errors.As(err, &se) || se.IsTemp() {
+		return false
+	}
+	code := se.ErrorCode()
+	return code >= 500 && code < 600 && code != 530 && code != 535 // 530/535: authentication, fixed by a config change
 }

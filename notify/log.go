@@ -36,7 +36,7 @@ func (l *logChannel) Render(m Message) (Rendered, error) {
 func (l *logChannel) Send(_ context.Context, m Message) error {
 	r, err := l.Render(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

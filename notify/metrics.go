@@ -4,31 +4,48 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the notifier's Prometheus metrics.
 type Metrics struct {
-	total   *prometheus.CounterVec
-	pending *prometheus.GaugeVec
+	total     *prometheus.CounterVec
+	pending   *prometheus.GaugeVec
+	dead      *prometheus.GaugeVec
+	recovered prometheus.Gauge
 }
+
+// results of purgewatch_notifications_total.
+var results = []string{"sent", "failed", "resent", "dead"}
 
 // NewMetrics registers the notification metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "purgewatch_notifications_total",
-			Help: "Events sent (result=sent) or attempted and kept for retry (result=failed), per channel.",
+			Help: "Events per channel and outcome: sent (delivered), failed (an attempt failed; kept for retry), resent (an attempt repeated a message already tried, which the receiver may have had), dead (refused for good; kept as a dead letter).",
 		}, []string{"channel", "type", "result"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "purgewatch_notifications_pending",
 			Help: "Events queued for the channel and not yet delivered.",
 		}, []string{"channel"}),
+		dead: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "purgewatch_notifications_dead_letters",
+			Help: "Messages the channel's receiver refused for good (a 4xx), kept until `purgewatch notify retry --channel C`.",
+		}, []string{"channel"}),
+		recovered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "purgewatch_notify_state_recovered",
+			Help: "1 when the notification state file was corrupt at start and was moved aside: warnings already sent may be sent again.",
+		}),
 	}
-	reg.MustRegister(m.total, m.pending)
+	reg.MustRegister(m.total, m.pending, m.dead, m.recovered)
 	return m
 }
 
 func (m *Metrics) init(ch Channel) {
-	for _, r := range []string{"sent", "failed"} {
+	if m == nil {
+		return
+	}
+	for _, r := range results {
 		m.total.WithLabelValues(ch.Name(), ch.Type(), r)
 	}
 	m.pending.WithLabelValues(ch.Name())
+	m.dead.WithLabelValues(ch.Name())
 }
 
 func (m *Metrics) count(ch Channel, result string, events int) {
@@ -36,4 +53,15 @@ func (m *Metrics) count(ch Channel, result string, events int) {
 		return
 	}
 	m.total.WithLabelValues(ch.Name(), ch.Type(), result).Add(float64(events))
+}
+
+func (m *Metrics) recoveredState(yes bool) {
+	if m == nil {
+		return
+	}
+	if yes {
+		m.recovered.Set(1)
+	} else {
+		m.recovered.Set(0)
+	}
 }

@@ -29,16 +29,19 @@ type Settings struct {
 	BlindAfter time.Duration
 }
 
-// Notifier turns snapshots into notifications.
+// Notifier turns snapshots into notifications: Process queues them (due → resolve → route →
+// dedupe → enqueue, see stages.go) and one worker per channel delivers them (deliver.go). The
+// scan path never waits on a receiver: nothing it takes is held while sending.
 type Notifier struct {
 	store   *Store
 	clock   clock.Clock
 	log     *zap.Logger
 	metrics *Metrics
-	kick    chan struct{}
 
-	mu sync.Mutex // one Process or Deliver at a time: a channel's head is sent and recorded alone
-	s  Settings
+	mu      sync.Mutex // one Process or Watch at a time; guards s and lanes; never held while sending
+	s       Settings
+	lanes   map[string]*lane
+	changed chan struct{} // tells Run that the channels changed
 }
 
 // New returns a Notifier over an open store.
@@ -49,23 +52,40 @@ func New(store *Store, s Settings, c clock.Clock, log *zap.Logger, m *Metrics) *
 	if log == nil {
 		log = zap.NewNop()
 	}
-	n := &Notifier{store: store, clock: c, log: log, metrics: m, kick: make(chan struct{}, 1)}
+	n := &Notifier{store: store, clock: c, log: log, metrics: m, lanes: map[string]*lane{}, changed: make(chan struct{}, 1)}
+	if r := store.Recovered(); r != "" {
+		log.Error("the notification state file was corrupt: moved aside and started afresh; warnings already sent may be sent again",
+			zap.String("stateFile", store.Path()), zap.String("movedTo", r))
+	}
+	m.recoveredState(store.Recovered() != "")
 	n.Configure(s)
 	return n
 }
 
-// Configure applies reloaded settings; what is queued stays queued.
+// Configure applies reloaded settings; what is queued stays queued. A channel that is gone stops
+// its worker (its messages wait in the state file); a new one gets a worker.
 func (n *Notifier) Configure(s Settings) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.s = s
-	if n.metrics != nil {
-		for _, ch := range s.Channels {
-			n.metrics.init(ch)
-		}
+	for _, ch := range s.Channels {
+		n.metrics.init(ch)
+		n.laneLocked(ch.Name())
+	}
+	select {
+	case n.changed <- struct{}{}:
+	default:
 	}
 }
 
+// settings returns the settings in effect and the named channel (nil when it is gone).
+func (n *Notifier) settings(name string) (Settings, Channel) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s, n.channel(name)
+}
+
+// channel is the named channel in effect, or nil; callers hold n.mu.
 func (n *Notifier) channel(name string) Channel {
 	for _, ch := range n.s.Channels {
 		if ch.Name() == name {
@@ -75,14 +95,6 @@ func (n *Notifier) channel(name string) Channel {
 	return nil
 }
 
-func (n *Notifier) names() []string {
-	out := make([]string, len(n.s.Channels))
-	for i, ch := range n.s.Channels {
-		out[i] = ch.Name()
-	}
-	return out
-}
-
 // Absent returns the ARM ids of versions announced on some channel and no longer in snap. Before
 // Process, the caller asks Azure (through the scanner) which of them exist again as live versions.
 func (n *Notifier) Absent(snap *scanner.Snapshot) ([]string, error) {
@@ -90,7 +102,7 @@ func (n *Notifier) Absent(snap *scanner.Snapshot) ([]string, error) {
 	defer n.mu.Unlock()
 	present := keys(snap)
 	var out []string
-	for _, name := range n.names() {
+	for _, name := range channelNames(n.s.Channels) {
 		opens, err := n.store.openVersions(name)
 		if err != nil {
 			return nil, err
@@ -117,145 +129,42 @@ func keys(snap *scanner.Snapshot) map[string]bool {
 }
 
 // Process queues, per channel, the events snap calls for that the channel has not had, as one
-// digest (split where the channel's limits demand), in the same transaction that logs them. live
-// holds, by lower-cased ARM id, whether an absent version exists again as a live version; an
-// absent version missing from it is resolved later, unless its purge time has passed.
-func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error {
+// digest (split where the channel's limits demand), in the same transaction that logs them, and
+// wakes the channels' workers. live holds, by lower-cased ARM id, whether an absent version
+// exists again as a live version; an absent version missing from it is resolved later, unless its
+// purge time has passed.
+func (n *Notifier) Process(_ context.Context, snap *scanner.Snapshot, live map[string]bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.clock.Now()
-	candidates := due(snap, now, n.s.Thresholds)
-	present := keys(snap)
-	presentIDs := make(map[string]bool, len(snap.Versions))
-	for _, v := range snap.Versions {
-		presentIDs[strings.ToLower(v.ID)] = true
+	p, err := makePlan(n.store, n.s, snap, live, now)
+	if err != nil {
+		return err
 	}
-	r := router{routes: n.s.Routes, all: n.names()}
-
-	var batches []queued
-	var refresh []func() // Alertmanager: active alerts are sent again each scan
-	for _, ch := range n.s.Channels {
-		name := ch.Name()
-		opens, err := n.store.openVersions(name)
-		if err != nil {
-			return err
-		}
-		openBy := make(map[string]openVersion, len(opens))
-		for _, o := range opens {
-			openBy[o.key] = o
-		}
-		var events []Event
-		for _, e := range candidates {
-			if slices.Contains(r.channels(e.Version), name) {
-				events = append(events, e)
-			}
-		}
-		routed := slices.Clone(events)
-		for _, o := range opens {
-			if present[o.key] {
-				continue
-			}
-			var v scanner.Version
-			if err := json.Unmarshal(o.raw, &v); err != nil {
-				return fmt.Errorf("channel %s: open version %s: %w", name, o.key, err)
-			}
-			id := strings.ToLower(v.ID)
-			var reason Reason
-			alive, checked := live[id]
-			switch {
-			case presentIDs[id] || alive: // recovered, and perhaps deleted again since
-				reason = ReasonRecovered
-			case !now.Before(v.PurgeAt):
-				reason = ReasonPurged
-			case checked:
-				reason = ReasonGone
-			default:
-				continue // not known yet whether it was recovered: ask again next scan
-			}
-			events = append(events, Event{ID: eventID(o.key, KindResolved, 0), Kind: KindResolved, Reason: reason,
-				Version: v, Since: o.since, Severity: o.severity})
-		}
-		ids := make([]string, len(events))
-		for i, e := range events {
-			ids[i] = e.ID
-		}
-		logged, err := n.store.logged(name, ids)
-		if err != nil {
-			return err
-		}
-		fresh := events[:0]
-		for _, e := range events {
-			if logged[e.ID] {
-				continue
-			}
-			if o, ok := openBy[versionKey(e.Version)]; ok && e.Kind != KindResolved {
-				e.Since = o.since
-			} else {
-				e.PreviousSeverity = "" // nothing was announced before, so nothing to end
-				if e.Since.IsZero() {
-					e.Since = now
-				}
-			}
-			fresh = append(fresh, e)
-		}
-		if len(fresh) > 0 {
-			sortEvents(fresh)
-			batches = append(batches, queued{channel: name, messages: split(fresh, ch.MaxEvents())})
-		}
-		if am, ok := ch.(*alertmanager); ok {
-			active := activeEvents(routed, openBy, fresh)
-			if len(active) > 0 {
-				refresh = append(refresh, n.resend(ctx, am, name, active, now))
-			}
-		}
-	}
-	return n.commit(batches, refresh, now)
+	return n.commit(p, now)
 }
 
-// commit logs and queues batches in one transaction, re-sends the active Alertmanager alerts, and
-// wakes the delivery loop. Callers hold n.mu.
-func (n *Notifier) commit(batches []queued, refresh []func(), now time.Time) error {
-	if err := n.store.enqueue(batches, now); err != nil {
+// commit logs and queues a plan in one transaction, hands each Alertmanager channel the alerts to
+// send again, and wakes the workers. Callers hold n.mu.
+func (n *Notifier) commit(p plan, now time.Time) error {
+	if err := n.store.enqueue(p.batches, now); err != nil {
 		return fmt.Errorf("queuing notifications: %w", err)
 	}
-	for _, f := range refresh {
-		f()
-	}
-	n.updatePending()
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// resend returns a refresh that sends still-active alerts to Alertmanager again, so that they do
-// not expire while the condition lasts.
-func (n *Notifier) resend(ctx context.Context, am *alertmanager, name string, active []Event, now time.Time) func() {
-	return func() {
-		if err := am.Send(ctx, Message{Channel: name, Events: active, Now: now, ARMEndpoint: n.s.ARMEndpoint}); err != nil {
-			n.log.Warn("re-sending active alerts failed; they are sent again next scan", zap.String("channel", name), zap.Error(err))
-		}
-	}
-}
-
-// activeEvents are the alerts to send again: every event due now for a version already announced
-// on the channel, less those this scan queues anyway.
-func activeEvents(due []Event, openBy map[string]openVersion, fresh []Event) []Event {
-	queued := make(map[string]bool, len(fresh))
-	for _, e := range fresh {
-		queued[e.ID] = true
-	}
-	var out []Event
-	for _, e := range due {
-		o, ok := openBy[versionKey(e.Version)]
-		if !ok || queued[e.ID] {
+	for _, ch := range n.s.Channels {
+		if _, ok := ch.(*alertmanager); !ok {
 			continue
 		}
-		e.Since, e.PreviousSeverity = o.since, ""
-		out = append(out, e)
+		l, active := n.laneLocked(ch.Name()), p.active[ch.Name()]
+		l.active[p.source] = active
+		if len(active) > 0 {
+			l.pending = true
+			l.poke()
+		}
 	}
-	return out
+	for _, q := range p.batches {
+		n.laneLocked(q.channel).poke()
+	}
+	return nil
 }
 
 func sortEvents(events []Event) {
@@ -272,99 +181,4 @@ func split(events []Event, size int) [][]Event {
 		events = events[n:]
 	}
 	return out
-}
-
-// Deliver sends every message that is due, oldest first per channel; a channel whose head fails
-// stops there until its next attempt, so its messages keep their order. It returns when the next
-// attempt is due (zero when nothing waits).
-func (n *Notifier) Deliver(ctx context.Context) time.Time {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var next time.Time
-	for _, ch := range n.s.Channels {
-		if at := n.deliverChannel(ctx, ch); !at.IsZero() && (next.IsZero() || at.Before(next)) {
-			next = at
-		}
-	}
-	n.updatePending()
-	return next
-}
-
-func (n *Notifier) deliverChannel(ctx context.Context, ch Channel) time.Time {
-	name := ch.Name()
-	for ctx.Err() == nil {
-		head, err := n.store.head(name)
-		if err != nil {
-			n.log.Error("reading the outbox", zap.String("channel", name), zap.Error(err))
-			return time.Time{}
-		}
-		now := n.clock.Now()
-		if head == nil {
-			return time.Time{}
-		}
-		if head.NextAttempt.After(now) {
-			return head.NextAttempt
-		}
-		sendErr := ch.Send(ctx, Message{Channel: name, Events: head.Events, Now: now, ARMEndpoint: n.s.ARMEndpoint})
-		if sendErr == nil {
-			if err := n.store.delivered(name, head, n.clock.Now()); err != nil {
-				// Sent but not recorded: the one message that may repeat (see README).
-				n.log.Error("recording a delivered notification", zap.String("channel", name), zap.Error(err))
-				return time.Time{}
-			}
-			n.metrics.count(ch, "sent", len(head.Events))
-			continue
-		}
-		wait := backoff(n.s.Retry, head.Attempts+1, retryAfter(sendErr))
-		if err := n.store.failed(head, now.Add(wait), sendErr); err != nil {
-			n.log.Error("recording a failed notification", zap.String("channel", name), zap.Error(err))
-		}
-		n.metrics.count(ch, "failed", len(head.Events))
-		n.log.Warn("notification failed; kept for retry", zap.String("channel", name), zap.String("type", ch.Type()),
-			zap.Int("events", len(head.Events)), zap.Int("attempt", head.Attempts), zap.Duration("retryIn", wait), zap.Error(sendErr))
-		return now.Add(wait)
-	}
-	return time.Time{}
-}
-
-// backoff doubles from Initial up to Max, or waits as long as the destination asked.
-func backoff(r config.Retry, attempt int, asked time.Duration) time.Duration {
-	d := r.Initial
-	for i := 1; i < attempt && d < r.Max; i++ {
-		d *= 2
-	}
-	return max(min(d, r.Max), asked)
-}
-
-// Run delivers until ctx is done: after each Process, and whenever a retry falls due.
-func (n *Notifier) Run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		next := n.Deliver(ctx)
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(next.Sub(n.clock.Now()), 0)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.kick:
-		case <-timer.C:
-		}
-	}
-}
-
-func (n *Notifier) updatePending() {
-	if n.metrics == nil {
-		return
-	}
-	counts, err := n.store.pendingCounts()
-	if err != nil {
-		return
-	}
-	for _, ch := range n.s.Channels {
-		n.metrics.pending.WithLabelValues(ch.Name()).Set(float64(counts[ch.Name()]))
-	}
 }

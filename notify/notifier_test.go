@@ -163,7 +163,7 @@ func TestAChannelDownForSeveralScansGetsEveryEventExactlyOnce(t *testing.T) {
 	if n := len(rx.received()); n != 0 {
 		t.Fatalf("%d messages got through a down channel", n)
 	}
-	counts, _ := h.store.pendingCounts()
+	counts, _, _ := h.store.counts()
 	if counts["hook"] != 5 {
 		t.Errorf("pending = %v, want all 5 events kept", counts)
 	}

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"slices"
 	"time"
 
 	"github.com/purgewatch/purgewatch/scanner"
@@ -14,26 +13,27 @@ type Preview struct {
 	Rendered
 }
 
-// PreviewAll renders what each channel would receive for snap if it had been told nothing yet,
-// without sending or recording anything.
-func PreviewAll(snap *scanner.Snapshot, s Settings, now time.Time) ([]Preview, error) {
-	names := make([]string, len(s.Channels))
-	for i, ch := range s.Channels {
-		names[i] = ch.Name()
+// PreviewAll renders what each channel would be sent for snap now: every stage but enqueue and
+// deliver, deduplicated against store's log (nil: as if nothing had been sent yet). Nothing is
+// sent or recorded.
+func PreviewAll(snap *scanner.Snapshot, s Settings, now time.Time, store *Store) ([]Preview, error) {
+	var l ledger = emptyLog{}
+	if store != nil {
+		l = store
 	}
-	r := router{routes: s.Routes, all: names}
-	events := due(snap, now, s.Thresholds)
+	p, err := makePlan(l, s, snap, nil, now)
+	if err != nil {
+		return nil, err
+	}
 	var out []Preview
-	for _, ch := range s.Channels {
-		var mine []Event
-		for _, e := range events {
-			if slices.Contains(r.channels(e.Version), ch.Name()) {
-				e.Since = now
-				mine = append(mine, e)
+	for _, q := range p.batches {
+		var ch Channel
+		for _, c := range s.Channels {
+			if c.Name() == q.channel {
+				ch = c
 			}
 		}
-		sortEvents(mine)
-		for _, part := range split(mine, ch.MaxEvents()) {
+		for _, part := range q.messages {
 			rendered, err := ch.Render(Message{Channel: ch.Name(), Events: part, Now: now, ARMEndpoint: s.ARMEndpoint})
 			if err != nil {
 				return nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The store's buckets. Keys are "channel\x00…", so one channel's records sort together.
@@ -24,7 +25,12 @@ var (
 	bucketOpen = []byte("open")
 	// bucketBlind holds each channel's open blind episode: channel → the scan-failing Event.
 	bucketBlind = []byte("blind")
+	// bucketDead holds the messages a receiver refused for good: channel\x00seq → deadLetter,
+	// until `notify retry` queues them again.
+	bucketDead = []byte("dead")
 )
+
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead}
 
 type logEntry struct {
 	Event       Event     `json:"event"`
@@ -48,20 +54,94 @@ type openEntry struct {
 // Store is the notification log and outbox, in one bbolt file so that queuing an event and
 // logging it are one transaction.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
+	// recovered is where a corrupt state file was moved aside at open; "" when it was sound.
+	recovered string
 }
 
-// OpenStore opens (creating) the state file.
+// ErrStateHeld is returned when another process holds the state file's lock.
+var ErrStateHeld = errors.New("another purgewatch holds it (only one process may use a state file)")
+
+// lockWait is how long opening waits for another process to let go of the file.
+const lockWait = time.Second
+
+// OpenStore opens (creating) the state file. A file that is not a sound bbolt database (wrong
+// magic, bad checksum, unreadable pages) is moved aside to <path>.corrupt-<time> and replaced by
+// an empty one: a repeated warning is better than none. Recovered says where it went.
 func OpenStore(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("notification state %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
+	db, err := openSound(path)
+	var corrupt *corruptError
+	if !errors.As(err, &corrupt) {
+		if err != nil {
+			return nil, err
+		}
+		return prepare(db, path, "")
+	}
+	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("notification state %s is corrupt (%v) and cannot be moved aside: %w", path, corrupt.err, err)
+	}
+	if db, err = openSound(path); err != nil {
+		return nil, err
+	}
+	return prepare(db, path, aside)
+}
+
+// corruptError is a state file that is not a sound bbolt database.
+type corruptError struct{ err error }
+
+func (e *corruptError) Error() string { return "corrupt: " + e.err.Error() }
+
+// openSound opens the file and reads every page of it once, so that corruption shows now as an
+// error rather than later as a panic in the middle of a scan. bbolt panics on a page it cannot
+// make sense of; that panic is caught here, and only here, and turned into a corruptError.
+func openSound(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			db, err = nil, &corruptError{err: fmt.Errorf("%v", p)}
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("notification state %s: %w", path, ErrStateHeld)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return nil, &corruptError{err: err}
+	case err != nil:
 		return nil, fmt.Errorf("opening notification state %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind} {
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, &corruptError{err: err}
+	}
+	return db, nil
+}
+
+// walk reads every key of b and of the buckets nested in it.
+func walk(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nested := b.Bucket(k); nested != nil {
+				return walk(nested)
+			}
+		}
+		return nil
+	})
+}
+
+func prepare(db *bolt.DB, path, recovered string) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -72,8 +152,15 @@ func OpenStore(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("preparing notification state %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, path: path, recovered: recovered}, nil
 }
+
+// Recovered is where a corrupt state file was moved aside when this one was opened; "" when the
+// file was sound.
+func (s *Store) Recovered() string { return s.recovered }
+
+// Path is the state file.
+func (s *Store) Path() string { return s.path }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -259,9 +346,9 @@ func (s *Store) delivered(channel string, p *pending, at time.Time) error {
 }
 
 // failed records a failed attempt and when to try again.
-func (s *Store) failed(p *pending, next time.Time, cause error) error {
+func (s *Store) failed(p *pending, next time.Time, cause string) error {
 	p.Attempts++
-	p.NextAttempt, p.LastError = next, cause.Error()
+	p.NextAttempt, p.LastError = next, cause
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		if b.Get(p.key) == nil {
@@ -269,23 +356,6 @@ func (s *Store) failed(p *pending, next time.Time, cause error) error {
 		}
 		return put(b, p.key, p.outboxEntry)
 	})
-}
-
-// pendingCounts returns the undelivered events per channel.
-func (s *Store) pendingCounts() (map[string]int, error) {
-	out := map[string]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			var e outboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			ch, _, _ := strings.Cut(string(k), "\x00")
-			out[ch] += len(e.Events)
-			return nil
-		})
-	})
-	return out, err
 }
 
 // blindEpisode returns the channel's open scan-failing event, or nil.
@@ -300,4 +370,31 @@ func (s *Store) blindEpisode(channel string) (*Event, error) {
 		return err
 	})
 	return e, err
+}
+
+// OpenStoreReadOnly opens the state file to read it, beside nothing that writes it: nil, nil when
+// there is none yet; ErrStateHeld when a running purgewatch holds it.
+func OpenStoreReadOnly(path string) (*Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockWait})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("notification state %s: %w", path, ErrStateHeld)
+	case err != nil:
+		return nil, fmt.Errorf("reading notification state %s: %w", path, err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen} {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("bucket %s is missing: not a purgewatch state file", b)
+			}
+		}
+		return nil
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("reading notification state %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
 }

@@ -5,11 +5,14 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"maps"
 	"os"
+	"strings"
 	"text/template"
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
+	"github.com/purgewatch/purgewatch/internal/restore"
 )
 
 //go:embed templates/*.tmpl
@@ -20,10 +23,26 @@ var funcs = map[string]any{
 	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"threshold": FormatThreshold,
 	"add":       func(a, b int) int { return a + b },
+	// restore is the recovery command, or "" for an id that is not well formed.
 	"restore": func(endpoint, id string) string {
-		return `az rest --method patch --url "` + endpoint + id + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
+		cmd, _ := restore.RecoverCommand(endpoint, id)
+		return cmd
 	},
+	"esc": func(s string) string { return s },
 }
+
+// escapers are each chat's "esc": what a name, id or message from Azure goes through so that it
+// reads as text, never as markup (a link, a mention, a broken message).
+var escapers = map[string]func(string) string{
+	"slack": escapeMrkdwn,
+	"teams": escapeTeams,
+}
+
+// escapeMrkdwn escapes what Slack's mrkdwn gives meaning to: & < > (links, mentions, entities).
+var escapeMrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// escapeTeams escapes the same as Slack, and the brackets of a markdown link.
+var escapeTeams = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`).Replace
 
 // templates are one channel type's text and HTML templates: the built-in ones, with any the
 // channel's template file defines in their place.
@@ -36,7 +55,12 @@ func loadTemplates(channelType, override string) (*templates, error) {
 	name := "templates/" + channelType + ".tmpl"
 	t := &templates{}
 	var err error
-	if t.text, err = template.New(channelType).Funcs(funcs).ParseFS(builtin, name); err != nil {
+	fm := template.FuncMap(funcs)
+	if esc, ok := escapers[channelType]; ok {
+		fm = maps.Clone(fm)
+		fm["esc"] = esc
+	}
+	if t.text, err = template.New(channelType).Funcs(fm).ParseFS(builtin, name); err != nil {
 		return nil, fmt.Errorf("built-in template: %w", err)
 	}
 	if channelType == "email" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/redact"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -62,13 +63,13 @@ func Sign(secret string, body []byte) string {
 func (w *webhook) Send(ctx context.Context, m Message) error {
 	r, err := w.Render(m)
 	if err != nil {
-		return err
+		return unrenderable(err)
 	}
 	h := http.Header{}
 	if w.secret != "" {
 		h.Set(SignatureHeader, Sign(w.secret, r.Body))
 	}
-	return post(ctx, w.client, w.url, r.ContentType, r.Body, h)
+	return w.clean(post(ctx, w.client, w.url, redact.URL(w.url), r.ContentType, r.Body, h))
 }
 
 func webhookEvent(e Event, m Message) WebhookEvent {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/purgewatch/purgewatch/internal/redact"
 )
 
 // Exit codes shared by the commands.
@@ -32,9 +34,11 @@ Usage:
   purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
   purgewatch audit [--config F] [--demo] [-o table|json] [--fail-on warning|critical]
   purgewatch recover ID [--location L] [--dry-run] [--yes] [--wait DURATION] [--config F]
-  purgewatch purge ID [--force] [--dry-run] [--yes] [--config F]
+  purgewatch purge ID [--force] [--dry-run] [--yes] [--wait DURATION] [--config F]
   purgewatch notify preview [--config F] [--demo]
   purgewatch notify test --channel NAME [--config F]
+  purgewatch notify outbox [--channel NAME] [--config F] [--url URL]
+  purgewatch notify retry --channel NAME [--config F] [--url URL]
   purgewatch config check --config F
   purgewatch version
 
@@ -48,7 +52,12 @@ func main() {
 	os.Exit(code)
 }
 
+// secrets are the configuration's secrets, masked in everything the commands write; each
+// configuration read adds its own.
+var secrets redact.Set
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = secrets.Writer(stdout), secrets.Writer(stderr)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitFailed

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestNotifyTestReportsTheChannelsAnswer(t *testing.T) {
@@ -47,5 +49,62 @@ func TestNotifyPreviewDemo(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "==> stdout (log): 9 events") || strings.Count(out, `"channel":"stdout"`) != 9 {
 		t.Errorf("preview:\n%s", out)
+	}
+}
+
+func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
+	refuse := true
+	var mu sync.Mutex
+	rx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			http.Error(w, "no_such_hook", http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(rx.Close)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := "notify:\n  stateFile: " + filepath.Join(dir, "s.db") + "\n  channels:\n    - {name: hook, type: webhook, url: " + rx.URL + "}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--demo", "--config", cfg)
+	d.waitReady(t)
+	var out string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var code int
+		code, out, _ = runCmd(t, "notify", "outbox", "--config", cfg, "--url", d.base)
+		if code == exitOK && strings.Contains(out, "dead") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter listed through the running purgewatch:\n%s\n%s", out, d.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "hook") || !strings.Contains(out, "HTTP 404: no_such_hook") || !strings.Contains(out, "prodimages/") {
+		t.Errorf("notify outbox:\n%s", out)
+	}
+	code, _, stderr := runCmd(t, "notify", "retry", "--channel", "hook", "--config", cfg, "--url", d.base)
+	if code != exitFailed || !strings.Contains(stderr, "server.enableLifecycle") {
+		t.Errorf("retry through a purgewatch without the lifecycle API: exit %d, %s", code, stderr)
+	}
+	d.stop(t)
+
+	// The receiver is fixed, purgewatch is stopped: retry works on the file.
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	code, out, stderr = runCmd(t, "notify", "retry", "--channel", "hook", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "queued 1 dead letter(s) of hook again") {
+		t.Fatalf("retry on the file: exit %d, %s%s", code, out, stderr)
+	}
+	code, out, _ = runCmd(t, "notify", "outbox", "--config", cfg, "--channel", "hook")
+	if code != exitOK || !strings.Contains(out, "pending") || strings.Contains(out, " dead ") {
+		t.Errorf("after retry:\n%s", out)
+	}
+	if code, _, stderr := runCmd(t, "notify", "retry", "--channel", "nope", "--config", cfg); code != exitFailed || !strings.Contains(stderr, `no channel named "nope"`) {
+		t.Errorf("retry of an unknown channel: exit %d, %s", code, stderr)
 	}
 }

@@ -2,25 +2,46 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
+const notifyUsage = `usage: purgewatch notify preview [--config F] [--demo]
+       purgewatch notify test --channel NAME [--config F]
+       purgewatch notify outbox [--channel NAME] [--config F] [--url URL]
+       purgewatch notify retry --channel NAME [--config F] [--url URL]
+`
+
 func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "preview" && args[0] != "test") {
-		fmt.Fprint(stderr, "usage: purgewatch notify preview [--config F] [--demo]\n       purgewatch notify test --channel NAME [--config F]\n")
+	if len(args) == 0 || !slices.Contains([]string{"preview", "test", "outbox", "retry"}, args[0]) {
+		fmt.Fprint(stderr, notifyUsage)
 		return exitFailed
 	}
 	fs := flag.NewFlagSet("notify "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
-	demo := fs.Bool("demo", false, "use the built-in simulated estate (preview)")
-	channel := fs.String("channel", "", "the channel to send a sample to (test)")
+	var demo *bool
+	if args[0] == "preview" {
+		demo = fs.Bool("demo", false, "use the built-in simulated estate")
+	} else {
+		demo = new(bool)
+	}
+	var channel, url *string
+	if args[0] != "preview" {
+		channel = fs.String("channel", "", "the channel")
+	}
+	if args[0] == "outbox" || args[0] == "retry" {
+		url = fs.String("url", "", "the running purgewatch to ask when it holds the state file (default: from server.listen)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitFailed
 	}
@@ -30,6 +51,12 @@ func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitFailed
 	}
 	defer stop()
+	switch args[0] {
+	case "outbox":
+		return outboxCommand(ctx, cfg, *channel, *url, stdout, stderr)
+	case "retry":
+		return retryCommand(ctx, cfg, *channel, *url, stdout, stderr)
+	}
 	s, err := notifySettings(cfg, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
@@ -41,19 +68,34 @@ func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return notifyPreview(ctx, cfg, s, stdout, stderr)
 }
 
-// notifyPreview prints what each channel would be sent for the estate as it is now, if it had
-// been told nothing yet. Nothing is sent or recorded.
+// notifyPreview prints what each channel would be sent for the estate as it is now: the stages
+// `run` runs before queuing, with the audit's workloads when the audit is on, deduplicated
+// against the state file when it can be read. Nothing is sent or recorded.
 func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, stdout, stderr io.Writer) int {
 	if len(s.Channels) == 0 {
 		fmt.Fprintln(stderr, "purgewatch: no notification channels are configured (notify.channels)")
 		return exitFailed
 	}
-	_, snap, err := scanOnce(ctx, cfg)
+	sc, snap, err := scanOnce(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	previews, err := notify.PreviewAll(snap, s, time.Now())
+	now := time.Now()
+	if cfg.Audit.Enabled { // as the daemon does: the audit says which workloads still use a version
+		report := audit.Evaluate(snap, sc.Inventory(ctx, snap), cfg.Audit.MinRetentionDays, now)
+		snap.References = report.References
+	}
+	store, err := notify.OpenStoreReadOnly(cfg.Notify.StateFile)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "purgewatch: %v; showing what a channel that has been told nothing would be sent\n", err)
+	case store == nil:
+		fmt.Fprintf(stderr, "purgewatch: no state file yet at %s: every event is new\n", cfg.Notify.StateFile)
+	default:
+		defer store.Close()
+	}
+	previews, err := notify.PreviewAll(snap, s, now, store)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
@@ -66,7 +108,7 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		fmt.Fprintf(stdout, "\n%s\n\n", p.Body)
 	}
 	if len(previews) == 0 {
-		fmt.Fprintln(stdout, "nothing to announce: no version is within a threshold or unusable")
+		fmt.Fprintln(stdout, "nothing to announce: no version is within a threshold or unusable that was not announced already")
 	}
 	writeSummary(stderr, snap)
 	return exitOK
@@ -89,4 +131,78 @@ func notifyTest(ctx context.Context, s notify.Settings, name string, stdout, std
 	}
 	fmt.Fprintf(stderr, "purgewatch: no channel named %q (notify.channels)\n", name)
 	return exitFailed
+}
+
+// outboxCommand lists what waits and what was refused for good, from the state file, or from the
+// running purgewatch that holds it.
+func outboxCommand(ctx context.Context, cfg *config.Config, channel, url string, stdout, stderr io.Writer) int {
+	var letters []notify.Letter
+	store, err := notify.OpenStoreReadOnly(cfg.Notify.StateFile)
+	switch {
+	case errors.Is(err, notify.ErrStateHeld):
+		letters, err = daemonLetters(ctx, daemonURL(cfg, url), channel)
+	case err == nil && store != nil:
+		letters, err = store.Letters(channel)
+		_ = store.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	writeLetters(stdout, letters)
+	return exitOK
+}
+
+// retryCommand queues a channel's dead letters again.
+func retryCommand(ctx context.Context, cfg *config.Config, channel, url string, stdout, stderr io.Writer) int {
+	if channel == "" {
+		fmt.Fprint(stderr, "purgewatch notify retry: --channel is required\n"+notifyUsage)
+		return exitFailed
+	}
+	if !slices.ContainsFunc(cfg.Notify.Channels, func(c config.Channel) bool { return c.Name == channel }) {
+		fmt.Fprintf(stderr, "purgewatch: no channel named %q (notify.channels)\n", channel)
+		return exitFailed
+	}
+	var moved int
+	store, err := notify.OpenStore(cfg.Notify.StateFile)
+	switch {
+	case errors.Is(err, notify.ErrStateHeld):
+		moved, err = daemonRetry(ctx, daemonURL(cfg, url), channel)
+	case err == nil:
+		moved, err = store.Requeue(channel, time.Now())
+		_ = store.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "queued %d dead letter(s) of %s again\n", moved, channel)
+	return exitOK
+}
+
+func writeLetters(w io.Writer, letters []notify.Letter) {
+	if len(letters) == 0 {
+		fmt.Fprintln(w, "nothing waits and nothing was refused")
+		return
+	}
+	fmt.Fprintf(w, "%-16s %-8s %6s %8s  %-20s  %s\n", "CHANNEL", "STATE", "EVENTS", "ATTEMPTS", "WHEN", "LAST ERROR · ABOUT")
+	for _, l := range letters {
+		when := l.NextAttempt
+		if l.State == notify.LetterDead {
+			when = l.DeadSince
+		}
+		why := l.LastError
+		if l.State == notify.LetterDead && l.Status != 0 {
+			why = fmt.Sprintf("HTTP %d: %s", l.Status, l.Answer)
+		}
+		fmt.Fprintf(w, "%-16s %-8s %6d %8d  %-20s  %s · %s\n", l.Channel, l.State, l.Events, l.Attempts,
+			when.UTC().Format("2006-01-02 15:04 UTC"), orDash(why), strings.Join(l.Versions, ", "))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

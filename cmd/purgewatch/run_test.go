@@ -156,7 +156,7 @@ func TestPromtoolAcceptsTheMetrics(t *testing.T) {
 func TestReloadBySignalAndByHTTP(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	write := func(body string) {
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte("server:\n  enableLifecycle: true\n"+body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,7 +184,7 @@ func TestReloadBySignalAndByHTTP(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 500 || !strings.Contains(string(body), "config.yaml:2: metrics.relative") {
+	if resp.StatusCode != 500 || !strings.Contains(string(body), "config.yaml:4: metrics.relative") {
 		t.Errorf("bad reload over HTTP = %d %s", resp.StatusCode, body)
 	}
 	if _, text := d.get(t, "/metrics"); !strings.Contains(text, "purgewatch_config_last_reload_successful 0") {

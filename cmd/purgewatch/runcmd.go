@@ -80,7 +80,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		return exitFailed
 	}
 	level := zap.NewAtomicLevel()
-	log := newLogger(cfg.Log, level, stderr)
+	log := newLogger(cfg.Log, level, secrets.Writer(stderr))
 	defer func() { _ = log.Sync() }()
 
 	reg := prometheus.NewRegistry()
@@ -133,11 +133,16 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		log.Error("cannot listen", zap.String("listen", cfg.Server.Listen), zap.Error(err))
 		return exitFailed
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: pwweb.Handler(pwweb.Options{
+	webOpts := pwweb.Options{
 		Daemon: d, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
-		ARMEndpoint: func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
-		Thresholds:  func() []time.Duration { return d.Config().Notify.Thresholds },
-	})}
+		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
+		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
+		EnableLifecycle: cfg.Server.EnableLifecycle,
+	}
+	if notifier != nil {
+		webOpts.Notifications = notifier
+	}
+	srv := pwweb.NewServer(pwweb.Handler(webOpts))
 	webConfig := cfg.Server.WebConfigFile
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &webConfig}
 

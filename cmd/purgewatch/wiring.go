@@ -40,7 +40,11 @@ func loadConfig(path string) (*config.Config, error) {
 		c := config.Default()
 		return &c, nil
 	}
-	return config.Load(path)
+	cfg, err := config.Load(path)
+	if err == nil {
+		secrets.Add(cfg.Secrets()...)
+	}
+	return cfg, err
 }
 
 // demo is the built-in simulated estate, served on loopback for --demo, with a scratch directory

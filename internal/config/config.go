@@ -6,6 +6,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/purgewatch/purgewatch/internal/redact"
 )
 
 // Config is the whole configuration file.
@@ -69,6 +71,9 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// WebConfigFile is an exporter-toolkit web config: TLS, mTLS and basic auth for every endpoint.
 	WebConfigFile string `yaml:"webConfigFile"`
+	// EnableLifecycle turns on POST /-/reload and POST /api/v1/outbox/retry, as Prometheus's
+	// --web.enable-lifecycle; off, only SIGHUP reloads. Read at start.
+	EnableLifecycle bool `yaml:"enableLifecycle"`
 }
 
 // Log configures zap.
@@ -200,4 +205,28 @@ func fillChannelDefaults(c *Config) {
 func normalize(c *Config) {
 	// Loosest first: the order warnings are crossed in.
 	slices.SortFunc(c.Notify.Thresholds, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+}
+
+// Secrets are the values of c that must never be written anywhere: webhook URLs (their path is
+// the token), webhook keys, SMTP passwords, credentials in Alertmanager URLs, the client secret.
+func (c *Config) Secrets() []string {
+	out := []string{c.Azure.ClientSecret}
+	for _, ch := range c.Notify.Channels {
+		out = append(out, ch.Secrets()...)
+	}
+	return out
+}
+
+// Secrets are the channel's values that must never be written anywhere.
+func (ch Channel) Secrets() []string {
+	out := []string{ch.Secret, ch.SMTP.Password}
+	for _, u := range []string{ch.WebhookURL, ch.URL} {
+		if u != "" {
+			out = append(out, redact.Parts(u)...)
+		}
+	}
+	for _, u := range ch.URLs {
+		out = append(out, redact.Password(u)...)
+	}
+	return out
 }

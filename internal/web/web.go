@@ -18,7 +18,9 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/daemon"
+	"github.com/purgewatch/purgewatch/internal/restore"
 	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -28,12 +30,27 @@ type Daemon interface {
 	Reload() error
 }
 
+// Notifications is what the page and the API show and steer of delivery; *notify.Notifier.
+type Notifications interface {
+	// Letters lists the messages waiting and the dead letters, of one channel or of all ("").
+	Letters(channel string) ([]notify.Letter, error)
+	// Retry queues a channel's dead letters again.
+	Retry(channel string) (int, error)
+	// Recovered is where a corrupt state file was moved aside at start, or "".
+	Recovered() string
+}
+
 // Options configures the handler.
 type Options struct {
-	Daemon   Daemon
-	Gatherer prometheus.Gatherer
-	Now      func() time.Time
-	Logger   *zap.Logger
+	Daemon Daemon
+	// Notifications is nil when no channel is configured.
+	Notifications Notifications
+	// EnableLifecycle turns on the endpoints that change what purgewatch does: POST /-/reload and
+	// POST /api/v1/outbox/retry (server.enableLifecycle, as Prometheus's --web.enable-lifecycle).
+	EnableLifecycle bool
+	Gatherer        prometheus.Gatherer
+	Now             func() time.Time
+	Logger          *zap.Logger
 	// ARMEndpoint is shown in the recovery requests on the status page.
 	ARMEndpoint func() string
 	// Thresholds are notify.thresholds: a row is coloured by the one its next deadline crossed.
@@ -49,6 +66,7 @@ var statusTemplate = template.Must(template.New("status.html.tmpl").Funcs(funcs)
 // Handler returns purgewatch's HTTP handler.
 func Handler(o Options) http.Handler {
 	mux := http.NewServeMux()
+	lifecycle := lifecycleGuard(o.EnableLifecycle)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(o.Logger), ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -72,25 +90,27 @@ func Handler(o Options) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(snap.Document(o.Now()))
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Daemon.Reload(); err != nil {
 			http.Error(w, "reload refused, the previous configuration stays: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		_, _ = w.Write([]byte("reloaded\n"))
-	})
+	})))
+	outbox(mux, o, lifecycle)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		var thresholds []time.Duration
 		if o.Thresholds != nil {
 			thresholds = o.Thresholds()
 		}
 		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholds)
+		page.Delivery = newDelivery(o.Notifications, o.Logger)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
 			o.Logger.Error("rendering the status page", zap.Error(err))
 		}
 	})
-	return mux
+	return secure(mux)
 }
 
 // statusPage is what the template shows.
@@ -107,6 +127,8 @@ type statusPage struct {
 	Findings      []audit.Finding
 	// Health is set when the last scan did not read everything: shown first, above the versions.
 	Health *healthBanner
+	// Delivery is the notifications' state; nil when no channel is configured.
+	Delivery *delivery
 }
 
 // healthBanner says that what the page shows may be incomplete, why, and what to do.
@@ -203,7 +225,8 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 	case !now.Before(v.ConsumptionEndsAt):
 		r.Detail = "unusable since " + utc(v.ConsumptionEndsAt)
 	}
-	r.Restore = "purgewatch recover " + v.ID + "\n# or, without purgewatch:\n" +
-		`az rest --method patch --url "` + endpoint + v.ID + `?api-version=2026-03-03" --body '{"properties":{"restore":true}}'`
+	if cmd, ok := restore.RecoverCommand(endpoint, v.ID); ok {
+		r.Restore = "purgewatch recover " + restore.ShellQuote(v.ID) + "\n# or, without purgewatch:\n" + cmd
+	}
 	return r
 }

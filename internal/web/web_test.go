@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/daemon"
 	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -68,5 +69,130 @@ func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
 	healthy.History = []daemon.ScanRecord{{Started: now, Result: metrics.ResultSuccess}}
 	if body := page(t, &healthy); strings.Contains(body, `id="scan-health"`) {
 		t.Error("a complete scan shows no banner")
+	}
+}
+
+// countingDaemon counts reloads.
+type countingDaemon struct {
+	fixedDaemon
+	reloads *int
+}
+
+func (c countingDaemon) Reload() error { *c.reloads++; return nil }
+
+func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
+	post := func(srv *httptest.Server, contentType string, header map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/-/reload", strings.NewReader("x"))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var reloads int
+	d := countingDaemon{fixedDaemon{&daemon.State{}}, &reloads}
+	off := httptest.NewServer(Handler(Options{Daemon: d, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now }, Logger: zap.NewNop()}))
+	defer off.Close()
+	if code := post(off, "", nil); code != http.StatusForbidden || reloads != 0 {
+		t.Errorf("lifecycle off: POST /-/reload = %d, %d reloads; want 403 and none", code, reloads)
+	}
+
+	on := httptest.NewServer(Handler(Options{Daemon: d, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		Logger: zap.NewNop(), EnableLifecycle: true}))
+	defer on.Close()
+	for _, c := range []struct {
+		name        string
+		contentType string
+		header      map[string]string
+		want        int
+	}{
+		{"curl", "", nil, http.StatusOK},
+		{"json from the same origin", "application/json", map[string]string{"Origin": on.URL}, http.StatusOK},
+		{"a form", "application/x-www-form-urlencoded", nil, http.StatusForbidden},
+		{"a multipart form", "multipart/form-data; boundary=x", nil, http.StatusForbidden},
+		{"text/plain", "text/plain", nil, http.StatusForbidden},
+		{"a foreign Origin", "application/json", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"a cross-site fetch", "", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+	} {
+		before := reloads
+		if code := post(on, c.contentType, c.header); code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, code, c.want)
+		}
+		if refused := reloads == before; refused != (c.want != http.StatusOK) {
+			t.Errorf("%s: reloaded = %v", c.name, !refused)
+		}
+	}
+}
+
+func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
+	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{&daemon.State{Ready: true}}, Gatherer: prometheus.NewRegistry(),
+		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
+	defer srv.Close()
+	for _, path := range []string{"/", "/metrics", "/healthz", "/readyz", "/api/v1/versions", "/api/v1/outbox", "/nope"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, want)
+			}
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+			t.Errorf("%s: Content-Security-Policy %q must allow no script", path, csp)
+		}
+	}
+	s := NewServer(http.NotFoundHandler())
+	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.WriteTimeout < time.Minute || s.IdleTimeout == 0 {
+		t.Errorf("server timeouts: %+v", s)
+	}
+}
+
+type fakeNotifications struct {
+	letters   []notify.Letter
+	recovered string
+}
+
+func (f fakeNotifications) Letters(string) ([]notify.Letter, error) { return f.letters, nil }
+func (f fakeNotifications) Retry(string) (int, error)               { return 0, nil }
+func (f fakeNotifications) Recovered() string                       { return f.recovered }
+
+func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
+	n := fakeNotifications{recovered: "/var/lib/purgewatch/state.db.corrupt-20261127T120000Z", letters: []notify.Letter{
+		{Channel: "chat", State: notify.LetterDead, DeadSince: now.Add(-time.Hour), Status: 404, Answer: "no_service", Events: 2, Versions: []string{"g/i/1.0.0"}},
+		{Channel: "mail", State: notify.LetterPending, Attempts: 3, NextAttempt: now.Add(time.Minute), LastError: "smtp: timeout", Events: 1, Versions: []string{"g/i/2.0.0"}},
+	}}
+	st := &daemon.State{Ready: true, History: []daemon.ScanRecord{{Started: now, Result: metrics.ResultSuccess}}}
+	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Notifications: n, Gatherer: prometheus.NewRegistry(),
+		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "" }}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	banner, versions := strings.Index(page, `id="state-recovered"`), strings.Index(page, `id="versions"`)
+	if banner < 0 || banner > versions || !strings.Contains(page, "state.db.corrupt-20261127T120000Z") {
+		t.Error("the recovered state file is not announced above the versions")
+	}
+	dead := page[strings.Index(page, `id="dead-letters"`):]
+	for _, want := range []string{"chat", "HTTP 404: no_service", "g/i/1.0.0", "notify retry --channel"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if !strings.Contains(dead, "smtp: timeout") || !strings.Contains(dead, `id="pending"`) {
+		t.Error("the pending messages are not listed after the dead letters")
 	}
 }

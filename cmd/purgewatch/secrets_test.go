@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purgewatch/purgewatch/notify"
+)
+
+// echoingReceiver answers status with a body that repeats everything it was sent in the clear: the
+// URL (a webhook's token), the Authorization header (Alertmanager's user:password). A receiver
+// that echoes is how secrets most often come back into logs.
+func echoingReceiver(t *testing.T, status int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		user, pass, _ := r.BasicAuth()
+		http.Error(w, "refused "+r.URL.String()+" for "+user+":"+pass, status)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// silentSMTP accepts connections and never greets: the e-mail channel times out.
+func silentSMTP(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// refusedAddress is a loopback port nothing listens on.
+func refusedAddress(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
+	smtpHost, smtpPort, _ := net.SplitHostPort(silentSMTP(t))
+	secrets := map[string]string{
+		// connection refused
+		"PW_SLACK_URL": "http://" + refusedAddress(t) + "/services/T0SLACK/B0SLACK/slackTokenSecret1234",
+		// DNS failure
+		"PW_TEAMS_URL": "https://purgewatch-teams.invalid/workflows/teamsTokenSecret5678",
+		// 4xx, from a receiver that echoes the URL
+		"PW_WEBHOOK_URL":    echoingReceiver(t, http.StatusBadRequest).URL + "/hooks/webhookTokenSecret9012",
+		"PW_WEBHOOK_SECRET": "hmacKeySecret3456",
+		// 5xx, from an Alertmanager that echoes the credentials
+		"PW_AM_URL": strings.Replace(echoingReceiver(t, http.StatusBadGateway).URL, "http://", "http://amuser:amPasswordSecret7890@", 1),
+		// timeout
+		"PW_SMTP_PASSWORD": "smtpPasswordSecret2468",
+	}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.db")
+	cfg := filepath.Join(dir, "config.yaml")
+	body := `notify:
+  stateFile: ` + state + `
+  retry: {initial: 1s, max: 1s}
+  channels:
+    - {name: slack, type: slack, webhookURL: "${PW_SLACK_URL}", timeout: 2s}
+    - {name: teams, type: teams, webhookURL: "${PW_TEAMS_URL}", timeout: 2s}
+    - {name: hook, type: webhook, url: "${PW_WEBHOOK_URL}", secret: "${PW_WEBHOOK_SECRET}", timeout: 2s}
+    - {name: am, type: alertmanager, urls: ["${PW_AM_URL}"], timeout: 2s}
+    - name: mail
+      type: email
+      from: purgewatch@example.com
+      to: [ops@example.com]
+      timeout: 500ms
+      smtp: {host: ` + smtpHost + `, port: ` + smtpPort + `, tls: none, username: purgewatch, password: "${PW_SMTP_PASSWORD}"}
+`
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var written []string // everything purgewatch wrote anywhere
+	for _, ch := range []string{"slack", "teams", "hook", "am", "mail"} {
+		code, out, stderr := runCmd(t, "notify", "test", "--config", cfg, "--channel", ch)
+		if code != exitFailed || !strings.Contains(stderr, ch) {
+			t.Errorf("notify test --channel %s: exit %d, %q", ch, code, stderr)
+		}
+		written = append(written, out, stderr)
+	}
+
+	d := startDaemon(t, "--demo", "--config", cfg)
+	d.waitReady(t)
+	// Every channel has failed at least once: each failure path has been taken.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, text := d.get(t, "/api/v1/outbox")
+		var letters []notify.Letter
+		_ = json.Unmarshal([]byte(text), &letters)
+		tried := map[string]bool{}
+		for _, l := range letters {
+			if l.Attempts > 0 {
+				tried[l.Channel] = true
+			}
+		}
+		if len(tried) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every channel was tried: %v\n%s", tried, d.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{"/", "/api/v1/versions", "/api/v1/outbox", "/metrics"} {
+		_, text := d.get(t, path)
+		written = append(written, text)
+	}
+	if _, page := d.get(t, "/"); !strings.Contains(page, `id="dead-letters"`) || !strings.Contains(page, "HTTP 400") {
+		t.Error("the status page does not show the webhook's dead letter")
+	}
+	d.stop(t)
+	written = append(written, d.logs.String(), d.stdout.String())
+	data, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written = append(written, string(data))
+	all := strings.Join(written, "\n")
+	for _, want := range []string{"connection refused", "no such host", "HTTP 400", "HTTP 502", "timeout"} {
+		if !strings.Contains(strings.ToLower(all), strings.ToLower(want)) {
+			t.Errorf("no failure says %q: the path was not driven", want)
+		}
+	}
+
+	for name, value := range secrets {
+		for _, secret := range secretParts(value) {
+			if strings.Contains(all, secret) {
+				i := strings.Index(all, secret)
+				t.Errorf("%s leaked (%q) in: …%s…", name, secret, all[max(0, i-200):min(len(all), i+len(secret)+50)])
+			}
+		}
+	}
+}
+
+// secretParts are what must never appear of a secret: the token part of a URL, or the whole.
+func secretParts(v string) []string {
+	for _, marker := range []string{"/services/", "/workflows/", "/hooks/"} {
+		if i := strings.Index(v, marker); i >= 0 {
+			return []string{v[i+len(marker):]}
+		}
+	}
+	if strings.Contains(v, "@") {
+		return []string{"amPasswordSecret7890"}
+	}
+	return []string{v}
+}
+
+func TestAHungReceiverDoesNotHoldUpTheScans(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hung.Close) // after the daemon stops (cleanups run last first), which lets go of the connection
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := "scan:\n  schedule: \"@every 1s\"\nnotify:\n  stateFile: " + filepath.Join(dir, "state.db") +
+		"\n  channels:\n    - {name: hung, type: webhook, url: " + hung.URL + ", timeout: 1h}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--demo", "--config", cfg)
+	d.waitReady(t)
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first message never reached the receiver")
+	}
+	// With the receiver holding its one connection for the length of the test, scans go on, every
+	// tick, and the daemon stays ready.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, text := d.get(t, "/metrics")
+		if strings.Contains(text, `purgewatch_scans_total{result="success"} 4`) {
+			if strings.Contains(text, `purgewatch_scans_total{result="skipped"} `) && !strings.Contains(text, `purgewatch_scans_total{result="skipped"} 0`) {
+				t.Errorf("ticks were skipped behind the hung receiver")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scans stalled behind a hung receiver:\n%s", text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := d.get(t, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d while a receiver hangs", code)
+	}
+}
