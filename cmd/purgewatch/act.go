@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,6 +32,7 @@ type actFlags struct {
 	config                                               *string
 	demo, dryRun, yes                                    *bool
 	subscription, resourceGroup, gallery, image, version *string
+	wait                                                 *time.Duration
 }
 
 func newActFlags(name string, stderr io.Writer) *actFlags {
@@ -46,6 +48,7 @@ func newActFlags(name string, stderr io.Writer) *actFlags {
 		gallery:       fs.String("gallery", "", "its gallery"),
 		image:         fs.String("image", "", "its image definition"),
 		version:       fs.String("version", "", "the version"),
+		wait:          fs.Duration("wait", 10*time.Minute, "how long the whole command may take, throttling and stalled requests included"),
 	}
 }
 
@@ -76,12 +79,56 @@ func (a *actFlags) parse(args []string) (scanner.VersionRef, error) {
 	return ref, nil
 }
 
-// acting is a version found in the recycle bin, and the means to act on it.
+// acting is a version found in the recycle bin, and the means to act on it, within --wait.
 type acting struct {
 	ref   scanner.VersionRef
 	r     *restore.Restorer
 	found *scanner.Found
+	ctx   context.Context // ends when --wait runs out
 	stop  func()
+	watch *waiting
+}
+
+// failed says why the command stopped: what it was waiting for when --wait ran out, or err.
+func (a *acting) failed(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("gave up after --wait %s, waiting for %s", a.watch.limit, a.watch.last())
+	}
+	return err.Error()
+}
+
+// waiting hears of every ARM request of the command and says, as it goes, what holds it up: a
+// throttled request (and that it waits as ARM asked), a request that got no answer.
+type waiting struct {
+	w     io.Writer
+	limit time.Duration
+	mu    sync.Mutex
+	what  string
+}
+
+func (wt *waiting) Request(operation string, status int, _ string, _ int) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	wt.what = "ARM to answer " + operation
+	if status == 0 {
+		fmt.Fprintf(wt.w, "purgewatch: no answer from ARM to %s (stalled or unreachable); trying again within --wait %s\n", operation, wt.limit)
+	}
+}
+
+func (wt *waiting) Throttled(operation, subscription string) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	wt.what = "ARM's read budget (throttled: HTTP 429 to " + operation + ")"
+	fmt.Fprintf(wt.w, "purgewatch: ARM throttled %s on subscription %s; waiting as it asks, within --wait %s\n", operation, subscription, wt.limit)
+}
+
+func (wt *waiting) last() string {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	if wt.what == "" {
+		return "ARM's first answer"
+	}
+	return wt.what
 }
 
 // begin is what recover and purge do first: read the flags, build the restorer, and make sure
@@ -93,26 +140,28 @@ func (a *actFlags) begin(ctx context.Context, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
 		return nil
 	}
-	cfg, stop, err := loadForCommand(*a.config, *a.demo)
+	cfg, stopDemo, err := loadForCommand(*a.config, *a.demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return nil
 	}
-	az, err := newAzure(cfg, nil, zap.NewNop())
+	watch := &waiting{w: stderr, limit: *a.wait}
+	az, err := newAzure(cfg, watch, zap.NewNop())
 	if err != nil {
-		stop()
+		stopDemo()
 		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
 		return nil
 	}
-	r := &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}
-	found, err := r.Check(ctx, ref)
-	if err != nil {
-		stop()
-		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
+	ctx, cancel := context.WithTimeout(ctx, *a.wait)
+	act := &acting{ref: ref, ctx: ctx, watch: watch, stop: func() { cancel(); stopDemo() },
+		r: &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}}
+	if act.found, err = act.r.Check(ctx, ref); err != nil {
+		act.stop()
+		fmt.Fprintf(stderr, "purgewatch %s: %s\n", name, act.failed(err))
 		return nil
 	}
-	describeVersion(stdout, found.InRecycleBin, time.Now())
-	return &acting{ref: ref, r: r, found: found, stop: stop}
+	describeVersion(stdout, act.found.InRecycleBin, time.Now())
+	return act
 }
 
 // confirm asks on a terminal; without one it refuses unless --yes was given.
@@ -141,7 +190,6 @@ func describeVersion(w io.Writer, v *scanner.Version, now time.Time) {
 func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := newActFlags("recover", stderr)
 	location := a.fs.String("location", "", "the version's home location for the PUT form (default: its gallery's)")
-	wait := a.fs.Duration("wait", 10*time.Minute, "how long to follow the operation")
 	act := a.begin(ctx, args, stdout, stderr)
 	if act == nil {
 		return exitFailed
@@ -163,9 +211,9 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "purgewatch recover:", err)
 		return exitFailed
 	}
-	res, err := r.Recover(ctx, ref, loc, *wait)
+	res, err := r.Recover(act.ctx, ref, loc, *a.wait)
 	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch recover:", err)
+		fmt.Fprintln(stderr, "purgewatch recover:", act.failed(err))
 		return exitFailed
 	}
 	how := string(res.Method)
@@ -173,7 +221,7 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		how += " (the PATCH of the REST specification was refused)"
 	}
 	if !res.Done {
-		fmt.Fprintf(stdout, "restore accepted with %s and still running after %s; `purgewatch scan` shows when the version has left the recycle bin\n", how, *wait)
+		fmt.Fprintf(stdout, "restore accepted with %s and still running after --wait %s; `purgewatch scan` shows when the version has left the recycle bin\n", how, *a.wait)
 		return exitPartial
 	}
 	fmt.Fprintf(stdout, "recovered %s with %s\n", ref.ID(), how)
@@ -189,7 +237,7 @@ func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer act.stop()
 	ref, r := act.ref, act.r
-	inv := r.Scanner.Inventory(ctx, &scanner.Snapshot{Subscriptions: []scanner.Subscription{{ID: ref.SubscriptionID}}})
+	inv := r.Scanner.Inventory(act.ctx, &scanner.Snapshot{Subscriptions: []scanner.Subscription{{ID: ref.SubscriptionID}}})
 	if len(inv.Errors) > 0 && !*force {
 		fmt.Fprintf(stderr, "purgewatch purge: cannot tell whether workloads still use the version (%s: %s); --force purges anyway\n", inv.Errors[0].Scope, inv.Errors[0].Message)
 		return exitFailed
@@ -205,15 +253,15 @@ func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	if *a.dryRun {
-		fmt.Fprintf(stdout, "would send:\n  DELETE %s%s?api-version=2024-03-03\n", strings.TrimSuffix(r.Endpoint, "/"), restore.PurgePath(ref))
+		fmt.Fprintf(stdout, "would send:\n  DELETE %s%s?api-version=%s\n", strings.TrimSuffix(r.Endpoint, "/"), restore.PurgePath(ref), restore.PurgeAPIVersion)
 		return exitOK
 	}
 	if err := confirm(*a.yes, stderr, "Purge "+ref.ID()+" for good? Nothing can bring it back."); err != nil {
 		fmt.Fprintln(stderr, "purgewatch purge:", err)
 		return exitFailed
 	}
-	if err := r.Purge(ctx, ref); err != nil {
-		fmt.Fprintln(stderr, "purgewatch purge:", err)
+	if err := r.Purge(act.ctx, ref); err != nil {
+		fmt.Fprintln(stderr, "purgewatch purge:", act.failed(err))
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "purged %s\n", ref.ID())

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +144,46 @@ func TestAuditCommandFailOn(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "audit", "--config", cfg, "--fail-on", "info"); code != exitFailed {
 		t.Errorf("--fail-on info is not a severity one fails on: exit %d", code)
+	}
+}
+
+func TestRecoverAndPurgeAreBoundedByWaitAndSayWhatHoldsThemUp(t *testing.T) {
+	id := prodRG + "windows-2022-iis/versions/2024.11.1"
+	scope := "/subscriptions/" + armsim.DemoProduction
+	for _, c := range []struct {
+		name  string
+		fault armsim.Fault
+		says  []string
+	}{
+		{"stalled", armsim.Fault{Scope: scope, Stall: true},
+			[]string{"no answer from ARM to", "gave up after --wait 2.5s, waiting for ARM to answer"}},
+		{"throttled", armsim.Fault{Scope: scope, Status: http.StatusTooManyRequests, Code: "TooManyRequests", RetryAfter: 700 * time.Millisecond},
+			[]string{"ARM throttled", "waiting as it asks, within --wait 2.5s", "429"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, _ := demoSim(t, armsim.Options{}, c.fault)
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			cfg := filepath.Join(t.TempDir(), "config.yaml")
+			body := "azure:\n  auth: none\n  endpoint: " + srv.URL + "\n  requestTimeout: 1s\n"
+			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range []string{"recover", "purge"} {
+				start := time.Now()
+				code, _, stderr := runCmd(t, cmd, id, "--config", cfg, "--yes", "--wait", "2500ms")
+				if took := time.Since(start); took > 10*time.Second {
+					t.Errorf("%s took %s with --wait 2.5s", cmd, took)
+				}
+				if code != exitFailed {
+					t.Errorf("%s: exit %d", cmd, code)
+				}
+				for _, want := range c.says {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, stderr)
+					}
+				}
+			}
+		})
 	}
 }

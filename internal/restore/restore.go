@@ -35,9 +35,9 @@ const (
 	MethodPut   Method = "PUT"
 )
 
-// purgeAPIVersion is the api-version of the documented recycle-bin DELETE, which no merged
+// PurgeAPIVersion is the api-version of the documented recycle-bin DELETE, which no merged
 // specification and no SDK method has.
-const purgeAPIVersion = "2024-03-03"
+const PurgeAPIVersion = "2024-03-03"
 
 // Restorer recovers and purges versions.
 type Restorer struct {
@@ -118,7 +118,7 @@ type Request struct {
 
 // Plan is the restore requests, in the order they are tried.
 func (r *Restorer) Plan(ref scanner.VersionRef, location string) []Request {
-	url := strings.TrimSuffix(r.Endpoint, "/") + ref.ID() + "?api-version=2026-03-03"
+	url := strings.TrimSuffix(r.Endpoint, "/") + ref.ID() + "?api-version=" + RestoreAPIVersion
 	patch, _ := json.Marshal(patchBody())
 	put, _ := json.Marshal(putBody(location))
 	return []Request{{MethodPatch, url, string(patch)}, {MethodPut, url, string(put)}}
@@ -184,17 +184,26 @@ func follow[T any](ctx context.Context, r *Restorer, p *runtime.Poller[T], wait 
 		}
 		if polls > 0 { // ask at once first: a quick operation is done by then
 			if err := r.clock().Sleep(ctx, every); err != nil {
-				return false, err
+				return false, accepted(err)
 			}
 		}
 		resp, err := p.Poll(ctx)
 		if err != nil {
-			return false, err
+			return false, accepted(err)
 		}
 		r.progress("operation %s after %s", operationStatus(resp), r.clock().Now().Sub(start).Round(time.Second))
 	}
 	_, err := p.Result(ctx)
 	return err == nil, err
+}
+
+// accepted is a poll's error once the operation was accepted: the command's deadline (--wait)
+// running out is no failure of the operation, which goes on in Azure; anything else is.
+func accepted(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
 }
 
 func operationStatus(resp *http.Response) string {
@@ -220,7 +229,7 @@ func (r *Restorer) Purge(ctx context.Context, ref scanner.VersionRef) error {
 		return err
 	}
 	q := req.Raw().URL.Query()
-	q.Set("api-version", purgeAPIVersion)
+	q.Set("api-version", PurgeAPIVersion)
 	req.Raw().URL.RawQuery = q.Encode()
 	resp, err := client.Pipeline().Do(req)
 	if err != nil {
@@ -235,7 +244,10 @@ func (r *Restorer) Purge(ctx context.Context, ref scanner.VersionRef) error {
 		if err != nil {
 			return err
 		}
-		_, err = follow(ctx, r, p, 0)
+		done, err := follow(ctx, r, p, 0)
+		if err == nil && !done {
+			err = fmt.Errorf("the purge was accepted and is still running in Azure: %w", context.DeadlineExceeded)
+		}
 		return permission(err, needed)
 	}
 	return permission(runtime.NewResponseError(resp), needed)

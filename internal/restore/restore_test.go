@@ -139,7 +139,7 @@ func TestPurgeSendsTheRecycleBinDelete(t *testing.T) {
 		t.Fatalf("writes = %+v", writes)
 	}
 	requests := strings.Join(f.sim.Requests(), "\n")
-	if !strings.Contains(requests, "DELETE "+PurgePath(ref("1.0.0"))+"?api-version="+purgeAPIVersion) {
+	if !strings.Contains(requests, "DELETE "+PurgePath(ref("1.0.0"))+"?api-version="+PurgeAPIVersion) {
 		t.Errorf("requests:\n%s", requests)
 	}
 	if _, err := f.r.Check(t.Context(), ref("1.0.0")); err == nil {
