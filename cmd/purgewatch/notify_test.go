@@ -50,6 +50,10 @@ func TestNotifyPreviewDemo(t *testing.T) {
 	if !strings.HasPrefix(out, "==> stdout (log): 9 events") || strings.Count(out, `"channel":"stdout"`) != 9 {
 		t.Errorf("preview:\n%s", out)
 	}
+	// The audit runs as in `run`: a version a VM still uses says so, as `run` would send it.
+	if !strings.Contains(out, `"workloads":["VM web-prod-01"]`) {
+		t.Errorf("preview lacks the workloads line:\n%s", out)
+	}
 }
 
 func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
