@@ -9,6 +9,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
@@ -54,16 +55,26 @@ func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writ
 	return notify.New(store, s, nil, log, notify.NewMetrics(reg)), store, nil
 }
 
-// reconfigureNotifier applies a reloaded configuration's notification settings, already built.
-func reconfigureNotifier(n *notify.Notifier, old, cfg *config.Config, s notify.Settings, log *zap.Logger) {
-	switch {
-	case n == nil && len(cfg.Notify.Channels) > 0:
-		log.Warn("notification channels were added: they start on restart, with the state file")
-	case n == nil:
-	case cfg.Notify.StateFile != old.Notify.StateFile:
-		log.Warn("notify.stateFile changes only on restart", zap.String("stateFile", old.Notify.StateFile))
-		n.Configure(s)
-	default:
-		n.Configure(s)
-	}
+// notifierPart is the notifier's part of a reload: the channels are built first, so a channel
+// that cannot be built refuses the whole reload; a notifier that does not exist (no channel at
+// start) or a changed state file waits for a restart, and says so.
+func notifierPart(n *notify.Notifier, stdout io.Writer, log *zap.Logger) reload.Component {
+	return reload.Func(func(old, next *config.Config) (func(), error) {
+		s, err := notifySettings(next, stdout)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			switch {
+			case n == nil && len(next.Notify.Channels) > 0:
+				log.Warn("notification channels were added: they start on restart, with the state file")
+			case n == nil:
+			case next.Notify.StateFile != old.Notify.StateFile:
+				log.Warn("notify.stateFile changes only on restart", zap.String("stateFile", old.Notify.StateFile))
+				n.Configure(s)
+			default:
+				n.Configure(s)
+			}
+		}, nil
+	})
 }

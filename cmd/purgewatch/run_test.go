@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,5 +402,60 @@ func TestTheWholeLoop(t *testing.T) {
 	waitFor("resolution", announced("resolved", `"reason":"recovered"`))
 	if n := strings.Count(d.stdout.String(), `"type":"resolved"`); n != 1 {
 		t.Errorf("%d resolved events, want exactly one", n)
+	}
+}
+
+// SIGHUP and POST /-/reload at once, many times over, while the file changes: under -race
+// nothing is reported, every reload either applies or is refused whole, and the last one wins.
+func TestAReloadStormBySignalAndHTTP(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	variant := func(i int) string {
+		return fmt.Sprintf("server:\n  enableLifecycle: true\nmetrics:\n  relative: %v\nnotify:\n  stateFile: %s\n  channels:\n    - {name: ch%d, type: log}\n",
+			i%2 == 0, filepath.Join(dir, "s.db"), i%3)
+	}
+	write := func(i int) { // whole files only, as an editor or a ConfigMap update writes them
+		tmp := filepath.Join(dir, fmt.Sprintf("tmp-%d", i))
+		if err := os.WriteFile(tmp, []byte(variant(i)), 0o600); err != nil {
+			t.Error(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Error(err)
+		}
+	}
+	write(0)
+	d := startDaemon(t, "--demo", "--config", path)
+	d.waitReady(t)
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			write(i)
+			if i%2 == 0 {
+				d.reload <- nil
+				return
+			}
+			resp, err := d.client.Post(d.base+"/-/reload", "", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("POST /-/reload = %d", resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	write(1) // relative: false, channel ch1
+	resp, err := d.client.Post(d.base+"/-/reload", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("last reload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, text := d.get(t, "/metrics"); strings.Contains(text, "seconds_until_purge{") || !strings.Contains(text, `purgewatch_notifications_pending{channel="ch1"}`) {
+		t.Error("the last reload did not win")
+	}
+	if !strings.Contains(d.logs.String(), "channelsAdded") {
+		t.Error("no reload said which channels it added")
 	}
 }

@@ -26,9 +26,9 @@ import (
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/daemon"
+	"github.com/purgewatch/purgewatch/internal/reload"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
 	"github.com/purgewatch/purgewatch/metrics"
-	"github.com/purgewatch/purgewatch/notify"
 )
 
 // shutdownGrace bounds the HTTP drain on SIGTERM, inside the 10 s a supervisor gives.
@@ -94,39 +94,29 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	if store != nil {
 		defer store.Close()
 	}
-	var (
-		collector *metrics.SnapshotCollector
-		announcer daemon.Announcer
-		settings  notify.Settings // built with each configuration, so a bad channel refuses the reload
-		current   = cfg
-	)
+	var announcer daemon.Announcer
 	if notifier != nil {
 		announcer = notifier
 	}
 	d, err := daemon.New(cfg, daemon.Options{
-		Load: load,
-		Build: func(c *config.Config) (daemon.Scanner, error) {
-			s, err := notifySettings(c, stdout)
-			if err != nil {
-				return nil, err
-			}
-			settings = s
-			return newScanner(c, proc, log.Named("scanner"))
-		},
-		OnReload: func(c *config.Config) {
-			_ = level.UnmarshalText([]byte(c.Log.Level))
-			collector.SetRelative(c.Metrics.Relative)
-			reconfigureNotifier(notifier, current, c, settings, log.Named("notify"))
-			current = c
-		},
+		Build:     func(c *config.Config) (daemon.Scanner, error) { return newScanner(c, proc, log.Named("scanner")) },
 		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	collector = metrics.NewSnapshotCollector(d.View, clock.Real{}.Now, cfg.Metrics.Relative)
+	collector := metrics.NewSnapshotCollector(d.View, clock.Real{}.Now, cfg.Metrics.Relative)
 	reg.MustRegister(collector)
+	// Every part a configuration steers, built before the first reload can come.
+	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
+	coord.Register(d, notifierPart(notifier, stdout, log.Named("notify")),
+		reload.Func(func(_, next *config.Config) (func(), error) {
+			return func() {
+				_ = level.UnmarshalText([]byte(next.Log.Level))
+				collector.SetRelative(next.Metrics.Relative)
+			}, nil
+		}))
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -134,7 +124,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		return exitFailed
 	}
 	webOpts := pwweb.Options{
-		Daemon: d, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
+		Daemon: d, Reload: coord.Reload, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
 		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
 		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
 		EnableLifecycle: cfg.Server.EnableLifecycle,
@@ -180,7 +170,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
-			_ = d.Reload()
+			_ = coord.Reload()
 		case err := <-serveErr:
 			log.Error("http server failed", zap.Error(err))
 			code = exitFailed

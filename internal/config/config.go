@@ -20,7 +20,17 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Notify    Notify    `yaml:"notify"`
 	Audit     Audit     `yaml:"audit"`
+
+	// What the file said, beyond its values: a reload refuses an empty file, and a file that
+	// drops every channel without saying so.
+	empty, channelsExplicit bool
 }
+
+// Empty reports whether the file was empty (every default).
+func (c *Config) Empty() bool { return c.empty }
+
+// ChannelsExplicit reports whether the file names notify.channels itself, even as [].
+func (c *Config) ChannelsExplicit() bool { return c.channelsExplicit }
 
 // Audit configures the findings `purgewatch audit` and each daemon scan compute.
 type Audit struct {

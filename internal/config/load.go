@@ -55,9 +55,11 @@ func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
 		return nil, &Error{File: file, Line: syntaxLine(err), Msg: cleanYAMLMessage(err.Error())}
 	}
 	if len(root.Content) == 0 { // an empty file: every default
+		cfg.empty = true
 		return &cfg, validate(file, &cfg, newIndex(&root))
 	}
 	idx := newIndex(&root)
+	_, cfg.channelsExplicit = idx.keyLine["notify.channels"]
 
 	// Pass one, strict, on the text as written: unknown keys and wrong types, with true lines.
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -43,12 +43,8 @@ type Announcer interface {
 
 // Options configures a Daemon.
 type Options struct {
-	// Load reads the configuration again, for Reload.
-	Load func() (*config.Config, error)
-	// Build makes the scanner a configuration asks for.
+	// Build makes the scanner a configuration asks for, at start and on each reload.
 	Build func(*config.Config) (Scanner, error)
-	// OnReload is called with each reloaded configuration once it has taken effect.
-	OnReload func(*config.Config)
 	// Announcer, when set, hears of every snapshot a scan produces.
 	Announcer Announcer
 	Clock     clock.Clock
@@ -139,18 +135,6 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-func (d *Daemon) load() (*config.Config, Scanner, error) {
-	cfg, err := d.opts.Load()
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := d.opts.Build(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("building the scanner: %w", err)
-	}
-	return cfg, s, nil
-}
-
 // Config returns the configuration in effect.
 func (d *Daemon) Config() *config.Config {
 	d.mu.Lock()
@@ -172,38 +156,28 @@ func (d *Daemon) View() *metrics.View {
 	return v
 }
 
-// Reload re-reads the configuration. An invalid one is refused, logged and counted, and the one
-// in effect stays.
-func (d *Daemon) Reload() error {
-	cfg, s, err := d.load()
-	now := d.opts.Clock.Now()
+// Prepare is the daemon's part of a reload (reload.Component): it builds the scanner next asks
+// for; the apply puts it and the schedule in effect for the next scan (the one running keeps
+// its own).
+func (d *Daemon) Prepare(_, next *config.Config) (func(), error) {
+	s, err := d.opts.Build(next)
 	if err != nil {
-		d.opts.Logger.Error("configuration reload refused; keeping the one in effect", zap.Error(err))
-		if d.opts.Metrics != nil {
-			d.opts.Metrics.ConfigLoaded(false, now)
+		return nil, fmt.Errorf("building the scanner: %w", err)
+	}
+	return func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		old := d.cfg
+		d.cfg, d.scanner = next, s
+		if d.cron != nil && next.Scan.Schedule != old.Scan.Schedule {
+			if err := d.scheduleLocked(); err != nil { // validated by config: cannot fail
+				d.opts.Logger.Error("rescheduling", zap.Error(err))
+			}
 		}
-		return err
-	}
-	d.mu.Lock()
-	old := d.cfg
-	d.cfg, d.scanner = cfg, s
-	if d.cron != nil && cfg.Scan.Schedule != old.Scan.Schedule {
-		if err := d.scheduleLocked(); err != nil { // validated by config: cannot fail
-			d.opts.Logger.Error("rescheduling", zap.Error(err))
+		if next.Server != old.Server {
+			d.opts.Logger.Warn("server settings change only on restart", zap.String("listen", old.Server.Listen))
 		}
-	}
-	d.mu.Unlock()
-	if cfg.Server != old.Server {
-		d.opts.Logger.Warn("server settings change only on restart", zap.String("listen", old.Server.Listen))
-	}
-	if d.opts.Metrics != nil {
-		d.opts.Metrics.ConfigLoaded(true, now)
-	}
-	if d.opts.OnReload != nil {
-		d.opts.OnReload(cfg)
-	}
-	d.opts.Logger.Info("configuration reloaded", zap.String("schedule", cfg.Scan.Schedule))
-	return nil
+	}, nil
 }
 
 // Run scans at once and then on the schedule until ctx is done; then it stops the scheduler,

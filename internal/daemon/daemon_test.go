@@ -18,6 +18,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -32,6 +33,8 @@ type fixture struct {
 	sim   *armsim.Server
 	reg   *prometheus.Registry
 	path  string
+	// reload applies the file at path to the daemon, as `run` does.
+	reload *reload.Coordinator
 }
 
 // newFixture runs a Daemon whose real scanner reads the demo estate from the simulator over HTTP.
@@ -64,7 +67,6 @@ func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, ext
 	proc := metrics.NewProcess(reg, "test", "test")
 	fc := clock.NewFake(t0)
 	opts := Options{
-		Load: load,
 		Build: func(c *config.Config) (Scanner, error) {
 			pl, err := arm.New(arm.Options{Endpoint: c.Azure.Endpoint, Clock: fc, RetryDelay: time.Nanosecond, Observer: proc})
 			if err != nil {
@@ -81,7 +83,9 @@ func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, ext
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{d: d, sim: sim, reg: reg, path: path, clock: fc}
+	coord := reload.New(cfg, load, nil, func(ok bool) { proc.ConfigLoaded(ok, fc.Now()) })
+	coord.Register(d)
+	return &fixture{d: d, sim: sim, reg: reg, path: path, clock: fc, reload: coord}
 }
 
 func write(t *testing.T, path, body string) {
@@ -228,7 +232,7 @@ func TestOverlappingTicksAreSkipped(t *testing.T) {
 func TestReloadGoodAndBad(t *testing.T) {
 	f := newFixture(t, armsim.Options{}, "scan:\n  schedule: \"*/15 * * * *\"\n")
 	write(t, f.path, "scan:\n  schedule: \"@every 5m\"\nretention:\n  defaultDays: 9\n")
-	if err := f.d.Reload(); err != nil {
+	if err := f.reload.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if c := f.d.Config(); c.Scan.Schedule != "@every 5m" || c.Retention.DefaultDays != 9 {
@@ -246,7 +250,7 @@ func TestReloadGoodAndBad(t *testing.T) {
 	}
 
 	write(t, f.path, "scan:\n  schedule: \"every now and then\"\n")
-	err := f.d.Reload()
+	err := f.reload.Reload()
 	if err == nil || !strings.Contains(err.Error(), "config.yaml:2: scan.schedule") {
 		t.Fatalf("bad reload: %v", err)
 	}

@@ -24,10 +24,9 @@ import (
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
-// Daemon is what the handlers read and steer.
+// Daemon is what the handlers read.
 type Daemon interface {
 	State() *daemon.State
-	Reload() error
 }
 
 // Notifications is what the page and the API show and steer of delivery; *notify.Notifier.
@@ -43,6 +42,8 @@ type Notifications interface {
 // Options configures the handler.
 type Options struct {
 	Daemon Daemon
+	// Reload applies the configuration file again, everywhere or nowhere (POST /-/reload).
+	Reload func() error
 	// Notifications is nil when no channel is configured.
 	Notifications Notifications
 	// EnableLifecycle turns on the endpoints that change what purgewatch does: POST /-/reload and
@@ -91,7 +92,7 @@ func Handler(o Options) http.Handler {
 		_ = enc.Encode(snap.Document(o.Now()))
 	})
 	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if err := o.Daemon.Reload(); err != nil {
+		if err := o.Reload(); err != nil {
 			http.Error(w, "reload refused, the previous configuration stays: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

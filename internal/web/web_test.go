@@ -22,7 +22,6 @@ var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 type fixedDaemon struct{ st *daemon.State }
 
 func (f fixedDaemon) State() *daemon.State { return f.st }
-func (f fixedDaemon) Reload() error        { return nil }
 
 func page(t *testing.T, st *daemon.State) string {
 	t.Helper()
@@ -72,14 +71,6 @@ func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
 	}
 }
 
-// countingDaemon counts reloads.
-type countingDaemon struct {
-	fixedDaemon
-	reloads *int
-}
-
-func (c countingDaemon) Reload() error { *c.reloads++; return nil }
-
 func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 	post := func(srv *httptest.Server, contentType string, header map[string]string) int {
 		t.Helper()
@@ -98,14 +89,15 @@ func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 		return resp.StatusCode
 	}
 	var reloads int
-	d := countingDaemon{fixedDaemon{&daemon.State{}}, &reloads}
-	off := httptest.NewServer(Handler(Options{Daemon: d, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now }, Logger: zap.NewNop()}))
+	d := fixedDaemon{&daemon.State{}}
+	count := func() error { reloads++; return nil }
+	off := httptest.NewServer(Handler(Options{Daemon: d, Reload: count, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now }, Logger: zap.NewNop()}))
 	defer off.Close()
 	if code := post(off, "", nil); code != http.StatusForbidden || reloads != 0 {
 		t.Errorf("lifecycle off: POST /-/reload = %d, %d reloads; want 403 and none", code, reloads)
 	}
 
-	on := httptest.NewServer(Handler(Options{Daemon: d, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
+	on := httptest.NewServer(Handler(Options{Daemon: d, Reload: count, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
 		Logger: zap.NewNop(), EnableLifecycle: true}))
 	defer on.Close()
 	for _, c := range []struct {
