@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/redact"
+	"github.com/purgewatch/purgewatch/internal/retryafter"
 )
 
 // Channel delivers messages to one destination.
@@ -120,7 +120,7 @@ func post(ctx context.Context, client *http.Client, target, shown, contentType s
 	}
 	se := &SendError{Status: resp.StatusCode, Body: strings.ToValidUTF8(string(bytes.TrimSpace(answer)), "?")}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		se.RetryAfter = arm.RetryAfter(resp.Header, 0)
+		se.RetryAfter = retryafter.Parse(resp.Header, 0)
 	}
 	return se
 }

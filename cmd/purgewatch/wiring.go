@@ -104,7 +104,8 @@ type azure struct {
 }
 
 func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azure, error) {
-	cred, err := arm.Credential(cfg.Azure)
+	a := cfg.Azure
+	cred, err := arm.Credential(arm.Identity{Auth: a.Auth, Cloud: a.Cloud, TenantID: a.TenantID, ClientID: a.ClientID, ClientSecret: a.ClientSecret})
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,10 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
-	"github.com/purgewatch/purgewatch/internal/config"
 )
 
 func TestAuthNoneSendsNoToken(t *testing.T) {
-	cred, err := Credential(config.Azure{Auth: config.AuthNone})
+	cred, err := Credential(Identity{Auth: AuthNone})
 	if err != nil || cred != nil {
 		t.Fatalf("auth none = %v, %v", cred, err)
 	}
@@ -35,7 +33,7 @@ func TestTokensComeFromTheConfiguredCloud(t *testing.T) {
 	for cloud, want := range map[string]string{"public": "login.microsoftonline.com",
 		"china": "login.chinacloudapi.cn", "usgovernment": "login.microsoftonline.us"} {
 		rec := &recorder{}
-		cred, err := credential(config.Azure{Auth: config.AuthClientSecret, Cloud: cloud,
+		cred, err := credential(Identity{Auth: AuthClientSecret, Cloud: cloud,
 			TenantID: "00000000-0000-0000-0000-000000000001", ClientID: "c", ClientSecret: "s"}, rec)
 		if err != nil {
 			t.Fatal(err)

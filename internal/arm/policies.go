@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/retryafter"
 )
 
 // budgetPolicy runs once per attempt: it spends a token of the subscription's bucket, takes a
@@ -126,24 +127,9 @@ func pastDeadline(ctx context.Context, t time.Time) bool {
 	return ok && t.After(d)
 }
 
-// RetryAfter reads the delay a throttled response asks for, in the headers azcore honours.
+// RetryAfter reads the delay a throttled response asks for (see retryafter.Parse).
 func RetryAfter(h http.Header, fallback time.Duration) time.Duration {
-	for _, name := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if ms, err := strconv.ParseInt(h.Get(name), 10, 64); err == nil && ms >= 0 {
-			return time.Duration(ms) * time.Millisecond
-		}
-	}
-	v := h.Get("Retry-After")
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		if d := time.Until(at); d > 0 {
-			return d
-		}
-		return 0
-	}
-	return fallback
+	return retryafter.Parse(h, fallback)
 }
 
 // SubscriptionOf returns the subscription ID a request path is under, lower-cased, or "".

@@ -168,7 +168,7 @@ const (
 	ChannelLog          = "log"
 )
 
-// Auth modes.
+// Auth modes (internal/arm spells them the same; a test in cmd/purgewatch holds them together).
 const (
 	AuthDefault          = "default"
 	AuthWorkloadIdentity = "workload-identity"
