@@ -27,6 +27,9 @@ type View struct {
 	// Findings are the last audit's; Audited says an audit has run (its counts then start at 0).
 	Findings []audit.Finding
 	Audited  bool
+	// References are the last audit's workloads per soft-deleted version (lower-cased id). An
+	// audit runs with each scan, so they change only with Snapshot.
+	References map[string][]scanner.Workload
 }
 
 // SubscriptionHealth is one subscription's scan record.
@@ -122,7 +125,7 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	s := c.series.Load()
 	if s == nil || s.snap != v.Snapshot {
-		s = buildSeries(v.Snapshot)
+		s = buildSeries(v.Snapshot, v.References)
 		c.series.Store(s)
 	}
 	for i := range s.fixed {
@@ -152,7 +155,7 @@ type versionSeries struct {
 	labels []*dto.LabelPair // shared by the version's four series
 }
 
-func buildSeries(snap *scanner.Snapshot) *series {
+func buildSeries(snap *scanner.Snapshot, refs map[string][]scanner.Workload) *series {
 	s := &series{snap: snap, versions: make([]versionSeries, len(snap.Versions)),
 		fixed: make([]gauge, 0, 3*len(snap.Versions)+4*len(snap.Galleries))}
 	perGallery := make(map[string]int, len(snap.Galleries))
@@ -177,7 +180,7 @@ func buildSeries(snap *scanner.Snapshot) *series {
 	}
 	for _, vl := range s.versions {
 		kinds := map[string]int{}
-		for _, w := range snap.References[strings.ToLower(vl.v.ID)] {
+		for _, w := range refs[strings.ToLower(vl.v.ID)] {
 			kinds[w.Kind]++
 		}
 		for _, kind := range []string{"vm", "vmss"} {

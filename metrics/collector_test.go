@@ -44,10 +44,10 @@ func fixtureView() *View {
 			{ID: "g3", SubscriptionID: subB, ResourceGroup: "rg2", Name: "platform", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7, GraceDays: 30},
 		},
 	}
-	snap.References = map[string][]scanner.Workload{
+	refs := map[string][]scanner.Workload{
 		strings.ToLower(snap.Versions[0].ID): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
 	}
-	return &View{Snapshot: snap, Audited: true, Findings: []audit.Finding{
+	return &View{Snapshot: snap, References: refs, Audited: true, Findings: []audit.Finding{
 		{Severity: audit.Critical, Check: audit.CheckPinnedVersion}, {Severity: audit.Critical, Check: audit.CheckPinnedVersion},
 		{Severity: audit.Warning, Check: audit.CheckSoftDeleteOff},
 	}, Subscriptions: []SubscriptionHealth{

@@ -116,7 +116,7 @@ func TestATemplateFileOverridesTheBuiltIn(t *testing.T) {
 func TestPreviewRendersWithoutSendingOrRecording(t *testing.T) {
 	rx := newReceiver(t)
 	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
-	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), h.set, t0, nil)
+	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), nil, h.set, t0, nil)
 	if err != nil || len(previews) != 1 || previews[0].Events != 1 || !strings.Contains(string(previews[0].Body), `"threshold":"6h"`) {
 		t.Fatalf("previews = %+v, %v", previews, err)
 	}
@@ -134,11 +134,14 @@ func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
 	h := newHarness(t, webhookChannel("hook", hook.srv.URL), config.Channel{Name: "chat", Type: config.ChannelSlack, WebhookURL: chat.srv.URL})
 	v := ver("g", "1.0.0", t0.Add(3*time.Hour), 0, nil)
 	snap := snapshot(t0, v)
-	snap.References = map[string][]scanner.Workload{strings.ToLower(v.ID): {
+	users := map[string][]scanner.Workload{strings.ToLower(v.ID): {
 		{Kind: "vm", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachines/web-1"},
 		{Kind: "vmss", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachineScaleSets/api"},
 	}}
-	h.scan(snap, nil)
+	if err := h.n.Announce(t.Context(), snap, users, scanner.Coverage{Complete: true, Since: t0}); err != nil {
+		t.Fatal(err)
+	}
+	h.n.Deliver(t.Context())
 	events := hook.webhookEvents(t)
 	if len(events) != 1 || strings.Join(events[0].Workloads, ",") != "VM web-1,scale set api" {
 		t.Errorf("webhook workloads = %+v", events)
@@ -154,15 +157,14 @@ func TestChatMarkupIsEscapedAndOnlyWellFormedIdsGetACommand(t *testing.T) {
 	hostile.ID = strings.Replace(hostile.ID, "/galleries/g/", "/galleries/"+hostile.Gallery+"'; rm -rf ~; '/", 1)
 	fine := ver("ok", "2.0.0", t0.Add(2*time.Hour), 0, nil)
 	snap := snapshot(t0, hostile, fine)
-	snap.References = map[string][]scanner.Workload{strings.ToLower(hostile.ID): {{ID: "/subscriptions/s/virtualMachines/<@U123>", Kind: "vm"}}}
+	users := map[string][]scanner.Workload{strings.ToLower(hostile.ID): {{ID: "/subscriptions/s/virtualMachines/<@U123>", Kind: "vm"}}}
 
 	for _, typ := range []string{config.ChannelSlack, config.ChannelTeams} {
 		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x"}, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := due(snap, t0, thresholds)
-		events[0].Workloads = workloads(snap, hostile)
+		events := due(snap, users, t0, thresholds)
 		r, err := ch.Render(Message{Channel: typ, Events: events, Now: t0, ARMEndpoint: "https://management.azure.com"})
 		if err != nil {
 			t.Fatal(err)

@@ -115,11 +115,11 @@ func expiringID(vkey string, d scanner.Deadline, threshold time.Duration) string
 // tightest, and an overdue version (past purgeAt, still listed) is below every one. The
 // consumption end is announced only while ahead and before the purge; once passed, the version
 // is unusable.
-func due(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration) []Event {
+func due(snap *scanner.Snapshot, inUse map[string][]scanner.Workload, now time.Time, thresholds []time.Duration) []Event {
 	var out []Event
 	for _, v := range snap.Versions {
 		key := versionKey(v)
-		users := workloads(snap, v)
+		users := workloads(inUse, v)
 		deadlines := []struct {
 			d  scanner.Deadline
 			at time.Time
@@ -167,9 +167,9 @@ func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse
 
 // workloads names the VMs and scale sets the audit found still created from v: "VM web-1",
 // "scale set api".
-func workloads(snap *scanner.Snapshot, v scanner.Version) []string {
+func workloads(inUse map[string][]scanner.Workload, v scanner.Version) []string {
 	var out []string
-	for _, w := range snap.References[strings.ToLower(v.ID)] {
+	for _, w := range inUse[strings.ToLower(v.ID)] {
 		kind := "VM"
 		if w.Kind == "vmss" {
 			kind = "scale set"

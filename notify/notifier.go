@@ -27,6 +27,9 @@ type Settings struct {
 	ARMEndpoint string
 	// BlindAfter is how long without a complete scan before every channel is told (notify.blindAfter).
 	BlindAfter time.Duration
+	// Liveness answers whether a version that left the bin was recovered; nil: nobody to ask,
+	// and such a version is resolved once its purge time has passed.
+	Liveness Liveness
 }
 
 // Notifier turns snapshots into notifications: Process queues them (due → resolve → route →
@@ -133,11 +136,16 @@ func keys(snap *scanner.Snapshot) map[string]bool {
 // wakes the channels' workers. live holds, by lower-cased ARM id, whether an absent version
 // exists again as a live version; an absent version missing from it is resolved later, unless its
 // purge time has passed.
-func (n *Notifier) Process(_ context.Context, snap *scanner.Snapshot, live map[string]bool) error {
+func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error {
+	return n.process(ctx, snap, nil, live)
+}
+
+// process is Process with the audit's workloads per version, for the messages.
+func (n *Notifier) process(_ context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, live map[string]bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.clock.Now()
-	p, err := makePlan(n.store, n.s, snap, live, now)
+	p, err := makePlan(n.store, n.s, snap, users, live, now)
 	if err != nil {
 		return err
 	}

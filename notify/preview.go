@@ -16,12 +16,12 @@ type Preview struct {
 // PreviewAll renders what each channel would be sent for snap now: every stage but enqueue and
 // deliver, deduplicated against store's log (nil: as if nothing had been sent yet). Nothing is
 // sent or recorded.
-func PreviewAll(snap *scanner.Snapshot, s Settings, now time.Time, store *Store) ([]Preview, error) {
+func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s Settings, now time.Time, store *Store) ([]Preview, error) {
 	var l ledger = emptyLog{}
 	if store != nil {
 		l = store
 	}
-	p, err := makePlan(l, s, snap, nil, now)
+	p, err := makePlan(l, s, snap, users, nil, now)
 	if err != nil {
 		return nil, err
 	}

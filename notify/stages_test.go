@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 
 func TestRouteKeepsWhatAChannelIsMeantToHear(t *testing.T) {
 	prod, dev := ver("prod", "1.0.0", t0.Add(time.Hour), 0, nil), ver("dev", "1.0.0", t0.Add(time.Hour), 0, nil)
-	events := due(snapshot(t0, prod, dev), t0, thresholds)
+	events := due(snapshot(t0, prod, dev), nil, t0, thresholds)
 	r := router{routes: []config.Route{{Match: config.Match{Gallery: "prod"}, Channels: []string{"oncall"}}}, all: []string{"oncall", "all"}}
 	if got := route(r, events, "oncall"); len(got) != 1 || got[0].Version.Gallery != "prod" {
 		t.Errorf("oncall gets %v", got)
@@ -60,7 +61,7 @@ func TestRouteKeepsWhatAChannelIsMeantToHear(t *testing.T) {
 
 func TestDedupeDropsWhatTheLogHoldsAndKeepsFirstAnnounced(t *testing.T) {
 	v := ver("g", "1.0.0", t0.Add(5*time.Hour), 0, nil)
-	events := due(snapshot(t0, v), t0, thresholds)
+	events := due(snapshot(t0, v), nil, t0, thresholds)
 	first := t0.Add(-24 * time.Hour)
 	l := fakeLedger{seen: map[string]bool{}}
 	fresh, err := dedupe(l, "c", events, []openVersion{open(t, v, first)}, t0)
@@ -88,3 +89,50 @@ func (f fakeLedger) logged(_ string, ids []string) (map[string]bool, error) {
 }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// liveSet is a Liveness that knows which versions are live again, and counts questions.
+type liveSet struct {
+	live  map[string]bool
+	asked [][]string
+}
+
+func (l *liveSet) LiveVersions(_ context.Context, ids []string) map[string]bool {
+	l.asked = append(l.asked, ids)
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = l.live[id]
+	}
+	return out
+}
+
+func TestAnnounceAsksLivenessOnlyAboutVersionsThatLeft(t *testing.T) {
+	rx := newReceiver(t)
+	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
+	a, b := ver("g", "1.0.0", t0.Add(5*time.Hour), 0, nil), ver("g", "2.0.0", t0.Add(5*time.Hour), 0, nil)
+	live := &liveSet{live: map[string]bool{lower(a.ID): true}}
+	h.set.Liveness = live
+	h.n.Configure(h.set)
+	cov := scanner.Coverage{Complete: true, Since: t0}
+	if err := h.n.Announce(t.Context(), snapshot(t0, a, b), nil, cov); err != nil {
+		t.Fatal(err)
+	}
+	if len(live.asked) != 0 {
+		t.Fatalf("asked about %v while every version was still in the bin", live.asked)
+	}
+	h.clock.Advance(15 * time.Minute)
+	if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, cov); err != nil {
+		t.Fatal(err)
+	}
+	h.n.Deliver(t.Context())
+	if len(live.asked) != 1 || len(live.asked[0]) != 2 {
+		t.Fatalf("asked %v, want one question about both versions", live.asked)
+	}
+	got := kinds(rx.webhookEvents(t))
+	if !slices.Contains(got, "1.0.0/resolvedrecovered") || !slices.Contains(got, "2.0.0/resolvedgone") {
+		t.Errorf("events %v: a live version is recovered, the other gone", got)
+	}
+	// A scan that read nothing announces nothing and resolves nothing.
+	if err := h.n.Announce(t.Context(), nil, nil, scanner.Coverage{Since: t0}); err != nil || len(live.asked) != 1 {
+		t.Errorf("a blind scan: %v, asked %v", err, live.asked)
+	}
+}

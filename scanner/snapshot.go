@@ -19,10 +19,7 @@ type Snapshot struct {
 	Subscriptions []Subscription `json:"-"`
 	// Images are the image definitions read, for the audit.
 	Images []ImageDefinition `json:"-"`
-	// References lists, by lower-cased version id, the VMs and scale sets still created from a
-	// soft-deleted version (filled in by the audit, when it runs).
-	References map[string][]Workload `json:"-"`
-	Stats      Stats                 `json:"-"`
+	Stats  Stats             `json:"-"`
 }
 
 // ImageDefinition is one image definition of a gallery.

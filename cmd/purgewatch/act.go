@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/term"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/restore"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -243,10 +244,8 @@ func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	var users []string
-	for _, w := range inv.Workloads {
-		if strings.EqualFold(w.ImageID, ref.ID()) {
-			users = append(users, w.ID)
-		}
+	for _, w := range audit.UsersOf(inv, ref.ID()) {
+		users = append(users, w.ID)
 	}
 	if len(users) > 0 && !*force {
 		fmt.Fprintf(stderr, "purgewatch purge: refusing: still used by %s; once purged they can never be re-created or scaled out. --force purges anyway\n", strings.Join(users, ", "))

@@ -41,9 +41,8 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Scan.Timeout)
 	defer cancel()
-	inv := s.Inventory(ctx, snap)
-	report := audit.Evaluate(snap, inv, cfg.Audit.MinRetentionDays, time.Now())
-	errs := append(append([]scanner.ScopeError{}, snap.Errors...), inv.Errors...) // never null in JSON
+	report, invErrs := audit.Run(ctx, s, snap, cfg.Audit.MinRetentionDays, time.Now())
+	errs := append(append([]scanner.ScopeError{}, snap.Errors...), invErrs...) // never null in JSON
 
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)

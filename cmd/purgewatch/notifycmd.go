@@ -13,6 +13,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/notify"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 const notifyUsage = `usage: purgewatch notify preview [--config F] [--demo]
@@ -82,9 +83,10 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		return exitFailed
 	}
 	now := time.Now()
+	var users map[string][]scanner.Workload
 	if cfg.Audit.Enabled { // as the daemon does: the audit says which workloads still use a version
-		report := audit.Evaluate(snap, sc.Inventory(ctx, snap), cfg.Audit.MinRetentionDays, now)
-		snap.References = report.References
+		report, _ := audit.Run(ctx, sc, snap, cfg.Audit.MinRetentionDays, now)
+		users = report.References
 	}
 	store, err := notify.OpenStoreReadOnly(cfg.Notify.StateFile)
 	switch {
@@ -95,7 +97,7 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 	default:
 		defer store.Close()
 	}
-	previews, err := notify.PreviewAll(snap, s, now, store)
+	previews, err := notify.PreviewAll(snap, users, s, now, store)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed

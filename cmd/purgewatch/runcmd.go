@@ -86,7 +86,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proc := metrics.NewProcess(reg, version, revision)
-	notifier, store, err := startNotifier(cfg, reg, stdout, log.Named("notify"))
+	notifier, store, err := startNotifier(cfg, reg, stdout, proc, log.Named("notify"))
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
@@ -110,7 +110,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	reg.MustRegister(collector)
 	// Every part a configuration steers, built before the first reload can come.
 	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
-	coord.Register(d, notifierPart(notifier, stdout, log.Named("notify")),
+	coord.Register(d, notifierPart(notifier, stdout, proc, log.Named("notify")),
 		reload.Func(func(_, next *config.Config) (func(), error) {
 			return func() {
 				_ = level.UnmarshalText([]byte(next.Log.Level))

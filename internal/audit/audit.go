@@ -5,6 +5,7 @@ package audit
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -190,4 +191,27 @@ func galleryOf(galleries map[string]scanner.Gallery, id string) (scanner.Gallery
 
 func imageID(v scanner.Version) string {
 	return v.ID[:strings.LastIndex(v.ID, "/versions/")]
+}
+
+// Inventorier lists the workloads and live versions the audit judges; *scanner.Scanner.
+type Inventorier interface {
+	Inventory(ctx context.Context, snap *scanner.Snapshot) *scanner.Inventory
+}
+
+// Run is the audit, whole: it lists the inventory snap's subscriptions hold and judges snap
+// against it. It returns the scopes the inventory could not read beside the report.
+func Run(ctx context.Context, s Inventorier, snap *scanner.Snapshot, minRetentionDays int, now time.Time) (Report, []scanner.ScopeError) {
+	inv := s.Inventory(ctx, snap)
+	return Evaluate(snap, inv, minRetentionDays, now), inv.Errors
+}
+
+// UsersOf are the workloads inv holds that are created from the version with id.
+func UsersOf(inv *scanner.Inventory, id string) []scanner.Workload {
+	var out []scanner.Workload
+	for _, w := range inv.Workloads {
+		if strings.EqualFold(w.ImageID, id) {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -26,19 +26,16 @@ import (
 // Scanner is what the daemon runs on each tick; *scanner.Scanner in production.
 type Scanner interface {
 	Scan(ctx context.Context) (*scanner.Snapshot, error)
-	// LiveVersions reports which of these version ids exist again as live versions.
-	LiveVersions(ctx context.Context, ids []string) map[string]bool
 	// Inventory lists the workloads and live versions the audit judges.
 	Inventory(ctx context.Context, snap *scanner.Snapshot) *scanner.Inventory
 }
 
-// Announcer turns each scan's snapshot into notifications; *notify.Notifier in production.
+// Announcer turns each scan into notifications; *notify.Notifier in production.
 type Announcer interface {
-	// Absent lists the versions it announced that snap no longer holds.
-	Absent(snap *scanner.Snapshot) ([]string, error)
-	Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error
-	// Watch hears, after every scan, whether the estate was seen whole and since when it was not.
-	Watch(ctx context.Context, cov scanner.Coverage) error
+	// Announce hears of every scan, once: the merged snapshot (nil when the scan read nothing),
+	// which workloads the audit found on which version (nil without an audit), and whether the
+	// estate was seen whole and since when it was not.
+	Announce(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, cov scanner.Coverage) error
 }
 
 // Options configures a Daemon.
@@ -150,7 +147,7 @@ func (d *Daemon) View() *metrics.View {
 	st := d.state.Load()
 	v := &metrics.View{Snapshot: st.Snapshot, Subscriptions: st.Subscriptions}
 	if st.Audit != nil {
-		v.Findings = st.Audit.Findings
+		v.Findings, v.References = st.Audit.Findings, st.Audit.References
 		v.Audited = true
 	}
 	return v
@@ -266,12 +263,16 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	// Queue the notifications before publishing the state: once /readyz says ready, the first
 	// scan's warnings are safely in the notification log.
 	if d.opts.Announcer != nil {
-		if err == nil {
-			d.announce(ctx, s, next.Snapshot)
+		seen, users := next.Snapshot, map[string][]scanner.Workload(nil)
+		if err != nil {
+			seen = nil // this scan read nothing: nothing to announce or resolve from it
+		}
+		if next.Audit != nil {
+			users = next.Audit.References
 		}
 		cov := scanner.Coverage{Complete: next.Healthy(), Since: next.BlindSince(), Errors: rec.Errors}
-		if err := d.opts.Announcer.Watch(ctx, cov); err != nil {
-			d.opts.Logger.Error("queuing the scan-failing notification", zap.Error(err))
+		if err := d.opts.Announcer.Announce(ctx, seen, users, cov); err != nil {
+			d.opts.Logger.Error("queuing notifications", zap.Error(err))
 		}
 	}
 	d.state.Store(next)
@@ -333,32 +334,11 @@ func failAll(prev []metrics.SubscriptionHealth) []metrics.SubscriptionHealth {
 	return out
 }
 
-// announce hands the merged snapshot to the Announcer, after asking Azure which of the versions
-// it announced and no longer sees were recovered.
-func (d *Daemon) announce(ctx context.Context, s Scanner, snap *scanner.Snapshot) {
-	absent, err := d.opts.Announcer.Absent(snap)
-	if err != nil {
-		d.opts.Logger.Error("reading the notification log", zap.Error(err))
-		return
-	}
-	var live map[string]bool
-	if len(absent) > 0 {
-		liveCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		live = s.LiveVersions(liveCtx, absent)
-		cancel()
-	}
-	if err := d.opts.Announcer.Process(ctx, snap, live); err != nil {
-		d.opts.Logger.Error("queuing notifications", zap.Error(err))
-	}
-}
-
-// audit judges the merged snapshot, and records on it which workloads use each soft-deleted
-// version (the snapshot is not yet published, so it may still be written).
+// audit judges the merged snapshot; its report says which workloads use each soft-deleted
+// version (the snapshot itself is never written once made).
 func (d *Daemon) audit(ctx context.Context, s Scanner, snap *scanner.Snapshot, minRetention int, timeout time.Duration) (*audit.Report, []scanner.ScopeError) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	inv := s.Inventory(ctx, snap)
-	report := audit.Evaluate(snap, inv, minRetention, d.opts.Clock.Now())
-	snap.References = report.References
-	return &report, inv.Errors
+	report, errs := audit.Run(ctx, s, snap, minRetention, d.opts.Clock.Now())
+	return &report, errs
 }

@@ -294,7 +294,7 @@ func TestEachScanIsAudited(t *testing.T) {
 		t.Fatalf("audit = %+v", st.Audit)
 	}
 	id := "/subscriptions/" + armsim.DemoProduction + "/resourcegroups/rg-images-prod/providers/microsoft.compute/galleries/prodimages/images/ubuntu-22.04-base/versions/1.2.0"
-	refs := st.Snapshot.References[id]
+	refs := st.Audit.References[id]
 	if len(refs) != 1 || !strings.HasSuffix(refs[0].ID, "/virtualMachines/web-prod-01") {
 		t.Errorf("references to 1.2.0 = %+v", refs)
 	}
@@ -304,7 +304,7 @@ func TestEachScanIsAudited(t *testing.T) {
 
 	off := newFixture(t, armsim.Options{}, "audit:\n  enabled: false\n")
 	off.d.ScanOnce(context.Background())
-	if st := off.d.State(); st.Audit != nil || st.Snapshot.References != nil || off.d.View().Audited {
+	if st := off.d.State(); st.Audit != nil || off.d.View().Audited || off.d.View().References != nil {
 		t.Error("audit.enabled: false still audits")
 	}
 }

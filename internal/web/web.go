@@ -209,7 +209,7 @@ func newStatusPage(st *daemon.State, now time.Time, endpoint, version string, th
 	versions := scanner.ByNextDeadline(st.Snapshot.Versions, now)
 	p.Versions = make([]versionRow, len(versions))
 	for i, v := range versions {
-		p.Versions[i] = row(v, now, endpoint, thresholds, st.Snapshot.References[strings.ToLower(v.ID)])
+		p.Versions[i] = row(v, now, endpoint, thresholds, usedBy(st, v))
 	}
 	return p
 }
@@ -230,4 +230,12 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 		r.Restore = "purgewatch recover " + restore.ShellQuote(v.ID) + "\n# or, without purgewatch:\n" + cmd
 	}
 	return r
+}
+
+// usedBy are the workloads the last audit found created from v.
+func usedBy(st *daemon.State, v scanner.Version) []scanner.Workload {
+	if st.Audit == nil {
+		return nil
+	}
+	return st.Audit.References[strings.ToLower(v.ID)]
 }
