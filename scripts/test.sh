@@ -18,6 +18,10 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
+echo "== staticcheck"
+# Pinned, and run through go run so that it needs no install and does not enter go.mod.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 echo "== go test -race"
 go test -race -count=1 ./...
 
