@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,11 +31,11 @@ var _ io.Writer = (*discard)(nil)
 // snapshot (galleries of 100), through promhttp as Prometheus sees it. Figures: docs/benchmarks.md.
 func BenchmarkScrape(b *testing.B) {
 	for _, versions := range []int{1000, 100000} {
-		view := &View{Snapshot: benchSnapshot(versions/100, 100)}
+		view := &status.State{Snapshot: benchSnapshot(versions/100, 100)}
 		for _, relative := range []bool{true, false} {
 			b.Run(fmt.Sprintf("versions=%d/relative=%v", versions, relative), func(b *testing.B) {
 				reg := prometheus.NewRegistry()
-				reg.MustRegister(NewSnapshotCollector(func() *View { return view }, time.Now, relative))
+				reg.MustRegister(NewSnapshotCollector(func() *status.State { return view }, time.Now, relative))
 				h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 				req.Header.Set("Accept", "text/plain")

@@ -16,29 +16,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
 )
-
-// View is what one scrape exports.
-type View struct {
-	Snapshot *scanner.Snapshot
-	// Subscriptions is the health of each subscription's last scan.
-	Subscriptions []SubscriptionHealth
-	// Findings are the last audit's; Audited says an audit has run (its counts then start at 0).
-	Findings []audit.Finding
-	Audited  bool
-	// References are the last audit's workloads per soft-deleted version (lower-cased id). An
-	// audit runs with each scan, so they change only with Snapshot.
-	References map[string][]scanner.Workload
-}
-
-// SubscriptionHealth is one subscription's scan record.
-type SubscriptionHealth struct {
-	ID string
-	// Success is true when the subscription's last scan read every scope under it.
-	Success     bool
-	LastSuccess time.Time // zero until a scan succeeded
-}
 
 var (
 	versionLabels = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
@@ -72,10 +52,10 @@ var (
 		"When the subscription was last scanned completely (Unix time).", []string{"subscription_id"}, nil)
 )
 
-// SnapshotCollector emits the latest View at scrape time. It never fails a scrape: with no
+// SnapshotCollector emits the latest published state at scrape time. It never fails a scrape: with no
 // snapshot yet it emits nothing.
 type SnapshotCollector struct {
-	view     func() *View
+	state    func() *status.State
 	now      func() time.Time
 	relative atomic.Bool
 	series   atomic.Pointer[series] // built once per snapshot
@@ -83,8 +63,8 @@ type SnapshotCollector struct {
 
 // NewSnapshotCollector returns a collector reading view at each scrape; relative turns on
 // purgewatch_soft_deleted_version_seconds_until_purge, computed with now.
-func NewSnapshotCollector(view func() *View, now func() time.Time, relative bool) *SnapshotCollector {
-	c := &SnapshotCollector{view: view, now: now}
+func NewSnapshotCollector(state func() *status.State, now func() time.Time, relative bool) *SnapshotCollector {
+	c := &SnapshotCollector{state: state, now: now}
 	c.relative.Store(relative)
 	return c
 }
@@ -100,7 +80,7 @@ func (c *SnapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
-	v := c.view()
+	v := c.state()
 	if v == nil {
 		return
 	}
@@ -110,9 +90,11 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unix(s.LastSuccess), s.ID)
 		}
 	}
-	if v.Audited {
+	var refs map[string][]scanner.Workload
+	if v.Audit != nil { // an audit has run: its counts start at 0
+		refs = v.Audit.References
 		counts := map[[2]string]int{}
-		for _, f := range v.Findings {
+		for _, f := range v.Audit.Findings {
 			counts[[2]string{string(f.Severity), f.Check}]++
 		}
 		for _, check := range audit.Checks {
@@ -125,7 +107,7 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	s := c.series.Load()
 	if s == nil || s.snap != v.Snapshot {
-		s = buildSeries(v.Snapshot, v.References)
+		s = buildSeries(v.Snapshot, refs) // an audit runs with each scan: its references change only with the snapshot
 		c.series.Store(s)
 	}
 	for i := range s.fixed {

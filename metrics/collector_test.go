@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"flag"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"os"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ const (
 	subB = "22222222-2222-2222-2222-222222222222"
 )
 
-func fixtureView() *View {
+func fixtureView() *status.State {
 	v := func(sub, rg, gal, img, ver string, deleted time.Time, retention, grace int) scanner.Version {
 		t := scanner.Price(deleted, nil, nil, scanner.Policy{RetentionDays: retention, GraceDays: grace})
 		return scanner.Version{ID: "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/galleries/" + gal + "/images/" + img + "/versions/" + ver,
@@ -47,10 +48,10 @@ func fixtureView() *View {
 	refs := map[string][]scanner.Workload{
 		strings.ToLower(snap.Versions[0].ID): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
 	}
-	return &View{Snapshot: snap, References: refs, Audited: true, Findings: []audit.Finding{
+	return &status.State{Snapshot: snap, Audit: &audit.Report{References: refs, Findings: []audit.Finding{
 		{Severity: audit.Critical, Check: audit.CheckPinnedVersion}, {Severity: audit.Critical, Check: audit.CheckPinnedVersion},
 		{Severity: audit.Warning, Check: audit.CheckSoftDeleteOff},
-	}, Subscriptions: []SubscriptionHealth{
+	}}, Subscriptions: []status.SubscriptionHealth{
 		{ID: subA, Success: true, LastSuccess: now},
 		{ID: subB, Success: false, LastSuccess: now.Add(-time.Hour)},
 		{ID: "33333333-3333-3333-3333-333333333333", Success: false}, // never succeeded: no timestamp
@@ -85,7 +86,7 @@ func TestCollectorWithoutRelativeMetricOrSnapshot(t *testing.T) {
 	if n := testutil.CollectAndCount(c, "purgewatch_soft_deleted_version_seconds_until_purge"); n != 3 {
 		t.Errorf("relative series = %d after SetRelative(true)", n)
 	}
-	empty := NewSnapshotCollector(func() *View { return &View{} }, time.Now, true)
+	empty := NewSnapshotCollector(func() *status.State { return &status.State{} }, time.Now, true)
 	if n := testutil.CollectAndCount(empty); n != 0 {
 		t.Errorf("no snapshot yet, but %d series", n)
 	}
@@ -95,11 +96,11 @@ func TestCollectorWithoutRelativeMetricOrSnapshot(t *testing.T) {
 // gone from the recycle bin leaves /metrics at the next scan.
 func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 	view := fixtureView()
-	c := NewSnapshotCollector(func() *View { return view }, func() time.Time { return now }, true)
+	c := NewSnapshotCollector(func() *status.State { return view }, func() time.Time { return now }, true)
 	before := testutil.CollectAndCount(c)
 	next := *view.Snapshot
 	next.Versions = next.Versions[1:]
-	view = &View{Snapshot: &next, Subscriptions: view.Subscriptions, Audited: view.Audited, Findings: view.Findings}
+	view = &status.State{Snapshot: &next, Subscriptions: view.Subscriptions, Audit: &audit.Report{Findings: view.Audit.Findings}}
 	if after := testutil.CollectAndCount(c); after != before-6 {
 		t.Errorf("series %d -> %d, want the 4 of the removed version and its 2 reference series gone", before, after)
 	}
@@ -132,7 +133,7 @@ purgewatch_azure_requests_total{code="error",operation="list_images"} 1
 purgewatch_azure_ratelimit_remaining_reads{subscription_id="` + subA + `"} 249
 `
 	p.ScanSkipped()
-	p.ScanFinished(ResultPartial, 2*time.Second, []scanner.ScopeError{{Reason: scanner.ReasonForbidden}, {Reason: scanner.ReasonForbidden}, {Reason: scanner.ReasonThrottled}})
+	p.ScanFinished(status.ResultPartial, 2*time.Second, []scanner.ScopeError{{Reason: scanner.ReasonForbidden}, {Reason: scanner.ReasonForbidden}, {Reason: scanner.ReasonThrottled}})
 	p.Request("list_galleries", 200, subA, 249)
 	p.Request("list_images", 0, subA, -1)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "purgewatch_scans_total", "purgewatch_scan_errors_total",
@@ -168,7 +169,7 @@ func writeGolden(t *testing.T, c prometheus.Collector, path string) {
 // once (run with -race), and rebuilt only when the snapshot changes.
 func TestConcurrentScrapesShareTheSeries(t *testing.T) {
 	view := fixtureView()
-	c := NewSnapshotCollector(func() *View { return view }, func() time.Time { return now }, true)
+	c := NewSnapshotCollector(func() *status.State { return view }, func() time.Time { return now }, true)
 	done := make(chan int)
 	for range 4 {
 		go func() { done <- testutil.CollectAndCount(c) }()

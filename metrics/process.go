@@ -6,15 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
-)
-
-// Scan results, the values of purgewatch_scans_total's result label.
-const (
-	ResultSuccess = "success"
-	ResultPartial = "partial"
-	ResultFailed  = "failed"
-	ResultSkipped = "skipped"
 )
 
 // Process holds the metrics purgewatch keeps about its own work. It implements arm.Observer.
@@ -62,7 +55,7 @@ func NewProcess(reg prometheus.Registerer, version, revision string) *Process {
 			Name: "purgewatch_last_complete_scan_timestamp_seconds", Help: "When the last scan that read every scope started (Unix time); 0 until one has.",
 		}),
 	}
-	for _, r := range []string{ResultSuccess, ResultPartial, ResultFailed, ResultSkipped} {
+	for _, r := range []string{status.ResultSuccess, status.ResultPartial, status.ResultFailed, status.ResultSkipped} {
 		p.scans.WithLabelValues(r)
 	}
 	for _, r := range scanner.Reasons {
@@ -95,7 +88,7 @@ func (p *Process) ScanHealth(healthy bool, lastComplete time.Time) {
 }
 
 // ScanSkipped records a tick that found the previous scan still running.
-func (p *Process) ScanSkipped() { p.scans.WithLabelValues(ResultSkipped).Inc() }
+func (p *Process) ScanSkipped() { p.scans.WithLabelValues(status.ResultSkipped).Inc() }
 
 // ConfigLoaded records a configuration (re)load.
 func (p *Process) ConfigLoaded(ok bool, at time.Time) {

@@ -106,7 +106,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	collector := metrics.NewSnapshotCollector(d.View, clock.Real{}.Now, cfg.Metrics.Relative)
+	collector := metrics.NewSnapshotCollector(d.State, clock.Real{}.Now, cfg.Metrics.Relative)
 	reg.MustRegister(collector)
 	// Every part a configuration steers, built before the first reload can come.
 	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })

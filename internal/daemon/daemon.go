@@ -19,6 +19,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -51,55 +52,11 @@ type Options struct {
 	History int
 }
 
-// ScanRecord is one scan as the status page lists it.
-type ScanRecord struct {
-	Started  time.Time
-	Duration time.Duration
-	Result   string // metrics.ResultSuccess, ResultPartial, ResultFailed or ResultSkipped
-	Versions int
-	Errors   []scanner.ScopeError
-	// Err is why a failed scan read nothing.
-	Err string
-	// AuditErrors are the scopes the audit could not read (VMs, scale sets, live versions).
-	AuditErrors []scanner.ScopeError
-}
-
-// State is everything the daemon knows, replaced whole after each scan.
-type State struct {
-	// Snapshot is the latest scan merged over the last good data of its failed scopes; nil
-	// until a scan has read something.
-	Snapshot      *scanner.Snapshot
-	Subscriptions []metrics.SubscriptionHealth
-	History       []ScanRecord // newest first
-	// Ready is true once the first scan has finished, whatever its result.
-	Ready bool
-	// Audit is the last audit's report; nil when auditing is off or has not run.
-	Audit *audit.Report
-	// LastComplete is when the last scan that read every scope started; zero until one has.
-	LastComplete time.Time
-	// Started is when the daemon started: how long a daemon that never completed a scan has
-	// been blind.
-	Started time.Time
-}
-
-// Healthy reports whether the latest scan read everything it should.
-func (s *State) Healthy() bool {
-	return len(s.History) > 0 && s.History[0].Result == metrics.ResultSuccess
-}
-
-// BlindSince is when the daemon last saw the whole estate (or started, if it never has).
-func (s *State) BlindSince() time.Time {
-	if s.LastComplete.IsZero() {
-		return s.Started
-	}
-	return s.LastComplete
-}
-
 // Daemon schedules scans and holds their State.
 type Daemon struct {
 	opts     Options
 	scanning sync.Mutex // held for the length of a scan: a tick that cannot take it is skipped
-	state    atomic.Pointer[State]
+	state    atomic.Pointer[status.State]
 
 	mu      sync.Mutex // guards what a reload replaces
 	cfg     *config.Config
@@ -125,7 +82,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("building the scanner: %w", err)
 	}
 	d := &Daemon{opts: opts, cfg: cfg, scanner: s}
-	d.state.Store(&State{Started: opts.Clock.Now()})
+	d.state.Store(&status.State{Started: opts.Clock.Now()})
 	if opts.Metrics != nil {
 		opts.Metrics.ConfigLoaded(true, opts.Clock.Now())
 	}
@@ -140,18 +97,7 @@ func (d *Daemon) Config() *config.Config {
 }
 
 // State returns the current state; never nil, never modified afterwards.
-func (d *Daemon) State() *State { return d.state.Load() }
-
-// View is the metrics collector's window on the state.
-func (d *Daemon) View() *metrics.View {
-	st := d.state.Load()
-	v := &metrics.View{Snapshot: st.Snapshot, Subscriptions: st.Subscriptions}
-	if st.Audit != nil {
-		v.Findings, v.References = st.Audit.Findings, st.Audit.References
-		v.Audited = true
-	}
-	return v
-}
+func (d *Daemon) State() *status.State { return d.state.Load() }
 
 // Prepare is the daemon's part of a reload (reload.Component): it builds the scanner next asks
 // for; the apply puts it and the schedule in effect for the next scan (the one running keeps
@@ -211,13 +157,13 @@ func (d *Daemon) scheduleLocked() error {
 
 // ScanOnce runs one scan unless one is already running, in which case it returns a skipped
 // record at once.
-func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
+func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	if !d.scanning.TryLock() {
 		d.opts.Logger.Warn("previous scan still running; skipping this tick")
 		if d.opts.Metrics != nil {
 			d.opts.Metrics.ScanSkipped()
 		}
-		return ScanRecord{Started: d.opts.Clock.Now(), Result: metrics.ResultSkipped}
+		return status.ScanRecord{Started: d.opts.Clock.Now(), Result: status.ResultSkipped}
 	}
 	defer d.scanning.Unlock()
 
@@ -229,12 +175,12 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	scanCtx, cancel := context.WithTimeout(ctx, timeout)
 	snap, err := s.Scan(scanCtx)
 	cancel()
-	rec := ScanRecord{Started: start, Duration: d.opts.Clock.Now().Sub(start)}
+	rec := status.ScanRecord{Started: start, Duration: d.opts.Clock.Now().Sub(start)}
 	prev := d.state.Load()
-	next := &State{Ready: true, Snapshot: prev.Snapshot, Audit: prev.Audit, LastComplete: prev.LastComplete, Started: prev.Started}
+	next := &status.State{Ready: true, Snapshot: prev.Snapshot, Audit: prev.Audit, LastComplete: prev.LastComplete, Started: prev.Started}
 	switch {
 	case err != nil:
-		rec.Result, rec.Err = metrics.ResultFailed, err.Error()
+		rec.Result, rec.Err = status.ResultFailed, err.Error()
 		next.Subscriptions = failAll(prev.Subscriptions)
 		if errors.Is(err, context.Canceled) {
 			rec.Err = "cancelled: " + rec.Err
@@ -243,11 +189,11 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 		rec.Errors, rec.Versions = snap.Errors, len(snap.Versions)
 		switch {
 		case snap.Failed():
-			rec.Result = metrics.ResultFailed
+			rec.Result = status.ResultFailed
 		case snap.Partial():
-			rec.Result = metrics.ResultPartial
+			rec.Result = status.ResultPartial
 		default:
-			rec.Result = metrics.ResultSuccess
+			rec.Result = status.ResultSuccess
 		}
 		next.Snapshot = scanner.Merge(prev.Snapshot, snap)
 		next.Subscriptions = health(prev.Subscriptions, snap)
@@ -259,7 +205,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
 		}
 	}
-	next.History = append([]ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
+	next.History = append([]status.ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
 	// Queue the notifications before publishing the state: once /readyz says ready, the first
 	// scan's warnings are safely in the notification log.
 	if d.opts.Announcer != nil {
@@ -286,7 +232,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 	switch {
 	case rec.Err != "":
 		d.opts.Logger.Error("scan failed", append(fields, zap.String("error", rec.Err))...)
-	case rec.Result == metrics.ResultFailed:
+	case rec.Result == status.ResultFailed:
 		// Nothing was read: say why once, loudly, with what to do (the scopes were logged as warnings).
 		for _, e := range rec.Errors {
 			if e.Scope == scanner.RootScope {
@@ -302,20 +248,20 @@ func (d *Daemon) ScanOnce(ctx context.Context) ScanRecord {
 
 // health carries each subscription's last success forward and records this scan's outcome. A
 // scan that could not even list the subscriptions keeps every one it knew of, as failed.
-func health(prev []metrics.SubscriptionHealth, snap *scanner.Snapshot) []metrics.SubscriptionHealth {
+func health(prev []status.SubscriptionHealth, snap *scanner.Snapshot) []status.SubscriptionHealth {
 	last := make(map[string]time.Time, len(prev))
 	for _, h := range prev {
 		last[h.ID] = h.LastSuccess
 	}
-	out := make([]metrics.SubscriptionHealth, 0, len(snap.Subscriptions))
+	out := make([]status.SubscriptionHealth, 0, len(snap.Subscriptions))
 	if snap.Failed() {
 		out = failAll(prev)
 	}
-	out = slices.DeleteFunc(out, func(h metrics.SubscriptionHealth) bool {
+	out = slices.DeleteFunc(out, func(h status.SubscriptionHealth) bool {
 		return slices.ContainsFunc(snap.Subscriptions, func(s scanner.Subscription) bool { return s.ID == h.ID })
 	})
 	for _, s := range snap.Subscriptions {
-		h := metrics.SubscriptionHealth{ID: s.ID, Success: s.Complete, LastSuccess: last[s.ID]}
+		h := status.SubscriptionHealth{ID: s.ID, Success: s.Complete, LastSuccess: last[s.ID]}
 		if s.Complete {
 			h.LastSuccess = snap.ScannedAt
 		}
@@ -325,8 +271,8 @@ func health(prev []metrics.SubscriptionHealth, snap *scanner.Snapshot) []metrics
 	return out
 }
 
-func failAll(prev []metrics.SubscriptionHealth) []metrics.SubscriptionHealth {
-	out := make([]metrics.SubscriptionHealth, len(prev))
+func failAll(prev []status.SubscriptionHealth) []status.SubscriptionHealth {
+	out := make([]status.SubscriptionHealth, len(prev))
 	for i, h := range prev {
 		h.Success = false
 		out[i] = h

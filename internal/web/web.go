@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"embed"
 	"encoding/json"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"html/template"
 	"net/http"
 	"slices"
@@ -17,16 +18,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
-	"github.com/purgewatch/purgewatch/internal/daemon"
 	"github.com/purgewatch/purgewatch/internal/restore"
-	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // Daemon is what the handlers read.
 type Daemon interface {
-	State() *daemon.State
+	State() *status.State
 }
 
 // Notifications is what the page and the API show and steer of delivery; *notify.Notifier.
@@ -123,7 +122,7 @@ type statusPage struct {
 	SoftDelOff    []scanner.Gallery
 	Galleries     int
 	Subscriptions int
-	Scans         []daemon.ScanRecord
+	Scans         []status.ScanRecord
 	Audited       bool
 	Findings      []audit.Finding
 	// Health is set when the last scan did not read everything: shown first, above the versions.
@@ -146,12 +145,12 @@ type healthBanner struct {
 // maxBannerErrors keeps the banner short; the scans table lists every failure.
 const maxBannerErrors = 5
 
-func newHealthBanner(st *daemon.State) *healthBanner {
-	if len(st.History) == 0 || st.Healthy() || st.History[0].Result == metrics.ResultSkipped {
+func newHealthBanner(st *status.State) *healthBanner {
+	if len(st.History) == 0 || st.Healthy() || st.History[0].Result == status.ResultSkipped {
 		return nil
 	}
 	last := st.History[0]
-	b := &healthBanner{Failed: last.Result == metrics.ResultFailed, Since: st.BlindSince(), Never: st.LastComplete.IsZero()}
+	b := &healthBanner{Failed: last.Result == status.ResultFailed, Since: st.BlindSince(), Never: st.LastComplete.IsZero()}
 	errs := slices.Clone(last.Errors)
 	slices.SortStableFunc(errs, func(a, b scanner.ScopeError) int {
 		return cmp.Compare(boolRank(b.Scope == scanner.RootScope), boolRank(a.Scope == scanner.RootScope))
@@ -191,7 +190,7 @@ type versionRow struct {
 	UsedBy      []scanner.Workload
 }
 
-func newStatusPage(st *daemon.State, now time.Time, endpoint, version string, thresholds []time.Duration) statusPage {
+func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
 		Health: newHealthBanner(st)}
 	if st.Audit != nil {
@@ -233,7 +232,7 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 }
 
 // usedBy are the workloads the last audit found created from v.
-func usedBy(st *daemon.State, v scanner.Version) []scanner.Workload {
+func usedBy(st *status.State, v scanner.Version) []scanner.Workload {
 	if st.Audit == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/purgewatch/purgewatch/internal/status"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,19 +12,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/purgewatch/purgewatch/internal/daemon"
-	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-type fixedDaemon struct{ st *daemon.State }
+type fixedDaemon struct{ st *status.State }
 
-func (f fixedDaemon) State() *daemon.State { return f.st }
+func (f fixedDaemon) State() *status.State { return f.st }
 
-func page(t *testing.T, st *daemon.State) string {
+func page(t *testing.T, st *status.State) string {
 	t.Helper()
 	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(),
 		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
@@ -40,9 +39,9 @@ func page(t *testing.T, st *daemon.State) string {
 func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
 	v := scanner.Version{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
 		Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
-	blind := &daemon.State{Ready: true, Started: now.Add(-3 * time.Hour), LastComplete: now.Add(-2 * time.Hour),
+	blind := &status.State{Ready: true, Started: now.Add(-3 * time.Hour), LastComplete: now.Add(-2 * time.Hour),
 		Snapshot: &scanner.Snapshot{Versions: []scanner.Version{v}},
-		History: []daemon.ScanRecord{{Started: now, Result: metrics.ResultFailed, Errors: []scanner.ScopeError{
+		History: []status.ScanRecord{{Started: now, Result: status.ResultFailed, Errors: []scanner.ScopeError{
 			{Scope: "/", Code: "InvalidAuthenticationToken", Message: "The access token is invalid.", Reason: scanner.ReasonForbidden}}}}}
 	body := page(t, blind)
 	banner, versions := strings.Index(body, `id="scan-health"`), strings.Index(body, `id="versions"`)
@@ -58,14 +57,14 @@ func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
 	}
 
 	partial := *blind
-	partial.History = []daemon.ScanRecord{{Started: now, Result: metrics.ResultPartial, Errors: []scanner.ScopeError{
+	partial.History = []status.ScanRecord{{Started: now, Result: status.ResultPartial, Errors: []scanner.ScopeError{
 		{Scope: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i", Code: "BadResponse", Reason: scanner.ReasonBadResponse}}}}
 	if body := page(t, &partial); !strings.Contains(body, "could not read everything") || strings.Contains(body, "cannot see the estate") {
 		t.Error("a partial scan gets the partial banner")
 	}
 
 	healthy := *blind
-	healthy.History = []daemon.ScanRecord{{Started: now, Result: metrics.ResultSuccess}}
+	healthy.History = []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}
 	if body := page(t, &healthy); strings.Contains(body, `id="scan-health"`) {
 		t.Error("a complete scan shows no banner")
 	}
@@ -89,7 +88,7 @@ func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 		return resp.StatusCode
 	}
 	var reloads int
-	d := fixedDaemon{&daemon.State{}}
+	d := fixedDaemon{&status.State{}}
 	count := func() error { reloads++; return nil }
 	off := httptest.NewServer(Handler(Options{Daemon: d, Reload: count, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now }, Logger: zap.NewNop()}))
 	defer off.Close()
@@ -125,7 +124,7 @@ func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 }
 
 func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{&daemon.State{Ready: true}}, Gatherer: prometheus.NewRegistry(),
+	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{&status.State{Ready: true}}, Gatherer: prometheus.NewRegistry(),
 		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
 	defer srv.Close()
 	for _, path := range []string{"/", "/metrics", "/healthz", "/readyz", "/api/v1/versions", "/api/v1/outbox", "/nope"} {
@@ -163,7 +162,7 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 		{Channel: "chat", State: notify.LetterDead, DeadSince: now.Add(-time.Hour), Status: 404, Answer: "no_service", Events: 2, Versions: []string{"g/i/1.0.0"}},
 		{Channel: "mail", State: notify.LetterPending, Attempts: 3, NextAttempt: now.Add(time.Minute), LastError: "smtp: timeout", Events: 1, Versions: []string{"g/i/2.0.0"}},
 	}}
-	st := &daemon.State{Ready: true, History: []daemon.ScanRecord{{Started: now, Result: metrics.ResultSuccess}}}
+	st := &status.State{Ready: true, History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
 	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Notifications: n, Gatherer: prometheus.NewRegistry(),
 		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "" }}))
 	defer srv.Close()
