@@ -2,12 +2,9 @@ package scanner
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 )
@@ -55,12 +52,11 @@ func (s *Scanner) Find(ctx context.Context, ref VersionRef) (*Found, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := c.gallery.Get(ctx, ref.ResourceGroup, ref.Gallery, nil)
+	g, err := c.galleries.Get(ctx, ref.ResourceGroup, ref.Gallery, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading gallery %s: %w", ref.GalleryID(), err)
 	}
-	r := &run{s: s, complete: map[string]bool{}}
-	gal, err := r.gallery(ref.SubscriptionID, &g.Gallery)
+	gal, err := newGallery(ref.SubscriptionID, &g.Gallery, s.opts.DefaultRetentionDays)
 	if err != nil {
 		return nil, err
 	}
@@ -90,14 +86,8 @@ func (s *Scanner) Find(ctx context.Context, ref VersionRef) (*Found, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the recycle bin of %s/images/%s: %w", ref.GalleryID(), ref.Image, err)
 	}
-	_, err = c.versions.Get(ctx, ref.ResourceGroup, ref.Gallery, ref.Image, ref.Version, nil)
-	var re *azcore.ResponseError
-	switch {
-	case err == nil:
-		f.Live = true
-	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-	default:
-		return nil, fmt.Errorf("reading %s: %w", ref.ID(), err)
+	if f.Live, err = exists(ctx, c, ref); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

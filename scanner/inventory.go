@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 )
 
@@ -33,116 +34,125 @@ type Inventory struct {
 	Errors       []ScopeError
 }
 
-// Inventory lists VMs and scale sets in the snapshot's subscriptions, and the live versions of
-// the image definitions in its soft-delete galleries. Like Scan, a failing scope is recorded and
-// the rest is read.
-func (s *Scanner) Inventory(ctx context.Context, snap *Snapshot) *Inventory {
+// InventoryScope is what the audit asks Inventory to read for snap: the workloads of its
+// subscriptions, and the live versions of the image definitions in its soft-delete galleries.
+func InventoryScope(snap *Snapshot) (subscriptions []string, images []ImageDefinition) {
+	for _, sub := range snap.Subscriptions {
+		subscriptions = append(subscriptions, sub.ID)
+	}
+	softDelete := map[string]bool{}
+	for _, g := range snap.Galleries {
+		if g.SoftDeleteEnabled {
+			softDelete[strings.ToLower(g.ID)] = true
+		}
+	}
+	for _, img := range snap.Images {
+		if softDelete[strings.ToLower(strings.TrimSuffix(img.ID, "/images/"+img.Name))] {
+			images = append(images, img)
+		}
+	}
+	return subscriptions, images
+}
+
+// Inventory lists the VMs and scale sets of subscriptions, and the live versions of images. Like
+// Scan, a failing scope is recorded and the rest is read.
+func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images []ImageDefinition) *Inventory {
 	inv := &Inventory{}
 	var mu sync.Mutex
-	fail := func(scope string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		inv.Errors = append(inv.Errors, scopeError(ctx, scope, err))
-	}
-	add := func(w []Workload, v []LiveVersion) {
+	keep := func(scope string, w []Workload, v []LiveVersion, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		inv.Workloads = append(inv.Workloads, w...)
 		inv.LiveVersions = append(inv.LiveVersions, v...)
+		if err != nil {
+			inv.Errors = append(inv.Errors, scopeError(ctx, scope, err))
+		}
 	}
 	p := newPool()
-	for _, sub := range snap.Subscriptions {
-		c, err := s.clientsFor(sub.ID)
+	for _, sub := range subscriptions {
+		c, err := s.clientsFor(sub)
 		if err != nil {
-			fail("/subscriptions/"+sub.ID, err)
+			keep("/subscriptions/"+sub, nil, nil, err)
 			continue
 		}
 		p.add(func(ctx context.Context) {
-			var found []Workload
-			err := eachPage(ctx, s.opts.MaxPages, c.vms.NewListAllPager(nil),
+			vms, err := collect(ctx, s.opts.MaxPages, c.vms.NewListAllPager(nil),
 				func(p armcompute.VirtualMachinesClientListAllResponse) ([]*armcompute.VirtualMachine, *string) {
 					return p.Value, p.NextLink
-				},
-				func(page []*armcompute.VirtualMachine) {
-					for _, vm := range page {
-						if vm == nil || vm.ID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil || vm.Properties.StorageProfile.ImageReference == nil {
-							continue
-						}
-						found = append(found, Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(vm.Properties.StorageProfile.ImageReference.ID)})
-					}
-				})
-			if err != nil {
-				fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachines", err)
-			}
-			add(found, nil)
+				}, vmWorkload)
+			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachines", vms, nil, err)
 		})
 		p.add(func(ctx context.Context) {
-			var found []Workload
-			err := eachPage(ctx, s.opts.MaxPages, c.scaleSets.NewListAllPager(nil),
+			sets, err := collect(ctx, s.opts.MaxPages, c.scaleSets.NewListAllPager(nil),
 				func(p armcompute.VirtualMachineScaleSetsClientListAllResponse) ([]*armcompute.VirtualMachineScaleSet, *string) {
 					return p.Value, p.NextLink
-				},
-				func(page []*armcompute.VirtualMachineScaleSet) {
-					for _, ss := range page {
-						if ss == nil || ss.ID == nil || ss.Properties == nil {
-							continue
-						}
-						w := Workload{Kind: "vmss", ID: *ss.ID,
-							Flexible: ss.Properties.OrchestrationMode != nil && *ss.Properties.OrchestrationMode == armcompute.OrchestrationModeFlexible}
-						if vp := ss.Properties.VirtualMachineProfile; vp != nil && vp.StorageProfile != nil && vp.StorageProfile.ImageReference != nil {
-							w.ImageID = deref(vp.StorageProfile.ImageReference.ID)
-						}
-						found = append(found, w)
-					}
-				})
-			if err != nil {
-				fail("/subscriptions/"+sub.ID+"/providers/Microsoft.Compute/virtualMachineScaleSets", err)
-			}
-			add(found, nil)
+				}, scaleSetWorkload)
+			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachineScaleSets", sets, nil, err)
 		})
 	}
-	softDelete := map[string]Gallery{}
-	for _, g := range snap.Galleries {
-		if g.SoftDeleteEnabled {
-			softDelete[strings.ToLower(g.ID)] = g
-		}
-	}
-	for _, img := range snap.Images {
-		g, ok := softDelete[strings.ToLower(strings.TrimSuffix(img.ID, "/images/"+img.Name))]
-		if !ok {
-			continue
-		}
+	for _, img := range images {
 		c, err := s.clientsFor(img.SubscriptionID)
 		if err != nil {
+			keep(img.ID, nil, nil, err)
 			continue
 		}
 		p.add(func(ctx context.Context) {
-			var found []LiveVersion
-			err := eachPage(ctx, s.opts.MaxPages, c.versions.NewListByGalleryImagePager(img.ResourceGroup, img.Gallery, img.Name, nil),
+			live, err := collect(ctx, s.opts.MaxPages, c.versions.NewListByGalleryImagePager(img.ResourceGroup, img.Gallery, img.Name, nil),
 				func(p armcompute.GalleryImageVersionsClientListByGalleryImageResponse) ([]*armcompute.GalleryImageVersion, *string) {
 					return p.Value, p.NextLink
-				},
-				func(page []*armcompute.GalleryImageVersion) {
-					for _, v := range page {
-						if v == nil || v.ID == nil {
-							continue
-						}
-						lv := LiveVersion{ID: *v.ID, Location: ShortLocation(deref(v.Location))}
-						if lv.Location == "" {
-							lv.Location = g.Location
-						}
-						if v.Properties != nil && v.Properties.ProvisioningState != nil {
-							lv.ProvisioningState = string(*v.Properties.ProvisioningState)
-						}
-						found = append(found, lv)
-					}
-				})
-			if err != nil {
-				fail(img.ID, err)
-			}
-			add(nil, found)
+				}, liveVersion)
+			keep(img.ID, nil, live, err)
 		})
 	}
 	p.run(ctx, s.opts.Concurrency)
 	return inv
+}
+
+// collect reads every page of one listing (eachPage's checks included) and keeps what conv
+// makes of each item; conv's false skips an item too incomplete to use.
+func collect[P, T, X any](ctx context.Context, maxPages int, pager *runtime.Pager[P], split func(P) ([]*T, *string), conv func(*T) (X, bool)) ([]X, error) {
+	var out []X
+	err := eachPage(ctx, maxPages, pager, split, func(page []*T) {
+		for _, item := range page {
+			if item == nil {
+				continue
+			}
+			if x, ok := conv(item); ok {
+				out = append(out, x)
+			}
+		}
+	})
+	return out, err
+}
+
+func vmWorkload(vm *armcompute.VirtualMachine) (Workload, bool) {
+	if vm.ID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil || vm.Properties.StorageProfile.ImageReference == nil {
+		return Workload{}, false
+	}
+	return Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(vm.Properties.StorageProfile.ImageReference.ID)}, true
+}
+
+func scaleSetWorkload(ss *armcompute.VirtualMachineScaleSet) (Workload, bool) {
+	if ss.ID == nil || ss.Properties == nil {
+		return Workload{}, false
+	}
+	w := Workload{Kind: "vmss", ID: *ss.ID,
+		Flexible: ss.Properties.OrchestrationMode != nil && *ss.Properties.OrchestrationMode == armcompute.OrchestrationModeFlexible}
+	if vp := ss.Properties.VirtualMachineProfile; vp != nil && vp.StorageProfile != nil && vp.StorageProfile.ImageReference != nil {
+		w.ImageID = deref(vp.StorageProfile.ImageReference.ID)
+	}
+	return w, true
+}
+
+// liveVersion is a live version; Location is empty when the version reports none (the audit
+// reads that as its gallery's).
+func liveVersion(v *armcompute.GalleryImageVersion) (LiveVersion, bool) {
+	if v.ID == nil {
+		return LiveVersion{}, false
+	}
+	lv := LiveVersion{ID: *v.ID, Location: ShortLocation(deref(v.Location))}
+	if v.Properties != nil && v.Properties.ProvisioningState != nil {
+		lv.ProvisioningState = string(*v.Properties.ProvisioningState)
+	}
+	return lv, true
 }

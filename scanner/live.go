@@ -3,11 +3,11 @@ package scanner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"go.uber.org/zap"
 )
 
@@ -17,25 +17,35 @@ import (
 func (s *Scanner) LiveVersions(ctx context.Context, ids []string) map[string]bool {
 	out := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		rid, err := azarm.ParseResourceID(id)
-		if err != nil || rid.Parent == nil || rid.Parent.Parent == nil {
+		ref, err := ParseVersionID(id)
+		if err != nil {
 			s.opts.Logger.Warn("not an image version id", zap.String("id", id))
 			continue
 		}
-		c, err := s.clientsFor(strings.ToLower(rid.SubscriptionID))
+		c, err := s.clientsFor(ref.SubscriptionID)
 		if err != nil {
 			continue
 		}
-		_, err = c.versions.Get(ctx, rid.ResourceGroupName, rid.Parent.Parent.Name, rid.Parent.Name, rid.Name, nil)
-		var re *azcore.ResponseError
-		switch {
-		case err == nil:
-			out[strings.ToLower(id)] = true
-		case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-			out[strings.ToLower(id)] = false
-		default:
+		live, err := exists(ctx, c, ref)
+		if err != nil {
 			s.opts.Logger.Warn("checking whether a version was recovered", zap.String("id", id), zap.Error(err))
+			continue
 		}
+		out[strings.ToLower(id)] = live
 	}
 	return out
+}
+
+// exists is the one "does this live version exist" check: true when ARM returns it, false on 404,
+// an error otherwise (nothing can be concluded).
+func exists(ctx context.Context, c *clients, ref VersionRef) (bool, error) {
+	_, err := c.versions.Get(ctx, ref.ResourceGroup, ref.Gallery, ref.Image, ref.Version, nil)
+	var re *azcore.ResponseError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("reading %s: %w", ref.ID(), err)
 }

@@ -53,7 +53,6 @@ type clients struct {
 	versions    *armcompute.GalleryImageVersionsClient
 	vms         *armcompute.VirtualMachinesClient
 	scaleSets   *armcompute.VirtualMachineScaleSetsClient
-	gallery     *armcompute.GalleriesClient
 }
 
 // New returns a Scanner.
@@ -179,8 +178,7 @@ func (s *Scanner) clientsFor(sub string) (*clients, error) {
 		return nil, fmt.Errorf("creating compute clients for subscription %s: %w", sub, err)
 	}
 	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient(),
-		versions: f.NewGalleryImageVersionsClient(), vms: f.NewVirtualMachinesClient(), scaleSets: f.NewVirtualMachineScaleSetsClient(),
-		gallery: f.NewGalleriesClient()}
+		versions: f.NewGalleryImageVersionsClient(), vms: f.NewVirtualMachinesClient(), scaleSets: f.NewVirtualMachineScaleSetsClient()}
 	s.clients[sub] = c
 	return c, nil
 }
@@ -273,6 +271,12 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 const maxPolicyDays = 36500
 
 func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
+	return newGallery(sub, item, r.s.opts.DefaultRetentionDays)
+}
+
+// newGallery reads a gallery as ARM sent it, refusing an id or a policy that cannot be true;
+// defaultRetention stands where the gallery reports no policy.
+func newGallery(sub string, item *armcompute.Gallery, defaultRetention int) (Gallery, error) {
 	if item == nil || item.ID == nil {
 		return Gallery{}, badResponse("a gallery without an id")
 	}
@@ -281,7 +285,7 @@ func (r *run) gallery(sub string, item *armcompute.Gallery) (Gallery, error) {
 		return Gallery{}, badResponse(fmt.Sprintf("gallery id %q: %v", *item.ID, err))
 	}
 	g := Gallery{ID: *item.ID, SubscriptionID: sub, ResourceGroup: id.ResourceGroupName, Name: id.Name,
-		Location: ShortLocation(deref(item.Location)), RetentionDays: r.s.opts.DefaultRetentionDays,
+		Location: ShortLocation(deref(item.Location)), RetentionDays: defaultRetention,
 		Tags: tags(nil, item.Tags)}
 	if item.Properties != nil && item.Properties.SoftDeletePolicy != nil {
 		pol := item.Properties.SoftDeletePolicy

@@ -238,7 +238,7 @@ func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer act.stop()
 	ref, r := act.ref, act.r
-	inv := r.Scanner.Inventory(act.ctx, &scanner.Snapshot{Subscriptions: []scanner.Subscription{{ID: ref.SubscriptionID}}})
+	inv := r.Scanner.Inventory(act.ctx, []string{ref.SubscriptionID}, nil)
 	if len(inv.Errors) > 0 && !*force {
 		fmt.Fprintf(stderr, "purgewatch purge: cannot tell whether workloads still use the version (%s: %s); --force purges anyway\n", inv.Errors[0].Scope, inv.Errors[0].Message)
 		return exitFailed

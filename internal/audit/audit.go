@@ -195,13 +195,14 @@ func imageID(v scanner.Version) string {
 
 // Inventorier lists the workloads and live versions the audit judges; *scanner.Scanner.
 type Inventorier interface {
-	Inventory(ctx context.Context, snap *scanner.Snapshot) *scanner.Inventory
+	Inventory(ctx context.Context, subscriptions []string, images []scanner.ImageDefinition) *scanner.Inventory
 }
 
 // Run is the audit, whole: it lists the inventory snap's subscriptions hold and judges snap
 // against it. It returns the scopes the inventory could not read beside the report.
 func Run(ctx context.Context, s Inventorier, snap *scanner.Snapshot, minRetentionDays int, now time.Time) (Report, []scanner.ScopeError) {
-	inv := s.Inventory(ctx, snap)
+	subs, images := scanner.InventoryScope(snap)
+	inv := s.Inventory(ctx, subs, images)
 	return Evaluate(snap, inv, minRetentionDays, now), inv.Errors
 }
 

@@ -67,11 +67,11 @@ func run(t *testing.T, minRetention int) Report {
 	if err != nil || len(snap.Errors) > 0 {
 		t.Fatalf("scan: %v %+v", err, snap.Errors)
 	}
-	inv := s.Inventory(context.Background(), snap)
-	if len(inv.Errors) > 0 {
-		t.Fatalf("inventory: %+v", inv.Errors)
+	r, errs := Run(context.Background(), s, snap, minRetention, t0)
+	if len(errs) > 0 {
+		t.Fatalf("inventory: %+v", errs)
 	}
-	return Evaluate(snap, inv, minRetention, t0)
+	return r
 }
 
 func found(r Report, check string) []string {

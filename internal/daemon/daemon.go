@@ -28,7 +28,7 @@ import (
 type Scanner interface {
 	Scan(ctx context.Context) (*scanner.Snapshot, error)
 	// Inventory lists the workloads and live versions the audit judges.
-	Inventory(ctx context.Context, snap *scanner.Snapshot) *scanner.Inventory
+	Inventory(ctx context.Context, subscriptions []string, images []scanner.ImageDefinition) *scanner.Inventory
 }
 
 // Announcer turns each scan into notifications; *notify.Notifier in production.
