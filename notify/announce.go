@@ -22,6 +22,7 @@ const livenessBudget = time.Minute
 // and no longer in the bin, asks Settings.Liveness which of them were recovered, queues what
 // snap calls for (snap is nil when the scan read nothing) and tells every channel of blindness.
 func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, cov scanner.Coverage) error {
+	defer n.forget()
 	var errs []error
 	if snap != nil {
 		if err := n.announceVersions(ctx, snap, users); err != nil {

@@ -271,4 +271,5 @@ func (n *Notifier) updateGauges() {
 		n.metrics.pending.WithLabelValues(name).Set(float64(pending[name]))
 		n.metrics.dead.WithLabelValues(name).Set(float64(dead[name]))
 	}
+	n.metrics.size.Set(float64(n.store.Size()))
 }

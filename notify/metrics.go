@@ -8,6 +8,7 @@ type Metrics struct {
 	pending   *prometheus.GaugeVec
 	dead      *prometheus.GaugeVec
 	recovered prometheus.Gauge
+	size      prometheus.Gauge
 }
 
 // results of purgewatch_notifications_total.
@@ -33,7 +34,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when the notification state file was corrupt at start and was moved aside: warnings already sent may be sent again.",
 		}),
 	}
-	reg.MustRegister(m.total, m.pending, m.dead, m.recovered)
+	m.size = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "purgewatch_notify_state_bytes",
+		Help: "Size of the notification state file: it holds what is in the recycle bins and what left them within notify.keep.",
+	})
+	reg.MustRegister(m.total, m.pending, m.dead, m.recovered, m.size)
 	return m
 }
 

@@ -30,6 +30,9 @@ type Settings struct {
 	// Liveness answers whether a version that left the bin was recovered; nil: nobody to ask,
 	// and such a version is resolved once its purge time has passed.
 	Liveness Liveness
+	// Keep is how long the log remembers a version that left the bin (notify.keep); 0 keeps
+	// everything.
+	Keep time.Duration
 }
 
 // Notifier turns snapshots into notifications: Process queues them (due → resolve → route →
@@ -45,6 +48,7 @@ type Notifier struct {
 	s       Settings
 	lanes   map[string]*lane
 	changed chan struct{} // tells Run that the channels changed
+	pruned  time.Time     // when the log was last pruned
 }
 
 // New returns a Notifier over an open store.
@@ -62,6 +66,7 @@ func New(store *Store, s Settings, c clock.Clock, log *zap.Logger, m *Metrics) *
 	}
 	m.recoveredState(store.Recovered() != "")
 	n.Configure(s)
+	n.updateGauges()
 	return n
 }
 
@@ -105,6 +110,7 @@ func (n *Notifier) Absent(snap *scanner.Snapshot) ([]string, error) {
 	defer n.mu.Unlock()
 	present := keys(snap)
 	var out []string
+	seen := map[string]bool{}
 	for _, name := range channelNames(n.s.Channels) {
 		opens, err := n.store.openVersions(name)
 		if err != nil {
@@ -115,7 +121,8 @@ func (n *Notifier) Absent(snap *scanner.Snapshot) ([]string, error) {
 				continue
 			}
 			var v scanner.Version
-			if err := json.Unmarshal(o.raw, &v); err == nil && !slices.Contains(out, strings.ToLower(v.ID)) {
+			if err := json.Unmarshal(o.raw, &v); err == nil && !seen[strings.ToLower(v.ID)] {
+				seen[strings.ToLower(v.ID)] = true
 				out = append(out, strings.ToLower(v.ID))
 			}
 		}

@@ -152,6 +152,13 @@ func prepare(db *bolt.DB, path, recovered string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("preparing notification state %s: %w", path, err)
 	}
+	// After the write above, which is what makes bbolt count its free pages.
+	if db, err = compactIfSparse(db, path); err != nil {
+		if db != nil {
+			_ = db.Close()
+		}
+		return nil, err
+	}
 	return &Store{db: db, path: path, recovered: recovered}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.uber.org/zap"
@@ -16,6 +17,8 @@ import (
 // malformed id, throttling, a 5xx) is left out, so that nobody concludes anything from it.
 func (s *Scanner) LiveVersions(ctx context.Context, ids []string) map[string]bool {
 	out := make(map[string]bool, len(ids))
+	var mu sync.Mutex
+	p := newPool() // asked at once, within the scan's concurrency and each subscription's budget
 	for _, id := range ids {
 		ref, err := ParseVersionID(id)
 		if err != nil {
@@ -26,13 +29,18 @@ func (s *Scanner) LiveVersions(ctx context.Context, ids []string) map[string]boo
 		if err != nil {
 			continue
 		}
-		live, err := exists(ctx, c, ref)
-		if err != nil {
-			s.opts.Logger.Warn("checking whether a version was recovered", zap.String("id", id), zap.Error(err))
-			continue
-		}
-		out[strings.ToLower(id)] = live
+		p.add(func(ctx context.Context) {
+			live, err := exists(ctx, c, ref)
+			if err != nil {
+				s.opts.Logger.Warn("checking whether a version was recovered", zap.String("id", id), zap.Error(err))
+				return
+			}
+			mu.Lock()
+			out[strings.ToLower(id)] = live
+			mu.Unlock()
+		})
 	}
+	p.run(ctx, s.opts.Concurrency)
 	return out
 }
 

@@ -17,7 +17,7 @@ import (
 func notifySettings(cfg *config.Config, stdout io.Writer) (notify.Settings, error) {
 	deps := notify.Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
 	s := notify.Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
-		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter}
+		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep}
 	for _, c := range cfg.Notify.Channels {
 		ch, err := notify.NewChannel(c, deps)
 		if err != nil {

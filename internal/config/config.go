@@ -107,9 +107,12 @@ type Notify struct {
 	Thresholds []time.Duration `yaml:"thresholds"`
 	// BlindAfter is how long without a complete scan before every channel gets a scan-failing event.
 	BlindAfter time.Duration `yaml:"blindAfter"`
-	Retry      Retry         `yaml:"retry"`
-	Channels   []Channel     `yaml:"channels"`
-	Routes     []Route       `yaml:"routes"`
+	// Keep is how long the log remembers a version after it left the recycle bin; then its
+	// entries are pruned, so that the state file holds what is still in the bins.
+	Keep     time.Duration `yaml:"keep"`
+	Retry    Retry         `yaml:"retry"`
+	Channels []Channel     `yaml:"channels"`
+	Routes   []Route       `yaml:"routes"`
 }
 
 // Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks).
@@ -187,7 +190,7 @@ func Default() Config {
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
 		Metrics:   Metrics{Relative: true},
-		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour,
+		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour, Keep: 30 * 24 * time.Hour,
 			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
 		Audit: Audit{Enabled: true, MinRetentionDays: 7},
 	}

@@ -107,6 +107,9 @@ func validate(file string, c *Config, idx *index) error {
 var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 func (v *validator) notify(n *Notify) {
+	if n.Keep < time.Hour {
+		v.failf("notify.keep", "must be at least 1h (default 720h: 30 days)")
+	}
 	if n.BlindAfter <= 0 {
 		v.failf("notify.blindAfter", "must be a positive duration such as 1h")
 	}

@@ -1,0 +1,137 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// subject names what an event is about, for pruning: a soft deletion of a version, or a blind
+// episode.
+func subject(e Event) string {
+	if e.Scan != nil {
+		return blindKey(e.Scan.Since)
+	}
+	return versionKey(e.Version)
+}
+
+// prune forgets what was resolved more than keep before now: every log entry of a version (or a
+// blind episode) whose resolution was queued that long ago, on that channel. Such a version has
+// left the bin, so no event about it can come again; the log then holds what is still in the
+// bins and what left recently. It returns how many entries it removed.
+func (s *Store) prune(now time.Time, keep time.Duration) (int, error) {
+	removed := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLog)
+		done := map[string]bool{} // channel\x00subject resolved long enough ago
+		type entry struct {
+			key  []byte
+			subj string
+		}
+		var all []entry
+		err := b.ForEach(func(k, v []byte) error {
+			var le logEntry
+			if err := json.Unmarshal(v, &le); err != nil {
+				return fmt.Errorf("log entry %q: %w", k, err)
+			}
+			ch, _, _ := strings.Cut(string(k), "\x00")
+			subj := ch + "\x00" + subject(le.Event)
+			if le.Event.Kind == KindResolved && now.Sub(le.QueuedAt) > keep {
+				done[subj] = true
+			}
+			all = append(all, entry{key: append([]byte(nil), k...), subj: subj})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if done[e.subj] {
+				if err := b.Delete(e.key); err != nil {
+					return err
+				}
+				removed++
+			}
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// Size is the state file's size in bytes.
+func (s *Store) Size() int64 {
+	var size int64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	return size
+}
+
+// compactIfSparse rewrites the file when more than half of it is free pages (bbolt never gives
+// pages back to the file system): after a prune, the file shrinks to what it holds. It runs at
+// open, before anything else uses the database, and replaces db.
+func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
+	var size int64
+	err := db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	free := int64(db.Stats().FreeAlloc)
+	if err != nil || size == 0 || free*2 <= size {
+		return db, err
+	}
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockWait})
+	if err != nil {
+		return db, fmt.Errorf("compacting %s: %w", path, err)
+	}
+	if err := bolt.Compact(dst, db, 64<<20); err != nil {
+		_ = dst.Close()
+		_ = os.Remove(tmp)
+		return db, fmt.Errorf("compacting %s: %w", path, err)
+	}
+	if err := dst.Close(); err != nil {
+		return db, fmt.Errorf("compacting %s: %w", path, err)
+	}
+	if err := db.Close(); err != nil {
+		return nil, fmt.Errorf("compacting %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("compacting %s: %w", path, err)
+	}
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+}
+
+// pruneEvery is how often the log is pruned: often enough to stay small, rarely enough that
+// reading the whole log is no cost.
+const pruneEvery = time.Hour
+
+// forget prunes the log when pruneEvery has passed since the last time, and says so.
+func (n *Notifier) forget() {
+	now := n.clock.Now()
+	n.mu.Lock()
+	keep, due := n.s.Keep, now.Sub(n.pruned) >= pruneEvery
+	if due {
+		n.pruned = now
+	}
+	n.mu.Unlock()
+	if !due || keep <= 0 {
+		return
+	}
+	removed, err := n.store.prune(now, keep)
+	if err != nil {
+		n.log.Error("pruning the notification log", zap.Error(err))
+		return
+	}
+	if removed > 0 {
+		n.log.Info("pruned the notification log", zap.Int("entries", removed), zap.Duration("keep", keep))
+	}
+	n.updateGauges()
+}

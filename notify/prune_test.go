@@ -1,0 +1,90 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// gone is a Liveness for which nothing was recovered.
+type gone struct{}
+
+func (gone) LiveVersions(_ context.Context, ids []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[strings.ToLower(id)] = false
+	}
+	return out
+}
+
+func (h *harness) logEntries() int {
+	h.t.Helper()
+	n := 0
+	if err := h.store.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil }); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// Rounds of versions deleted, announced and gone: the log keeps what left within notify.keep,
+// so the state file stays bounded by what is in the bins, however long purgewatch runs.
+func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
+	rx := newReceiver(t)
+	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
+	h.set.Liveness, h.set.Keep = gone{}, 48*time.Hour
+	h.n.Configure(h.set)
+	const perRound = 300
+	var entries []int
+	var sizes []int64
+	for round := range 5 {
+		now := h.clock.Now()
+		var vs []scanner.Version
+		for i := range perRound {
+			vs = append(vs, ver("g", fmt.Sprintf("%d.0.%d", round, i), now.Add(5*time.Hour), 0, nil))
+		}
+		cov := scanner.Coverage{Complete: true, Since: now}
+		if err := h.n.Announce(t.Context(), snapshot(now, vs...), nil, cov); err != nil {
+			t.Fatal(err)
+		}
+		h.n.Deliver(t.Context())
+		h.clock.Advance(time.Hour) // they leave the bin: resolved as gone
+		if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, cov); err != nil {
+			t.Fatal(err)
+		}
+		h.n.Deliver(t.Context())
+		h.clock.Advance(3 * 24 * time.Hour) // past notify.keep
+		entries, sizes = append(entries, h.logEntries()), append(sizes, h.store.Size())
+	}
+	if len(rx.webhookEvents(t)) != 5*2*perRound {
+		t.Fatalf("delivered %d events, want an expiring and a resolved per version", len(rx.webhookEvents(t)))
+	}
+	// Each round's prune (at its first Announce) forgets the round before: the log holds one
+	// round, never more.
+	for i, n := range entries {
+		if n > 2*perRound {
+			t.Errorf("round %d: %d log entries, want at most one round's %d", i, n, 2*perRound)
+		}
+	}
+	if last, first := sizes[len(sizes)-1], sizes[1]; last > first+first/2 {
+		t.Errorf("state file grew %v: bounded by what is in the bins, it must not", sizes)
+	}
+	// A restart compacts a file that is mostly free pages.
+	h.clock.Advance(3 * 24 * time.Hour)
+	if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, scanner.Coverage{Complete: true, Since: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.store.Size()
+	h.restart()
+	if after := h.store.Size(); after >= before {
+		t.Errorf("restart did not compact a sparse file: %d -> %d bytes", before, after)
+	}
+	if n := h.logEntries(); n != 0 {
+		t.Errorf("%d log entries after everything left long ago", n)
+	}
+}
