@@ -42,7 +42,7 @@ func newDelivery(n Notifications, log *zap.Logger) *delivery {
 // outbox serves GET /api/v1/outbox[?channel=C] (what `purgewatch notify outbox` shows) and, behind
 // the lifecycle guard, POST /api/v1/outbox/retry?channel=C (`notify retry`).
 func outbox(mux *http.ServeMux, o Options, guard func(http.Handler) http.Handler) {
-	mux.HandleFunc("GET /api/v1/outbox", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /api/v1/outbox", gzipped(func(w http.ResponseWriter, r *http.Request) {
 		if o.Notifications == nil {
 			jsonError(w, "no notification channel is configured", http.StatusNotFound)
 			return
@@ -56,7 +56,7 @@ func outbox(mux *http.ServeMux, o Options, guard func(http.Handler) http.Handler
 			letters = []notify.Letter{}
 		}
 		writeJSON(w, letters)
-	})
+	}))
 	mux.Handle("POST /api/v1/outbox/retry", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.Notifications == nil {
 			jsonError(w, "no notification channel is configured", http.StatusNotFound)

@@ -79,7 +79,7 @@ func Handler(o Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("GET /api/v1/versions", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /api/v1/versions", gzipped(func(w http.ResponseWriter, _ *http.Request) {
 		snap := o.Daemon.State().Snapshot
 		if snap == nil {
 			http.Error(w, `{"error": "no scan has read anything yet"}`, http.StatusServiceUnavailable)
@@ -89,7 +89,7 @@ func Handler(o Options) http.Handler {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(snap.Document(o.Now()))
-	})
+	}))
 	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Reload(); err != nil {
 			http.Error(w, "reload refused, the previous configuration stays: "+err.Error(), http.StatusInternalServerError)
@@ -98,7 +98,7 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("reloaded\n"))
 	})))
 	outbox(mux, o, lifecycle)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /{$}", gzipped(func(w http.ResponseWriter, _ *http.Request) {
 		var thresholds []time.Duration
 		if o.Thresholds != nil {
 			thresholds = o.Thresholds()
@@ -109,7 +109,7 @@ func Handler(o Options) http.Handler {
 		if err := statusTemplate.Execute(w, page); err != nil {
 			o.Logger.Error("rendering the status page", zap.Error(err))
 		}
-	})
+	}))
 	return secure(mux)
 }
 

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"compress/gzip"
+	"fmt"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"io"
 	"net/http"
@@ -185,5 +187,51 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 	}
 	if !strings.Contains(dead, "smtp: timeout") || !strings.Contains(dead, `id="pending"`) {
 		t.Error("the pending messages are not listed after the dead letters")
+	}
+}
+
+func TestThePageAndTheAPIAreGzippedForClientsThatAskForIt(t *testing.T) {
+	v := scanner.Version{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
+		Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
+	versions := []scanner.Version{v}
+	for i := range 20 { // enough to be worth compressing (gzhttp leaves answers under 1 KiB alone)
+		w := v
+		w.Version = fmt.Sprintf("1.0.%d", i+1)
+		w.ID = strings.TrimSuffix(v.ID, "1.0.0") + w.Version
+		versions = append(versions, w)
+	}
+	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{Versions: versions},
+		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
+	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(),
+		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
+	defer srv.Close()
+	for _, path := range []string{"/", "/api/v1/versions"} {
+		for _, gz := range []bool{true, false} {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			if gz {
+				req.Header.Set("Accept-Encoding", "gzip") // set by hand, so the client does not undo it
+			} else {
+				req.Header.Set("Accept-Encoding", "identity")
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := io.Reader(resp.Body)
+			if gz {
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil || resp.Header.Get("Content-Encoding") != "gzip" {
+					t.Fatalf("%s with gzip: Content-Encoding %q, %v", path, resp.Header.Get("Content-Encoding"), err)
+				}
+				body = zr
+			} else if resp.Header.Get("Content-Encoding") != "" {
+				t.Errorf("%s without gzip: Content-Encoding %q", path, resp.Header.Get("Content-Encoding"))
+			}
+			data, _ := io.ReadAll(body)
+			resp.Body.Close()
+			if !strings.Contains(string(data), "1.0.0") {
+				t.Errorf("%s (gzip %v): the body does not hold the version", path, gz)
+			}
+		}
 	}
 }
