@@ -127,10 +127,13 @@ func NewDocumentVersion(v Version, now time.Time) DocumentVersion {
 }
 
 // Document renders s with the time left counted from now. Empty lists stay [] rather than null.
-func (s *Snapshot) Document(now time.Time) Document {
-	d := Document{ScannedAt: s.ScannedAt.UTC(), Versions: make([]DocumentVersion, len(s.Versions)),
+func (s *Snapshot) Document(now time.Time) Document { return s.DocumentOf(s.Versions, now) }
+
+// DocumentOf renders s with only vs (a selection or a page of its versions) as its versions.
+func (s *Snapshot) DocumentOf(vs []Version, now time.Time) Document {
+	d := Document{ScannedAt: s.ScannedAt.UTC(), Versions: make([]DocumentVersion, len(vs)),
 		Galleries: s.Galleries, Errors: s.Errors}
-	for i, v := range s.Versions {
+	for i, v := range vs {
 		d.Versions[i] = NewDocumentVersion(v, now)
 	}
 	if d.Galleries == nil {

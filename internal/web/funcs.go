@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 var funcs = template.FuncMap{
@@ -20,6 +21,12 @@ var funcs = template.FuncMap{
 	},
 	"ms":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"name": func(id string) string { return id[strings.LastIndex(id, "/")+1:] },
+	// The filter's choices, for its form and the counts.
+	"urgencies": func() []scanner.Urgency {
+		return []scanner.Urgency{scanner.UrgencyOverdue, scanner.UrgencyCritical, scanner.UrgencyUnusable, scanner.UrgencyWarning, scanner.UrgencyOK}
+	},
+	"deadlines": func() []string { return deadlines },
+	"states":    func() []string { return states },
 }
 
 func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

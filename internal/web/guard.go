@@ -24,8 +24,8 @@ func NewServer(h http.Handler) *http.Server {
 }
 
 // contentSecurityPolicy allows the page's own inline styles and nothing else: no script, no
-// frame, no form posting anywhere.
-const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// frame, and forms only to the page itself (the filter is a GET form).
+const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // secure sets the security headers of every response.
 func secure(h http.Handler) http.Handler {

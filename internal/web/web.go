@@ -5,7 +5,6 @@ package web
 import (
 	"cmp"
 	"embed"
-	"encoding/json"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"html/template"
 	"net/http"
@@ -79,16 +78,18 @@ func Handler(o Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /api/v1/versions", gzipped(func(w http.ResponseWriter, _ *http.Request) {
-		snap := o.Daemon.State().Snapshot
-		if snap == nil {
-			http.Error(w, `{"error": "no scan has read anything yet"}`, http.StatusServiceUnavailable)
+	mux.Handle("GET /api/v1/versions", gzipped(func(w http.ResponseWriter, r *http.Request) {
+		st := o.Daemon.State()
+		if st.Snapshot == nil {
+			jsonError(w, "no scan has read anything yet", http.StatusServiceUnavailable)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(snap.Document(o.Now()))
+		page, err := versionsPage(st, r.URL.Query(), o.Now(), thresholdsOf(o))
+		if err != nil {
+			jsonError(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, page)
 	}))
 	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Reload(); err != nil {
@@ -98,12 +99,13 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("reloaded\n"))
 	})))
 	outbox(mux, o, lifecycle)
-	mux.Handle("GET /{$}", gzipped(func(w http.ResponseWriter, _ *http.Request) {
-		var thresholds []time.Duration
-		if o.Thresholds != nil {
-			thresholds = o.Thresholds()
+	mux.Handle("GET /{$}", gzipped(func(w http.ResponseWriter, r *http.Request) {
+		sel, err := parseSelection(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
-		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholds)
+		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel)
 		page.Delivery = newDelivery(o.Notifications, o.Logger)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
@@ -129,6 +131,12 @@ type statusPage struct {
 	Health *healthBanner
 	// Delivery is the notifications' state; nil when no channel is configured.
 	Delivery *delivery
+	// Total versions, how many the filter matches, and which of those (From..To, from 1) are
+	// shown; Next and Prev link to the neighbouring pages.
+	Total, Matching, From, To int
+	Next, Prev                string
+	Counts                    map[scanner.Urgency]int
+	Filter                    filter
 }
 
 // healthBanner says that what the page shows may be incomplete, why, and what to do.
@@ -190,7 +198,7 @@ type versionRow struct {
 	UsedBy      []scanner.Workload
 }
 
-func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration) statusPage {
+func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
 		Health: newHealthBanner(st)}
 	if st.Audit != nil {
@@ -205,10 +213,25 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 			p.SoftDelOff = append(p.SoftDelOff, g)
 		}
 	}
-	versions := scanner.ByNextDeadline(st.Snapshot.Versions, now)
-	p.Versions = make([]versionRow, len(versions))
-	for i, v := range versions {
-		p.Versions[i] = row(v, now, endpoint, thresholds, usedBy(st, v))
+	all := scanner.ByNextDeadline(st.Snapshot.Versions, now)
+	p.Total, p.Filter = len(all), sel.filter
+	p.Counts = make(map[scanner.Urgency]int)
+	for _, v := range all {
+		p.Counts[v.Urgency(now, thresholds, len(usedBy(st, v)) > 0)]++
+	}
+	chosen := selectVersions(st, all, sel.filter, now, thresholds)
+	p.Matching = len(chosen)
+	from := min(sel.from, len(chosen))
+	to := min(from+sel.limit, len(chosen))
+	p.From, p.To = from+1, to
+	for _, v := range chosen[from:to] {
+		p.Versions = append(p.Versions, row(v, now, endpoint, thresholds, usedBy(st, v)))
+	}
+	if to < len(chosen) {
+		p.Next = sel.link(to)
+	}
+	if from > 0 {
+		p.Prev = sel.link(max(from-sel.limit, 0))
 	}
 	return p
 }
@@ -237,4 +260,11 @@ func usedBy(st *status.State, v scanner.Version) []scanner.Workload {
 		return nil
 	}
 	return st.Audit.References[strings.ToLower(v.ID)]
+}
+
+func thresholdsOf(o Options) []time.Duration {
+	if o.Thresholds == nil {
+		return nil
+	}
+	return o.Thresholds()
 }

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/purgewatch/purgewatch/internal/status"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// estate is n versions over two subscriptions and two galleries, purged an hour apart: the first
+// four are overdue (the fourth purged right now), the next 24 critical.
+func estate(n int) *status.State {
+	var vs []scanner.Version
+	for i := range n {
+		sub, gal := "11111111-1111-1111-1111-111111111111", "alpha"
+		if i%2 == 1 {
+			sub, gal = "22222222-2222-2222-2222-222222222222", "beta"
+		}
+		id := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/galleries/%s/images/i/versions/1.0.%d", sub, gal, i)
+		purge := now.Add(time.Duration(i-3) * time.Hour) // the first three are overdue
+		vs = append(vs, scanner.Version{ID: id, SubscriptionID: sub, ResourceGroup: "rg", Gallery: gal, Image: "i",
+			Version: fmt.Sprintf("1.0.%d", i), ConsumptionEndsAt: purge, PurgeAt: purge})
+	}
+	return &status.State{Ready: true, Snapshot: &scanner.Snapshot{ScannedAt: now, Versions: vs},
+		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
+}
+
+func serve(t *testing.T, st *status.State) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" },
+		Thresholds: func() []time.Duration { return []time.Duration{72 * time.Hour, 24 * time.Hour} }}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+var rowRE = regexp.MustCompile(`<tr class="[a-z]+" data-id="([^"]+)"`)
+
+func TestThePageShowsTheMostUrgentRowsAndLinksToTheRest(t *testing.T) {
+	srv := serve(t, estate(450))
+	_, body := get(t, srv.URL+"/")
+	rows := rowRE.FindAllStringSubmatch(body, -1)
+	if len(rows) != 200 || !strings.HasSuffix(rows[0][1], "/versions/1.0.0") {
+		t.Fatalf("first page: %d rows, first %v", len(rows), rows[:min(1, len(rows))])
+	}
+	for _, want := range []string{"Showing 1–200 of 450.", `rel="next" href="?from=200#versions"`, `>4 overdue</a>`, `>24 critical</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `rel="prev"`) || strings.Contains(body, "<script") {
+		t.Error("the first page has no previous page, and no page has a script")
+	}
+	_, last := get(t, srv.URL+"/?from=400")
+	if rows := rowRE.FindAllStringSubmatch(last, -1); len(rows) != 50 || !strings.Contains(last, "Showing 401–450 of 450.") || strings.Contains(last, `rel="next"`) {
+		t.Errorf("last page: %d rows", len(rows))
+	}
+
+	_, beta := get(t, srv.URL+"/?gallery=BETA&state=usable&limit=10")
+	rows = rowRE.FindAllStringSubmatch(beta, -1)
+	if len(rows) != 10 || !strings.Contains(beta, "of 223 matching") || !strings.Contains(beta, `href="?from=10&amp;gallery=BETA&amp;limit=10&amp;state=usable#versions"`) {
+		t.Errorf("filtered: %d rows\n%s", len(rows), beta[strings.Index(beta, `id="paging"`):][:300])
+	}
+	for _, r := range rows {
+		if !strings.Contains(r[1], "/galleries/beta/") {
+			t.Errorf("gallery=beta shows %s", r[1])
+		}
+	}
+	if code, body := get(t, srv.URL+"/?state=maybe"); code != http.StatusBadRequest || !strings.Contains(body, "state=\"maybe\": takes one of usable, unusable, overdue") {
+		t.Errorf("a bad filter: %d %s", code, body)
+	}
+}
+
+func TestTheAPIPagesAndTheWholeListIsAWalkAway(t *testing.T) {
+	st := estate(2500)
+	srv := serve(t, st)
+	var ids []string
+	url := srv.URL + "/api/v1/versions?limit=1000"
+	for pages := 0; url != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("more pages than the list holds")
+		}
+		code, body := get(t, url)
+		var p struct {
+			Versions []struct{ ID string }
+			Total    int
+			Continue string
+		}
+		if err := json.Unmarshal([]byte(body), &p); code != 200 || err != nil || p.Total != 2500 {
+			t.Fatalf("%s: %d %v total %d", url, code, err, p.Total)
+		}
+		for _, v := range p.Versions {
+			ids = append(ids, v.ID)
+		}
+		url = ""
+		if p.Continue != "" {
+			url = srv.URL + "/api/v1/versions?limit=1000&continue=" + p.Continue
+		}
+	}
+	if len(ids) != 2500 {
+		t.Fatalf("walked %d versions, want 2500", len(ids))
+	}
+	for i, v := range st.Snapshot.Versions {
+		if ids[i] != v.ID {
+			t.Fatalf("version %d: %s, want %s (the snapshot's order, none repeated or skipped)", i, ids[i], v.ID)
+		}
+	}
+	_, body := get(t, srv.URL+"/api/v1/versions?subscription=22222222-2222-2222-2222-222222222222&urgency=overdue")
+	if !strings.Contains(body, `"total": 2`) {
+		t.Errorf("filtered API: %s", body[:min(300, len(body))])
+	}
+	for _, bad := range []string{"limit=0", "limit=x", "continue=bm90LWEtdG9rZW4", "deadline=soon"} {
+		if code, _ := get(t, srv.URL+"/api/v1/versions?"+bad); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+}
