@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -40,10 +39,8 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailed
 	}
 	now := time.Now()
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(snap.Document(now)); err != nil {
+	if *output == "json" { // streamed: the document is never built whole beside the snapshot
+		if err := snap.WriteDocument(stdout, now); err != nil {
 			fmt.Fprintln(stderr, "purgewatch:", err)
 			return exitFailed
 		}
