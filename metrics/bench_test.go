@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"github.com/purgewatch/purgewatch/internal/status"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -28,26 +27,33 @@ func (d *discard) WriteHeader(int)             {}
 var _ io.Writer = (*discard)(nil)
 
 // BenchmarkScrape is one /metrics scrape with 1,000 and 100,000 soft-deleted versions in the
-// snapshot (galleries of 100), through promhttp as Prometheus sees it. Figures: docs/benchmarks.md.
+// state (galleries of 100), through the Exposition, asked as Prometheus asks (OpenMetrics and
+// gzip) and as a person with curl does (text, plain). Figures: docs/benchmarks.md.
 func BenchmarkScrape(b *testing.B) {
+	const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 	for _, versions := range []int{1000, 100000} {
 		view := &status.State{Snapshot: benchSnapshot(versions/100, 100)}
 		for _, relative := range []bool{true, false} {
-			b.Run(fmt.Sprintf("versions=%d/relative=%v", versions, relative), func(b *testing.B) {
-				reg := prometheus.NewRegistry()
-				reg.MustRegister(NewSnapshotCollector(func() *status.State { return view }, time.Now, relative))
-				h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-				req.Header.Set("Accept", "text/plain")
-				w := &discard{h: http.Header{}}
-				h.ServeHTTP(w, req) // the first scrape after a scan builds the series; measure the rest
-				b.ReportAllocs()
-				for b.Loop() {
-					w.n = 0
-					h.ServeHTTP(w, req)
-				}
-				b.ReportMetric(float64(w.n)/1e6, "MB/scrape")
-			})
+			for _, as := range []struct{ name, accept, encoding string }{{"prometheus", prometheusAccept, "gzip"}, {"text", "text/plain", ""}} {
+				b.Run(fmt.Sprintf("versions=%d/relative=%v/%s", versions, relative, as.name), func(b *testing.B) {
+					reg := prometheus.NewRegistry()
+					reg.MustRegister(NewSnapshotCollector(func() *status.State { return view }))
+					e := NewExposition(reg, func() *status.State { return view }, time.Now, relative, nil)
+					req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+					req.Header.Set("Accept", as.accept)
+					if as.encoding != "" {
+						req.Header.Set("Accept-Encoding", as.encoding)
+					}
+					w := &discard{h: http.Header{}}
+					e.ServeHTTP(w, req) // the first scrape after a scan renders the state; measure the rest
+					b.ReportAllocs()
+					for b.Loop() {
+						w.n = 0
+						e.ServeHTTP(w, req)
+					}
+					b.ReportMetric(float64(w.n)/1e6, "MB/scrape")
+				})
+			}
 		}
 	}
 }
@@ -67,4 +73,17 @@ func benchSnapshot(galleries, perGallery int) *scanner.Snapshot {
 		}
 	}
 	return snap
+}
+
+// BenchmarkRender is what the first scrape after a scan pays at 100,000 versions: the version and
+// gallery families rendered in OpenMetrics and gzipped, as Prometheus asks.
+func BenchmarkRender(b *testing.B) {
+	view := &status.State{Snapshot: benchSnapshot(1000, 100)}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &cached{rendering: newRendering(view), bodies: map[[2]bool][]byte{}}
+		if len(c.body(true, true)) == 0 {
+			b.Fatal("empty")
+		}
+	}
 }

@@ -1,9 +1,14 @@
 package metrics
 
 import (
+	"bytes"
+	"compress/gzip"
 	"flag"
-	"github.com/purgewatch/purgewatch/internal/status"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -58,50 +65,149 @@ func fixtureView() *status.State {
 	}}
 }
 
-func TestCollectorMatchesGolden(t *testing.T) {
-	c := NewSnapshotCollector(fixtureView, func() time.Time { return now }, true)
+// scrape is one /metrics request to an Exposition over st, with the registry that run builds
+// around it (here only the collector's own part), asking as accept and acceptEncoding say.
+func scrape(t testing.TB, e *Exposition, accept, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	resp := rec.Result()
+	body := rec.Body.Bytes()
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body)) // reads every member
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp, body
+}
+
+func newExposition(state func() *status.State, relative bool) *Exposition {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewSnapshotCollector(state))
+	return NewExposition(reg, state, func() time.Time { return now }, relative, nil)
+}
+
+// series counts the samples of name (every sample when name is "") in a text exposition.
+func series(t testing.TB, body []byte, name string) int {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("not a valid exposition: %v\n%s", err, body)
+	}
+	n := 0
+	for fname, mf := range families {
+		if name == "" || fname == name {
+			n += len(mf.GetMetric())
+		}
+	}
+	return n
+}
+
+func TestExpositionMatchesGolden(t *testing.T) {
+	e := newExposition(fixtureView, true)
+	_, body := scrape(t, e, "text/plain", "")
 	golden := "testdata/snapshot.prom"
 	if *update {
-		writeGolden(t, c, golden)
+		if err := os.WriteFile(golden, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	f, err := os.Open(golden)
+	want, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := testutil.CollectAndCompare(c, f); err != nil {
-		t.Fatal(err)
+	if !bytes.Equal(body, want) {
+		t.Errorf("exposition differs from %s (go test ./metrics -run Golden -update, then review the diff):\n%s", golden, body)
 	}
-	if n := testutil.CollectAndCount(c, "purgewatch_soft_deleted_version_purge_timestamp_seconds"); n != 3 {
-		t.Errorf("purge timestamps = %d, want one per version", n)
-	}
-}
-
-func TestCollectorWithoutRelativeMetricOrSnapshot(t *testing.T) {
-	c := NewSnapshotCollector(fixtureView, func() time.Time { return now }, false)
-	if n := testutil.CollectAndCount(c, "purgewatch_soft_deleted_version_seconds_until_purge"); n != 0 {
-		t.Errorf("metrics.relative: false still exports %d relative series", n)
-	}
-	c.SetRelative(true)
-	if n := testutil.CollectAndCount(c, "purgewatch_soft_deleted_version_seconds_until_purge"); n != 3 {
-		t.Errorf("relative series = %d after SetRelative(true)", n)
-	}
-	empty := NewSnapshotCollector(func() *status.State { return &status.State{} }, time.Now, true)
-	if n := testutil.CollectAndCount(empty); n != 0 {
-		t.Errorf("no snapshot yet, but %d series", n)
+	if n := series(t, body, "purgewatch_soft_deleted_version_purge_timestamp_seconds"); n != 3 {
+		t.Errorf("purge series = %d", n)
 	}
 }
 
-// TestVersionsLeaveWithTheSnapshot: series come from the snapshot of the moment, so a version
-// gone from the recycle bin leaves /metrics at the next scan.
+// The same exposition in OpenMetrics and gzipped: one stream, as Prometheus negotiates it.
+func TestExpositionSpeaksOpenMetricsAndGzip(t *testing.T) {
+	e := newExposition(fixtureView, true)
+	_, text := scrape(t, e, "text/plain", "")
+	const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	resp, om := scrape(t, e, prometheusAccept, "gzip")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Type %q, Content-Encoding %q", ct, resp.Header.Get("Content-Encoding"))
+	}
+	if !bytes.HasSuffix(om, []byte("\n# EOF\n")) || bytes.Count(om, []byte("# EOF")) != 1 {
+		t.Errorf("OpenMetrics must end with one # EOF:\n%s", om[max(0, len(om)-200):])
+	}
+	if !bytes.Contains(om, []byte(`purgewatch_gallery_soft_delete_grace_days{gallery="platform",location="westeurope",resource_group="rg2",subscription_id="22222222-2222-2222-2222-222222222222"} 30.0`)) {
+		t.Error("OpenMetrics marks integral values with .0")
+	}
+	// Same samples: strip the format's differences and compare line sets.
+	lines := func(b []byte) map[string]bool {
+		out := map[string]bool{}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			name, value, _ := strings.Cut(l, "} ")
+			if f, err := strconv.ParseFloat(value, 64); err == nil {
+				value = strconv.FormatFloat(f, 'g', -1, 64)
+			}
+			out[name+"} "+value] = true
+		}
+		return out
+	}
+	if a, b := lines(text), lines(om); len(a) != len(b) || len(a) == 0 {
+		t.Errorf("text has %d samples, OpenMetrics %d", len(a), len(b))
+	} else {
+		for l := range a {
+			if !b[l] {
+				t.Errorf("OpenMetrics lacks %s", l)
+			}
+		}
+	}
+	_, plainAgain := scrape(t, e, "text/plain", "gzip;q=0")
+	if !bytes.Equal(plainAgain, text) {
+		t.Error("gzip;q=0 is a refusal")
+	}
+}
+
+func TestExpositionWithoutRelativeMetricOrSnapshot(t *testing.T) {
+	e := newExposition(fixtureView, false)
+	if _, body := scrape(t, e, "", ""); series(t, body, "purgewatch_soft_deleted_version_seconds_until_purge") != 0 {
+		t.Errorf("relative: false still exports seconds_until_purge")
+	}
+	e.SetRelative(true)
+	if _, body := scrape(t, e, "", ""); series(t, body, "purgewatch_soft_deleted_version_seconds_until_purge") != 3 {
+		t.Errorf("SetRelative(true) did not take effect")
+	}
+	empty := newExposition(func() *status.State { return &status.State{} }, true)
+	if _, body := scrape(t, empty, "", ""); series(t, body, "") != 0 {
+		t.Errorf("no snapshot yet, yet series:\n%s", body)
+	}
+}
+
+// TestVersionsLeaveWithTheSnapshot: series come from the state of the moment, so a version gone
+// from the recycle bin leaves /metrics at the next scan.
 func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 	view := fixtureView()
-	c := NewSnapshotCollector(func() *status.State { return view }, func() time.Time { return now }, true)
-	before := testutil.CollectAndCount(c)
+	e := newExposition(func() *status.State { return view }, true)
+	_, body := scrape(t, e, "", "")
+	before := series(t, body, "")
 	next := *view.Snapshot
 	next.Versions = next.Versions[1:]
 	view = &status.State{Snapshot: &next, Subscriptions: view.Subscriptions, Audit: &audit.Report{Findings: view.Audit.Findings}}
-	if after := testutil.CollectAndCount(c); after != before-6 {
+	_, body = scrape(t, e, "", "")
+	if after := series(t, body, ""); after != before-6 {
 		t.Errorf("series %d -> %d, want the 4 of the removed version and its 2 reference series gone", before, after)
 	}
 }
@@ -145,43 +251,28 @@ purgewatch_azure_ratelimit_remaining_reads{subscription_id="` + subA + `"} 249
 	}
 }
 
-// writeGolden regenerates a golden file: go test ./metrics -run Golden -update. Review the diff.
-func writeGolden(t *testing.T, c prometheus.Collector, path string) {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, mf := range families {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestConcurrentScrapesShareTheSeries: the series built for a snapshot are read by scrapes at
-// once (run with -race), and rebuilt only when the snapshot changes.
-func TestConcurrentScrapesShareTheSeries(t *testing.T) {
+// TestConcurrentScrapesShareTheRendering: the bytes rendered for a state are read by scrapes at
+// once (run with -race), and rendered again only when the state changes.
+func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 	view := fixtureView()
-	c := NewSnapshotCollector(func() *status.State { return view }, func() time.Time { return now }, true)
+	e := newExposition(func() *status.State { return view }, true)
 	done := make(chan int)
 	for range 4 {
-		go func() { done <- testutil.CollectAndCount(c) }()
+		go func() { _, body := scrape(t, e, "", "gzip"); done <- series(t, body, "") }()
 	}
 	for range 4 {
 		if n := <-done; n != 3*4+3*4+3+2+2+7 { // versions, galleries, health, references, findings
 			t.Errorf("series = %d", n)
 		}
 	}
-	built := c.series.Load()
-	testutil.CollectAndCount(c)
-	if c.series.Load() != built {
-		t.Error("series rebuilt for the same snapshot")
+	built := e.cache.Load()
+	scrape(t, e, "", "")
+	if e.cache.Load() != built {
+		t.Error("rendered again for the same state")
+	}
+	view = fixtureView()
+	scrape(t, e, "", "")
+	if e.cache.Load() == built {
+		t.Error("a new state was not rendered")
 	}
 }

@@ -106,15 +106,15 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	collector := metrics.NewSnapshotCollector(d.State, clock.Real{}.Now, cfg.Metrics.Relative)
-	reg.MustRegister(collector)
+	reg.MustRegister(metrics.NewSnapshotCollector(d.State))
+	exposition := metrics.NewExposition(reg, d.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
 	// Every part a configuration steers, built before the first reload can come.
 	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
 	coord.Register(d, notifierPart(notifier, stdout, proc, log.Named("notify")),
 		reload.Func(func(_, next *config.Config) (func(), error) {
 			return func() {
 				_ = level.UnmarshalText([]byte(next.Log.Level))
-				collector.SetRelative(next.Metrics.Relative)
+				exposition.SetRelative(next.Metrics.Relative)
 			}, nil
 		}))
 
@@ -124,7 +124,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		return exitFailed
 	}
 	webOpts := pwweb.Options{
-		Daemon: d, Reload: coord.Reload, Gatherer: reg, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
+		Daemon: d, Reload: coord.Reload, Gatherer: reg, Metrics: exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
 		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
 		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
 		EnableLifecycle: cfg.Server.EnableLifecycle,

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"github.com/purgewatch/purgewatch/internal/status"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/reload"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/scanner"
 )

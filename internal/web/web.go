@@ -5,7 +5,6 @@ package web
 import (
 	"cmp"
 	"embed"
-	"github.com/purgewatch/purgewatch/internal/status"
 	"html/template"
 	"net/http"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/restore"
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -48,8 +48,10 @@ type Options struct {
 	// POST /api/v1/outbox/retry (server.enableLifecycle, as Prometheus's --web.enable-lifecycle).
 	EnableLifecycle bool
 	Gatherer        prometheus.Gatherer
-	Now             func() time.Time
-	Logger          *zap.Logger
+	// Metrics serves /metrics (metrics.Exposition); nil serves Gatherer through promhttp.
+	Metrics http.Handler
+	Now     func() time.Time
+	Logger  *zap.Logger
 	// ARMEndpoint is shown in the recovery requests on the status page.
 	ARMEndpoint func() string
 	// Thresholds are notify.thresholds: a row is coloured by the one its next deadline crossed.
@@ -66,8 +68,12 @@ var statusTemplate = template.Must(template.New("status.html.tmpl").Funcs(funcs)
 func Handler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	lifecycle := lifecycleGuard(o.EnableLifecycle)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
-		ErrorLog: zap.NewStdLog(o.Logger), ErrorHandling: promhttp.ContinueOnError}))
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	} else {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+			ErrorLog: zap.NewStdLog(o.Logger), ErrorHandling: promhttp.ContinueOnError}))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -3,7 +3,6 @@ package web
 import (
 	"compress/gzip"
 	"fmt"
-	"github.com/purgewatch/purgewatch/internal/status"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
