@@ -15,26 +15,7 @@ import (
 
 // benchEstate is subs × galleries × images × versions, every version soft-deleted.
 func benchEstate(subs, galleries, images, versions int) armsim.Estate {
-	now := time.Now()
-	e := armsim.Estate{Subscriptions: make([]armsim.Subscription, subs)}
-	for s := range subs {
-		sub := armsim.Subscription{ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", s)}
-		for g := range galleries {
-			gal := armsim.Gallery{Name: fmt.Sprintf("gallery%d", g), ResourceGroup: "rg", Location: "West Europe",
-				SoftDelete: &armsim.SoftDeletePolicy{Enabled: true}}
-			for i := range images {
-				img := armsim.Image{Name: fmt.Sprintf("image%02d", i)}
-				for v := range versions {
-					img.SoftDeleted = append(img.SoftDeleted, armsim.SoftDeleted{
-						Version: fmt.Sprintf("1.0.%d", v), DeletedAt: now.Add(-time.Duration(s*galleries+g+i+v) * time.Minute)})
-				}
-				gal.Images = append(gal.Images, img)
-			}
-			sub.Galleries = append(sub.Galleries, gal)
-		}
-		e.Subscriptions = append(e.Subscriptions[:s], sub)
-	}
-	return e
+	return armsim.Synthetic(time.Now(), subs, galleries, images, versions)
 }
 
 // BenchmarkScan is the estate of issue 2: 50 subscriptions × 4 galleries × 25 image definitions ×

@@ -1,0 +1,171 @@
+// Package loadtest measures purgewatch the way it runs: the simulator as one process, the
+// purgewatch binary as another, memory read from /proc, scrapes sent with Prometheus's own
+// headers. It holds only a benchmark (figures in docs/benchmarks.md):
+//
+//	go test -run '^$' -bench . -benchtime 1x ./internal/loadtest/
+package loadtest
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+// build compiles a command of this module into dir.
+func build(b *testing.B, dir, pkg string) string {
+	b.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = "../.."
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out
+}
+
+// memory reads VmRSS and VmHWM (the peak) of pid, in MB.
+func memory(b *testing.B, pid int) (rss, peak float64) {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		for name, into := range map[string]*float64{"VmRSS:": &rss, "VmHWM:": &peak} {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == name {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				*into = kb / 1024
+			}
+		}
+	}
+	return rss, peak
+}
+
+// timed GETs url n times with header and returns the median time and the last body's size on
+// the wire and decoded.
+func timed(b *testing.B, url string, n int, header map[string]string) (median time.Duration, wire, body int) {
+	b.Helper()
+	var took []time.Duration
+	for range n {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		start := time.Now()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		took = append(took, time.Since(start))
+		resp.Body.Close()
+		wire, body = len(raw), len(raw)
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(strings.NewReader(string(raw)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			plain, _ := io.ReadAll(zr)
+			body = len(plain)
+		}
+	}
+	slices.Sort(took)
+	return took[len(took)/2], wire, body
+}
+
+var successes = regexp.MustCompile(`purgewatch_scans_total\{result="success"\} (\d+)`)
+
+func BenchmarkDaemon(b *testing.B) {
+	dir := b.TempDir()
+	sim, pw := build(b, dir, "./cmd/armsim"), build(b, dir, "./cmd/purgewatch")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const subs, galleries, images, versions, latency, concurrency = 100, 10, 10, 10, 20 * time.Millisecond, 64
+	simCmd := exec.CommandContext(ctx, sim, "-subscriptions", fmt.Sprint(subs), "-galleries", fmt.Sprint(galleries),
+		"-images", fmt.Sprint(images), "-versions", fmt.Sprint(versions), "-latency", latency.String())
+	simOut, _ := simCmd.StdoutPipe()
+	if err := simCmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = simCmd.Process.Signal(os.Interrupt); _ = simCmd.Wait() }()
+	simURL, err := bufio.NewReader(simOut).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	body := fmt.Sprintf("azure:\n  auth: none\n  endpoint: %s\n  concurrency: %d\nscan:\n  schedule: \"@every 10s\"\naudit:\n  enabled: false\nserver:\n  listen: 127.0.0.1:19772\n",
+		strings.TrimSpace(simURL), concurrency)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pwCmd := exec.CommandContext(ctx, pw, "run", "--config", cfg)
+	pwCmd.Stderr = io.Discard
+	if err := pwCmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = pwCmd.Process.Signal(os.Interrupt); _ = pwCmd.Wait() }()
+	base := "http://127.0.0.1:19772"
+	start := time.Now()
+	for scans := 0; scans < 5; {
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("only %d scans in 5 minutes", scans)
+		}
+		time.Sleep(time.Second) // polling a separate process: there is nothing to synchronise on
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			continue
+		}
+		text, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := successes.FindSubmatch(text); m != nil {
+			scans, _ = strconv.Atoi(string(m[1]))
+		}
+	}
+	rss, peak := memory(b, pwCmd.Process.Pid)
+	b.ReportMetric(rss, "MB-rss-after-5-scans")
+
+	scrape, scrapeWire, scrapeBody := timed(b, base+"/metrics", 21, map[string]string{"Accept": prometheusAccept, "Accept-Encoding": "gzip"})
+	page, pageWire, _ := timed(b, base+"/", 11, map[string]string{"Accept-Encoding": "gzip"})
+	api, apiWire, _ := timed(b, base+"/api/v1/versions", 11, map[string]string{"Accept-Encoding": "gzip"})
+	walk := time.Now()
+	pages := 0
+	for url := base + "/api/v1/versions?limit=10000"; url != ""; pages++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		url = ""
+		if m := regexp.MustCompile(`"continue": "([^"]+)"`).FindSubmatch(data); m != nil {
+			url = base + "/api/v1/versions?limit=10000&continue=" + string(m[1])
+		}
+	}
+	walked := time.Since(walk)
+	rssAfter, peakAfter := memory(b, pwCmd.Process.Pid)
+	b.ReportMetric(float64(scrape.Microseconds())/1000, "ms-scrape-median")
+	b.ReportMetric(float64(scrapeWire)/1e6, "MB-scrape-wire")
+	b.ReportMetric(float64(scrapeBody)/1e6, "MB-scrape-body")
+	b.ReportMetric(float64(page.Microseconds())/1000, "ms-page-median")
+	b.ReportMetric(float64(pageWire)/1e3, "KB-page-wire")
+	b.ReportMetric(float64(api.Microseconds())/1000, "ms-api-page-median")
+	b.ReportMetric(float64(apiWire)/1e3, "KB-api-page-wire")
+	b.ReportMetric(walked.Seconds(), "s-api-walk-all")
+	b.ReportMetric(float64(pages), "api-pages")
+	b.ReportMetric(rssAfter, "MB-rss-after-reads")
+	b.ReportMetric(max(peak, peakAfter), "MB-rss-peak")
+}
