@@ -78,12 +78,30 @@ func (v Version) Urgency(now time.Time, thresholds []time.Duration, inUse bool) 
 	return UrgencyOK
 }
 
-// State says what can still be done with a version, in words.
-func (v Version) State(now time.Time) string {
+// Phases of a version in the bin, as the page's and the API's state filter name them.
+const (
+	PhaseUsable   = "usable"
+	PhaseUnusable = "unusable" // past its consumption end, recoverable until the purge
+	PhaseOverdue  = "overdue"  // past its purge time, still listed
+)
+
+// Phase is where a version stands at now: usable, unusable or overdue.
+func (v Version) Phase(now time.Time) string {
 	switch {
 	case !now.Before(v.PurgeAt):
-		return "purge due"
+		return PhaseOverdue
 	case !now.Before(v.ConsumptionEndsAt):
+		return PhaseUnusable
+	}
+	return PhaseUsable
+}
+
+// State says what can still be done with a version, in words.
+func (v Version) State(now time.Time) string {
+	switch v.Phase(now) {
+	case PhaseOverdue:
+		return "purge due"
+	case PhaseUnusable:
 		return "unusable, recoverable"
 	}
 	return "usable, recoverable"

@@ -22,7 +22,7 @@ type filter struct {
 
 var (
 	deadlines = []string{string(scanner.DeadlineConsumptionEnd), string(scanner.DeadlinePurge)}
-	states    = []string{"usable", "unusable", "overdue"}
+	states    = []string{scanner.PhaseUsable, scanner.PhaseUnusable, scanner.PhaseOverdue}
 	urgencies = []string{string(scanner.UrgencyOverdue), string(scanner.UrgencyCritical), string(scanner.UrgencyUnusable),
 		string(scanner.UrgencyWarning), string(scanner.UrgencyOK)}
 )
@@ -43,21 +43,10 @@ func parseFilter(q url.Values) (filter, error) {
 	return f, nil
 }
 
-// stateOf is a version's state as the state parameter names it.
-func stateOf(v scanner.Version, now time.Time) string {
-	switch {
-	case !now.Before(v.PurgeAt):
-		return "overdue"
-	case !now.Before(v.ConsumptionEndsAt):
-		return "unusable"
-	}
-	return "usable"
-}
-
 func (f filter) match(v scanner.Version, now time.Time, thresholds []time.Duration, usedBy []scanner.Workload) bool {
 	if f.Subscription != "" && !strings.EqualFold(f.Subscription, v.SubscriptionID) ||
 		f.Gallery != "" && !strings.EqualFold(f.Gallery, v.Gallery) ||
-		f.State != "" && f.State != stateOf(v, now) {
+		f.State != "" && f.State != v.Phase(now) {
 		return false
 	}
 	if f.Deadline != "" {
