@@ -87,6 +87,7 @@ func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var tail bytes.Buffer
 	c := e.current()
 	if c != nil && e.relative.Load() {
+		tail.Grow(len(c.versions) * 200) // one line a version: grown once, not doubled into place
 		c.writeUntil(&tail, e.now(), om)
 	}
 	if om {

@@ -98,16 +98,16 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 	return b
 }
 
-// rendering is what a published state's families need at scrape time: the state, and the
-// labels and purge times of seconds_until_purge, whose value changes with every scrape.
+// rendering is what a published state's families need at scrape time: the state, and each
+// version's label set, rendered once and sorted (the order of every version family).
 type rendering struct {
-	state *status.State // the published state it was rendered from: a new one is rendered anew
-	until []untilSample
+	state    *status.State // the published state it was rendered from: a new one is rendered anew
+	versions []versionLine
 }
 
-type untilSample struct {
-	labels string
-	purge  time.Time
+type versionLine struct {
+	labels string // `{gallery="…",…}`
+	v      *scanner.Version
 }
 
 var (
@@ -117,12 +117,12 @@ var (
 )
 
 func newRendering(st *status.State) *rendering {
-	r := &rendering{state: st, until: make([]untilSample, 0, len(st.Snapshot.Versions))}
+	r := &rendering{state: st, versions: make([]versionLine, len(st.Snapshot.Versions))}
 	for i := range st.Snapshot.Versions {
 		v := &st.Snapshot.Versions[i]
-		r.until = append(r.until, untilSample{labelSet(versionLabelNames, versionValues(v)), v.PurgeAt})
+		r.versions[i] = versionLine{labelSet(versionLabelNames, versionValues(v)), v}
 	}
-	slices.SortFunc(r.until, func(a, b untilSample) int { return strings.Compare(a.labels, b.labels) })
+	slices.SortFunc(r.versions, func(a, b versionLine) int { return strings.Compare(a.labels, b.labels) })
 	return r
 }
 
@@ -130,14 +130,45 @@ func versionValues(v *scanner.Version) []string {
 	return []string{v.SubscriptionID, v.ResourceGroup, v.Gallery, v.Image, v.Version, v.Location}
 }
 
-// families renders the state's version and gallery families in the text format or OpenMetrics.
+// header writes a family's HELP and TYPE lines.
+func header(buf *bytes.Buffer, name, help string, om bool) {
+	buf.WriteString("# HELP " + name + " ")
+	if om {
+		escapeOMHelp.WriteString(buf, help)
+	} else {
+		escapeHelp.WriteString(buf, help)
+	}
+	buf.WriteString("\n# TYPE " + name + " gauge\n")
+}
+
+// line writes one sample.
+func line(buf *bytes.Buffer, num []byte, name, labels string, value float64, om bool) []byte {
+	buf.WriteString(name)
+	buf.WriteString(labels)
+	buf.WriteByte(' ')
+	num = appendFloat(num[:0], value, om)
+	buf.Write(num)
+	buf.WriteByte('\n')
+	return num
+}
+
+// versionFamily writes one family with a sample per version, straight from the sorted lines.
+func (r *rendering) versionFamily(buf *bytes.Buffer, name, help string, om bool, value func(*scanner.Version) float64) {
+	if len(r.versions) == 0 {
+		return
+	}
+	header(buf, name, help, om)
+	num := make([]byte, 0, 32)
+	for _, l := range r.versions {
+		num = line(buf, num, name, l.labels, value(l.v), om)
+	}
+}
+
+// families renders the state's version and gallery families in the text format or OpenMetrics,
+// writing each line straight into one buffer.
 func (r *rendering) families(om bool) []byte {
 	st := r.state
 	snap := st.Snapshot
-	purge := family{name: "purgewatch_soft_deleted_version_purge_timestamp_seconds", help: "When the soft-deleted image version will be purged for good (Unix time)."}
-	end := family{name: "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds", help: "When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time)."}
-	deleted := family{name: "purgewatch_soft_deleted_version_deleted_timestamp_seconds", help: "When the image version was soft-deleted (Unix time)."}
-	refs := family{name: "purgewatch_soft_deleted_version_references", help: "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any."}
 	var users map[string][]scanner.Workload
 	if st.Audit != nil {
 		users = st.Audit.References
@@ -145,50 +176,61 @@ func (r *rendering) families(om bool) []byte {
 	perGallery := make(map[string]int, len(snap.Galleries))
 	for i := range snap.Versions {
 		v := &snap.Versions[i]
-		values := versionValues(v)
-		labels := labelSet(versionLabelNames, values)
-		purge.samples = append(purge.samples, sample{labels, unix(v.PurgeAt)})
-		end.samples = append(end.samples, sample{labels, unix(v.ConsumptionEndsAt)})
-		deleted.samples = append(deleted.samples, sample{labels, unix(v.SoftDeletedAt)})
-		kinds := map[string]int{}
-		for _, w := range users[strings.ToLower(v.ID)] {
-			kinds[w.Kind]++
-		}
-		for _, kind := range []string{"vm", "vmss"} {
-			if kinds[kind] > 0 {
-				refs.samples = append(refs.samples, sample{labelSet(append(versionLabelNames[:6:6], "kind"), append(values, kind)), float64(kinds[kind])})
-			}
-		}
 		perGallery[galleryKey(v.SubscriptionID, v.ResourceGroup, v.Gallery)]++
 	}
-	softDelete := family{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on."}
+	gal := family{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on."}
 	retention := family{name: "purgewatch_gallery_soft_delete_retention_days", help: "Days a soft-deleted version stays usable: the gallery's retention, or the configured default."}
 	grace := family{name: "purgewatch_gallery_soft_delete_grace_days", help: "Days a soft-deleted version stays recoverable after it stops being usable."}
 	bin := family{name: "purgewatch_soft_deleted_versions", help: "How many soft-deleted image versions the gallery's recycle bin holds."}
 	for i := range snap.Galleries {
 		g := &snap.Galleries[i]
 		labels := labelSet(galleryLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name, g.Location})
-		softDelete.samples = append(softDelete.samples, sample{labels, boolValue(g.SoftDeleteEnabled)})
+		gal.samples = append(gal.samples, sample{labels, boolValue(g.SoftDeleteEnabled)})
 		retention.samples = append(retention.samples, sample{labels, float64(g.RetentionDays)})
 		grace.samples = append(grace.samples, sample{labels, float64(g.GraceDays)})
 		bin.samples = append(bin.samples, sample{labelSet(binLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name}),
 			float64(perGallery[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(snap.Versions) * 3 * 200)
-	for _, f := range []*family{&softDelete, &grace, &retention, &end, &deleted, &purge, &refs, &bin} {
+	for _, f := range []*family{&gal, &retention, &grace, &bin} {
 		slices.SortFunc(f.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
-		f.write(&buf, om)
 	}
+	var buf bytes.Buffer
+	buf.Grow(len(snap.Versions) * 3 * 220)
+	gal.write(&buf, om)
+	grace.write(&buf, om)
+	retention.write(&buf, om)
+	r.versionFamily(&buf, "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
+		"When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).", om,
+		func(v *scanner.Version) float64 { return unix(v.ConsumptionEndsAt) })
+	r.versionFamily(&buf, "purgewatch_soft_deleted_version_deleted_timestamp_seconds",
+		"When the image version was soft-deleted (Unix time).", om, func(v *scanner.Version) float64 { return unix(v.SoftDeletedAt) })
+	r.versionFamily(&buf, "purgewatch_soft_deleted_version_purge_timestamp_seconds",
+		"When the soft-deleted image version will be purged for good (Unix time).", om, func(v *scanner.Version) float64 { return unix(v.PurgeAt) })
+	refs := family{name: "purgewatch_soft_deleted_version_references",
+		help: "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any."}
+	for _, l := range r.versions {
+		workloads := users[strings.ToLower(l.v.ID)]
+		if len(workloads) == 0 {
+			continue
+		}
+		kinds := map[string]int{}
+		for _, w := range workloads {
+			kinds[w.Kind]++
+		}
+		for _, kind := range []string{"vm", "vmss"} {
+			if kinds[kind] > 0 {
+				refs.samples = append(refs.samples, sample{labelSet(append(versionLabelNames[:6:6], "kind"), append(versionValues(l.v), kind)), float64(kinds[kind])})
+			}
+		}
+	}
+	slices.SortFunc(refs.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	refs.write(&buf, om)
+	bin.write(&buf, om)
 	return buf.Bytes()
 }
 
 // writeUntil appends seconds_until_purge at now.
 func (r *rendering) writeUntil(buf *bytes.Buffer, now time.Time, om bool) {
-	f := family{name: "purgewatch_soft_deleted_version_seconds_until_purge", help: "Seconds until the soft-deleted image version is purged; negative when overdue.",
-		samples: make([]sample, len(r.until))}
-	for i, u := range r.until {
-		f.samples[i] = sample{u.labels, u.purge.Sub(now).Seconds()}
-	}
-	f.write(buf, om)
+	r.versionFamily(buf, "purgewatch_soft_deleted_version_seconds_until_purge", "Seconds until the soft-deleted image version is purged; negative when overdue.", om,
+		func(v *scanner.Version) float64 { return v.PurgeAt.Sub(now).Seconds() })
 }
