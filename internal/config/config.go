@@ -189,7 +189,6 @@ func Default() Config {
 		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute},
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
-		Metrics:   Metrics{Relative: true},
 		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour, Keep: 30 * 24 * time.Hour,
 			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
 		Audit: Audit{Enabled: true, MinRetentionDays: 7},

@@ -107,7 +107,7 @@ func BenchmarkDaemon(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.yaml")
-	body := fmt.Sprintf("azure:\n  auth: none\n  endpoint: %s\n  concurrency: %d\nscan:\n  schedule: \"@every 10s\"\naudit:\n  enabled: false\nserver:\n  listen: 127.0.0.1:19772\n",
+	body := fmt.Sprintf("azure:\n  auth: none\n  endpoint: %s\n  concurrency: %d\nscan:\n  schedule: \"@every 10s\"\naudit:\n  enabled: false\nmetrics:\n  relative: true\nserver:\n  listen: 127.0.0.1:19772\n",
 		strings.TrimSpace(simURL), concurrency)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		b.Fatal(err)
