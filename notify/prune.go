@@ -23,21 +23,23 @@ func subject(e Event) string {
 // prune forgets what was resolved more than keep before now: every log entry of a version (or a
 // blind episode) whose resolution was queued that long ago, on that channel. Such a version has
 // left the bin, so no event about it can come again; the log then holds what is still in the
-// bins and what left recently. It returns how many entries it removed.
-func (s *Store) prune(now time.Time, keep time.Duration) (int, error) {
-	removed := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLog)
+// bins and what left recently. The log is read in a read transaction, so that the writers
+// (queuing, delivery) wait only for the deletes. An entry that cannot be decoded is left alone
+// and counted. It returns how many entries it removed.
+func (s *Store) prune(now time.Time, keep time.Duration) (removed, unreadable int, err error) {
+	var doomed [][]byte
+	err = s.db.View(func(tx *bolt.Tx) error {
 		done := map[string]bool{} // channel\x00subject resolved long enough ago
 		type entry struct {
 			key  []byte
 			subj string
 		}
 		var all []entry
-		err := b.ForEach(func(k, v []byte) error {
+		err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
 			var le logEntry
 			if err := json.Unmarshal(v, &le); err != nil {
-				return fmt.Errorf("log entry %q: %w", k, err)
+				unreadable++
+				return nil
 			}
 			ch, _, _ := strings.Cut(string(k), "\x00")
 			subj := ch + "\x00" + subject(le.Event)
@@ -47,20 +49,30 @@ func (s *Store) prune(now time.Time, keep time.Duration) (int, error) {
 			all = append(all, entry{key: append([]byte(nil), k...), subj: subj})
 			return nil
 		})
-		if err != nil {
-			return err
-		}
 		for _, e := range all {
 			if done[e.subj] {
-				if err := b.Delete(e.key); err != nil {
-					return err
-				}
-				removed++
+				doomed = append(doomed, e.key)
+			}
+		}
+		return err
+	})
+	if err != nil || len(doomed) == 0 {
+		return 0, unreadable, err
+	}
+	// A version resolved long ago gets no new entries, so what was read is still what to delete.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLog)
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	return removed, err
+	if err != nil {
+		return 0, unreadable, err
+	}
+	return len(doomed), unreadable, nil
 }
 
 // Size is the state file's size in bytes.
@@ -125,10 +137,13 @@ func (n *Notifier) forget() {
 	if !due || keep <= 0 {
 		return
 	}
-	removed, err := n.store.prune(now, keep)
+	removed, unreadable, err := n.store.prune(now, keep)
 	if err != nil {
 		n.log.Error("pruning the notification log", zap.Error(err))
 		return
+	}
+	if unreadable > 0 {
+		n.log.Error("notification log entries cannot be decoded; they are kept, and never pruned", zap.Int("entries", unreadable))
 	}
 	if removed > 0 {
 		n.log.Info("pruned the notification log", zap.Int("entries", removed), zap.Duration("keep", keep))

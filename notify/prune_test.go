@@ -74,6 +74,17 @@ func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
 	if last, first := sizes[len(sizes)-1], sizes[1]; last > first+first/2 {
 		t.Errorf("state file grew %v: bounded by what is in the bins, it must not", sizes)
 	}
+	// An entry that cannot be decoded neither stops the prune nor is lost by it.
+	if err := h.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put([]byte("hook\x00bad"), []byte("{")) }); err != nil {
+		t.Fatal(err)
+	}
+	removed, unreadable, err := h.store.prune(h.clock.Now().Add(3*24*time.Hour), 48*time.Hour)
+	if err != nil || unreadable != 1 || removed != entries[len(entries)-1] {
+		t.Errorf("prune beside a bad entry: removed %d of %d, unreadable %d, %v", removed, entries[len(entries)-1], unreadable, err)
+	}
+	if err := h.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Delete([]byte("hook\x00bad")) }); err != nil {
+		t.Fatal(err)
+	}
 	// A restart compacts a file that is mostly free pages.
 	h.clock.Advance(3 * 24 * time.Hour)
 	if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, scanner.Coverage{Complete: true, Since: h.clock.Now()}); err != nil {
