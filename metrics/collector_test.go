@@ -265,14 +265,14 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 			t.Errorf("series = %d", n)
 		}
 	}
-	built := e.cache.Load()
+	built := e.current()
 	scrape(t, e, "", "")
-	if e.cache.Load() != built {
+	if e.current() != built {
 		t.Error("rendered again for the same state")
 	}
 	view = fixtureView()
 	scrape(t, e, "", "")
-	if e.cache.Load() == built {
+	if e.current() == built {
 		t.Error("a new state was not rendered")
 	}
 }

@@ -29,7 +29,8 @@ type Exposition struct {
 	now      func() time.Time
 	log      *zap.Logger
 	relative atomic.Bool
-	cache    atomic.Pointer[cached]
+	mu       sync.Mutex // one rendering per state, however many scrapers ask at once
+	cache    *cached
 }
 
 // cached is a rendering with the bodies scrapes asked for, each made on the first scrape that
@@ -60,12 +61,12 @@ func (e *Exposition) current() *cached {
 	if st == nil || st.Snapshot == nil {
 		return nil
 	}
-	c := e.cache.Load()
-	if c == nil || c.state != st {
-		c = &cached{rendering: newRendering(st), bodies: map[[2]bool][]byte{}}
-		e.cache.Store(c)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cache == nil || e.cache.state != st {
+		e.cache = &cached{rendering: newRendering(st), bodies: map[[2]bool][]byte{}}
 	}
-	return c
+	return e.cache
 }
 
 func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {

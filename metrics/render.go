@@ -59,25 +59,10 @@ func (f *family) write(buf *bytes.Buffer, om bool) {
 	if len(f.samples) == 0 {
 		return
 	}
-	buf.WriteString("# HELP ")
-	buf.WriteString(f.name)
-	buf.WriteByte(' ')
-	if om {
-		escapeOMHelp.WriteString(buf, f.help)
-	} else {
-		escapeHelp.WriteString(buf, f.help)
-	}
-	buf.WriteString("\n# TYPE ")
-	buf.WriteString(f.name)
-	buf.WriteString(" gauge\n")
+	header(buf, f.name, f.help, om)
 	num := make([]byte, 0, 32)
 	for _, s := range f.samples {
-		buf.WriteString(f.name)
-		buf.WriteString(s.labels)
-		buf.WriteByte(' ')
-		num = appendFloat(num[:0], s.value, om)
-		buf.Write(num)
-		buf.WriteByte('\n')
+		num = line(buf, num, f.name, s.labels, s.value, om)
 	}
 }
 
@@ -92,7 +77,7 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 		return append(b, "-Inf"...)
 	}
 	b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	if om && !bytes.ContainsAny(b, "e.") && !bytes.Contains(b, []byte("Inf")) {
+	if om && !bytes.ContainsAny(b, "e.") {
 		b = append(b, '.', '0')
 	}
 	return b
