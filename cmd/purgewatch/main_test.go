@@ -25,3 +25,20 @@ func TestAuthModesAreSpelledTheSameInConfigAndArm(t *testing.T) {
 		}
 	}
 }
+
+// The daemon and the notifier's liveness checks ask for the scanner of the same configuration:
+// they must get one, and so one pipeline and one read budget per subscription.
+func TestOneScannerPerConfiguration(t *testing.T) {
+	set := &scannerSet{}
+	a, b := config.Default(), config.Default()
+	first, err := set.For(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := set.For(&a); again != first {
+		t.Error("the same configuration got a second scanner")
+	}
+	if other, _ := set.For(&b); other == first {
+		t.Error("a reloaded configuration kept the old scanner")
+	}
+}

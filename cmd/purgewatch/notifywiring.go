@@ -39,14 +39,14 @@ func alertLead(schedule string) time.Duration {
 	return max(3*sched.Next(first).Sub(first), 5*time.Minute)
 }
 
-// daemonSettings are the notification settings of `run`: the channels, and a scanner of its own
+// daemonSettings are the notification settings of `run`: the channels, and the scanner of cfg
 // to ask whether a version that left the bin was recovered.
-func daemonSettings(cfg *config.Config, stdout io.Writer, observer arm.Observer, log *zap.Logger) (notify.Settings, error) {
+func daemonSettings(cfg *config.Config, stdout io.Writer, scanners *scannerSet) (notify.Settings, error) {
 	s, err := notifySettings(cfg, stdout)
 	if err != nil {
 		return s, err
 	}
-	live, err := newScanner(cfg, observer, log.Named("liveness"))
+	live, err := scanners.For(cfg)
 	if err != nil {
 		return s, err
 	}
@@ -55,11 +55,11 @@ func daemonSettings(cfg *config.Config, stdout io.Writer, observer arm.Observer,
 }
 
 // startNotifier opens the notification log and builds the notifier; nil when no channel is set.
-func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writer, observer arm.Observer, log *zap.Logger) (*notify.Notifier, *notify.Store, error) {
+func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writer, scanners *scannerSet, log *zap.Logger) (*notify.Notifier, *notify.Store, error) {
 	if len(cfg.Notify.Channels) == 0 {
 		return nil, nil, nil
 	}
-	s, err := daemonSettings(cfg, stdout, observer, log)
+	s, err := daemonSettings(cfg, stdout, scanners)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,9 +73,9 @@ func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writ
 // notifierPart is the notifier's part of a reload: the channels are built first, so a channel
 // that cannot be built refuses the whole reload; a notifier that does not exist (no channel at
 // start) or a changed state file waits for a restart, and says so.
-func notifierPart(n *notify.Notifier, stdout io.Writer, observer arm.Observer, log *zap.Logger) reload.Component {
+func notifierPart(n *notify.Notifier, stdout io.Writer, scanners *scannerSet, log *zap.Logger) reload.Component {
 	return reload.Func(func(old, next *config.Config) (func(), error) {
-		s, err := daemonSettings(next, stdout, observer, log)
+		s, err := daemonSettings(next, stdout, scanners)
 		if err != nil {
 			return nil, err
 		}

@@ -86,7 +86,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proc := metrics.NewProcess(reg, version, revision)
-	notifier, store, err := startNotifier(cfg, reg, stdout, proc, log.Named("notify"))
+	scanners := &scannerSet{observer: proc, log: log.Named("scanner")}
+	notifier, store, err := startNotifier(cfg, reg, stdout, scanners, log.Named("notify"))
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
@@ -99,7 +100,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		announcer = notifier
 	}
 	d, err := daemon.New(cfg, daemon.Options{
-		Build:     func(c *config.Config) (daemon.Scanner, error) { return newScanner(c, proc, log.Named("scanner")) },
+		Build:     func(c *config.Config) (daemon.Scanner, error) { return scanners.For(c) },
 		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc,
 	})
 	if err != nil {
@@ -110,7 +111,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	exposition := metrics.NewExposition(reg, d.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
 	// Every part a configuration steers, built before the first reload can come.
 	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
-	coord.Register(d, notifierPart(notifier, stdout, proc, log.Named("notify")),
+	coord.Register(d, notifierPart(notifier, stdout, scanners, log.Named("notify")),
 		reload.Func(func(_, next *config.Config) (func(), error) {
 			return func() {
 				_ = level.UnmarshalText([]byte(next.Log.Level))

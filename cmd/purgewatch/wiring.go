@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -84,6 +85,32 @@ func (d *demo) apply(cfg *config.Config) {
 func (d *demo) stop() {
 	_ = d.running.Close()
 	_ = os.RemoveAll(d.dir)
+}
+
+// scannerSet builds the scanner of each configuration once: the daemon's scans and the
+// notifier's liveness checks then go through one pipeline, and so one read budget per
+// subscription, rather than two that would each spend ARM's.
+type scannerSet struct {
+	observer arm.Observer
+	log      *zap.Logger
+
+	mu   sync.Mutex
+	cfg  *config.Config // the configuration last asked for (a reload asks for each part in turn)
+	last *scanner.Scanner
+}
+
+// For returns cfg's scanner, building it the first time cfg is asked for.
+func (s *scannerSet) For(cfg *config.Config) (*scanner.Scanner, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg != cfg {
+		sc, err := newScanner(cfg, s.observer, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg, s.last = cfg, sc
+	}
+	return s.last, nil
 }
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.
