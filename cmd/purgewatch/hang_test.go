@@ -1,25 +1,74 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
-type hangingARM struct {
+type hangingServer struct {
 	*httptest.Server
 	arrived chan struct{}
 }
 
-// newHangingARM answers nothing until the request is cancelled.
-func newHangingARM(t *testing.T) *hangingARM {
-	h := &hangingARM{arrived: make(chan struct{})}
+// newHangingServer answers nothing until the request is cancelled: ARM that stalls, a receiver
+// that hangs. It reads the request's body first, as a server does, so that it notices the
+// client leave; it closes when the test ends, after anything started later (the daemon).
+func newHangingServer(t *testing.T) *hangingServer {
+	h := &hangingServer{arrived: make(chan struct{})}
 	var once sync.Once
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 		once.Do(func() { close(h.arrived) })
 		<-r.Context().Done()
 	}))
 	t.Cleanup(h.Close)
 	return h
+}
+
+var successfulScans = regexp.MustCompile(`purgewatch_scans_total\{result="success"\} (\d+)`)
+
+func TestAHungReceiverDoesNotHoldUpTheScans(t *testing.T) {
+	hung := newHangingServer(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	body := "scan:\n  schedule: \"@every 1s\"\nnotify:\n  stateFile: " + filepath.Join(dir, "state.db") +
+		"\n  channels:\n    - {name: hung, type: webhook, url: " + hung.URL + ", timeout: 1h}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--demo", "--config", cfg)
+	d.waitReady(t)
+	select {
+	case <-hung.arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first message never reached the receiver")
+	}
+	// With the receiver holding its one connection for the length of the test, scans go on, every
+	// tick, and the daemon stays ready.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, text := d.get(t, "/metrics")
+		if m := successfulScans.FindStringSubmatch(text); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 4 {
+				if !regexp.MustCompile(`purgewatch_scans_total\{result="skipped"\} 0\n`).MatchString(text) {
+					t.Errorf("ticks were skipped behind the hung receiver")
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scans stalled behind a hung receiver:\n%s", text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := d.get(t, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d while a receiver hangs", code)
+	}
 }

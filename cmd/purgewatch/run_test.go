@@ -263,7 +263,7 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 func TestReadyzBeforeTheFirstScan(t *testing.T) {
 	// A subscription listing that hangs until shutdown keeps the first scan from finishing.
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	hang := newHangingARM(t)
+	hang := newHangingServer(t)
 	if err := os.WriteFile(path, []byte("azure:\n  auth: none\n  endpoint: "+hang.URL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
