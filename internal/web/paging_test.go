@@ -3,16 +3,11 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -34,26 +29,6 @@ func estate(n int) *status.State {
 	}
 	return &status.State{Ready: true, Snapshot: &scanner.Snapshot{ScannedAt: now, Versions: vs},
 		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
-}
-
-func serve(t *testing.T, st *status.State) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
-		Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" },
-		Thresholds: func() []time.Duration { return []time.Duration{72 * time.Hour, 24 * time.Hour} }}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
 var rowRE = regexp.MustCompile(`<tr class="[a-z]+" data-id="([^"]+)"`)

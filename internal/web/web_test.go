@@ -24,18 +24,50 @@ type fixedDaemon struct{ st *status.State }
 
 func (f fixedDaemon) State() *status.State { return f.st }
 
-func page(t *testing.T, st *status.State) string {
+// serveWith serves o, its unset parts filled as run fills them, until the test ends.
+func serveWith(t *testing.T, o Options) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(),
-		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/")
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = func() time.Time { return now }
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.ARMEndpoint == nil {
+		o.ARMEndpoint = func() string { return "https://management.azure.com" }
+	}
+	if o.Thresholds == nil {
+		o.Thresholds = func() []time.Duration { return []time.Duration{72 * time.Hour, 24 * time.Hour} }
+	}
+	srv := httptest.NewServer(Handler(o))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// serve serves st.
+func serve(t *testing.T, st *status.State) *httptest.Server {
+	t.Helper()
+	return serveWith(t, Options{Daemon: fixedDaemon{st}})
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return string(body)
+	return resp.StatusCode, string(body)
+}
+
+func page(t *testing.T, st *status.State) string {
+	t.Helper()
+	_, body := get(t, serve(t, st).URL+"/")
+	return body
 }
 
 func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
@@ -92,15 +124,12 @@ func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 	var reloads int
 	d := fixedDaemon{&status.State{}}
 	count := func() error { reloads++; return nil }
-	off := httptest.NewServer(Handler(Options{Daemon: d, Reload: count, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now }, Logger: zap.NewNop()}))
-	defer off.Close()
+	off := serveWith(t, Options{Daemon: d, Reload: count})
 	if code := post(off, "", nil); code != http.StatusForbidden || reloads != 0 {
 		t.Errorf("lifecycle off: POST /-/reload = %d, %d reloads; want 403 and none", code, reloads)
 	}
 
-	on := httptest.NewServer(Handler(Options{Daemon: d, Reload: count, Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return now },
-		Logger: zap.NewNop(), EnableLifecycle: true}))
-	defer on.Close()
+	on := serveWith(t, Options{Daemon: d, Reload: count, EnableLifecycle: true})
 	for _, c := range []struct {
 		name        string
 		contentType string
@@ -126,9 +155,7 @@ func TestLifecycleIsOffUnlessEnabledAndRefusesCrossSiteRequests(t *testing.T) {
 }
 
 func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{&status.State{Ready: true}}, Gatherer: prometheus.NewRegistry(),
-		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
-	defer srv.Close()
+	srv := serve(t, &status.State{Ready: true})
 	for _, path := range []string{"/", "/metrics", "/healthz", "/readyz", "/api/v1/versions", "/api/v1/outbox", "/nope"} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
@@ -165,16 +192,7 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 		{Channel: "mail", State: notify.LetterPending, Attempts: 3, NextAttempt: now.Add(time.Minute), LastError: "smtp: timeout", Events: 1, Versions: []string{"g/i/2.0.0"}},
 	}}
 	st := &status.State{Ready: true, History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Notifications: n, Gatherer: prometheus.NewRegistry(),
-		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "" }}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(body)
+	_, page := get(t, serveWith(t, Options{Daemon: fixedDaemon{st}, Notifications: n}).URL+"/")
 	banner, versions := strings.Index(page, `id="state-recovered"`), strings.Index(page, `id="versions"`)
 	if banner < 0 || banner > versions || !strings.Contains(page, "state.db.corrupt-20261127T120000Z") {
 		t.Error("the recovered state file is not announced above the versions")
@@ -202,9 +220,7 @@ func TestThePageAndTheAPIAreGzippedForClientsThatAskForIt(t *testing.T) {
 	}
 	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{Versions: versions},
 		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
-	srv := httptest.NewServer(Handler(Options{Daemon: fixedDaemon{st}, Gatherer: prometheus.NewRegistry(),
-		Now: func() time.Time { return now }, Logger: zap.NewNop(), ARMEndpoint: func() string { return "https://management.azure.com" }}))
-	defer srv.Close()
+	srv := serve(t, st)
 	for _, path := range []string{"/", "/api/v1/versions"} {
 		for _, gz := range []bool{true, false} {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
