@@ -36,7 +36,7 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 }
 
 func (n *Notifier) announceVersions(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload) error {
-	absent, err := n.Absent(snap)
+	absent, err := n.absent(snap)
 	if err != nil {
 		return fmt.Errorf("reading the notification log: %w", err)
 	}

@@ -103,9 +103,9 @@ func (n *Notifier) channel(name string) Channel {
 	return nil
 }
 
-// Absent returns the ARM ids of versions announced on some channel and no longer in snap. Before
-// Process, the caller asks Azure (through the scanner) which of them exist again as live versions.
-func (n *Notifier) Absent(snap *scanner.Snapshot) ([]string, error) {
+// absent returns the lower-cased ARM ids of versions announced on some channel and no longer in
+// snap: what Announce asks Settings.Liveness about before the resolve stage.
+func (n *Notifier) absent(snap *scanner.Snapshot) ([]string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	present := keys(snap)

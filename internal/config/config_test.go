@@ -83,6 +83,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"syntax", "azure:\n  auth: [none\n", []string{"c.yaml:"}},
 		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
+		{"keep too short", "notify:\n  keep: 10m\n", []string{"c.yaml:2: notify.keep: must be at least 1h (default 720h: 30 days)"}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
 		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},
 		{"notify channel errors", `notify:
