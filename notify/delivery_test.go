@@ -243,6 +243,13 @@ func TestACorruptStateFileIsMovedAsideAndStartedAfresh(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
 			corrupt(t, path)
 			before, _ := os.ReadFile(path)
+			// A command that only reads (notify outbox, preview) says so and leaves the file be.
+			if _, err := OpenStoreReadOnly(path); err == nil || !strings.Contains(err.Error(), "is corrupt") {
+				t.Errorf("read-only open of a corrupt file: %v", err)
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Error("a read-only open changed the corrupt file")
+			}
 			s, err := OpenStore(path)
 			if err != nil {
 				t.Fatalf("a corrupt state file must be recovered from, not refused: %v", err)

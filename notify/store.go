@@ -73,7 +73,7 @@ func OpenStore(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("notification state %s: %w", path, err)
 	}
-	db, err := openSound(path)
+	db, err := openSound(path, false)
 	var corrupt *corruptError
 	if !errors.As(err, &corrupt) {
 		if err != nil {
@@ -85,7 +85,7 @@ func OpenStore(path string) (*Store, error) {
 	if err := os.Rename(path, aside); err != nil {
 		return nil, fmt.Errorf("notification state %s is corrupt (%v) and cannot be moved aside: %w", path, corrupt.err, err)
 	}
-	if db, err = openSound(path); err != nil {
+	if db, err = openSound(path, false); err != nil {
 		return nil, err
 	}
 	return prepare(db, path, aside)
@@ -99,7 +99,7 @@ func (e *corruptError) Error() string { return "corrupt: " + e.err.Error() }
 // openSound opens the file and reads every page of it once, so that corruption shows now as an
 // error rather than later as a panic in the middle of a scan. bbolt panics on a page it cannot
 // make sense of; that panic is caught here, and only here, and turned into a corruptError.
-func openSound(path string) (db *bolt.DB, err error) {
+func openSound(path string, readOnly bool) (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if db != nil {
@@ -108,7 +108,7 @@ func openSound(path string) (db *bolt.DB, err error) {
 			db, err = nil, &corruptError{err: fmt.Errorf("%v", p)}
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait, ReadOnly: readOnly})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("notification state %s: %w", path, ErrStateHeld)
@@ -385,12 +385,13 @@ func OpenStoreReadOnly(path string) (*Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockWait})
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("notification state %s: %w", path, ErrStateHeld)
-	case err != nil:
-		return nil, fmt.Errorf("reading notification state %s: %w", path, err)
+	db, err := openSound(path, true)
+	var corrupt *corruptError
+	if errors.As(err, &corrupt) {
+		return nil, fmt.Errorf("notification state %s is corrupt (%v): `purgewatch run` moves it aside and starts afresh", path, corrupt.err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketLog, bucketOutbox, bucketOpen} {
