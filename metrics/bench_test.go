@@ -81,8 +81,8 @@ func BenchmarkRender(b *testing.B) {
 	view := &status.State{Snapshot: benchSnapshot(1000, 100)}
 	b.ReportAllocs()
 	for b.Loop() {
-		c := &cached{rendering: newRendering(view), bodies: map[[2]bool][]byte{}}
-		if len(c.body(true, true)) == 0 {
+		c := &cached{rendering: newRendering(view)}
+		if len(c.body(true)) == 0 {
 			b.Fatal("empty")
 		}
 	}

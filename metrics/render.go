@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -13,9 +15,11 @@ import (
 )
 
 // A version's and a gallery's metric lines are rendered once per snapshot, kube-state-metrics
-// style, in both formats the scrape may ask for, and written out as bytes at every scrape.
+// style, and written out as bytes at every scrape. Rendering streams: lines go through a small
+// buffer into the compressor, so no whole exposition is ever held as text, and the rendering keeps
+// only the versions' order, not a string per version.
 
-// family is one metric family of the rendered part.
+// family is one metric family of the rendered part with few samples (galleries, references).
 type family struct {
 	name, help string
 	samples    []sample
@@ -27,10 +31,29 @@ type sample struct {
 }
 
 var (
-	escapeLabel  = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 	escapeHelp   = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 	escapeOMHelp = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 )
+
+// appendValue appends a label value escaped as both formats require.
+func appendValue(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '"':
+			b = append(b, `\"`...)
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return b
+}
 
 // labelSet renders names=values, sorted by name.
 func labelSet(names, values []string) string {
@@ -39,30 +62,54 @@ func labelSet(names, values []string) string {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(names[a], names[b]) })
-	var b strings.Builder
-	b.WriteByte('{')
+	b := []byte{'{'}
 	for n, i := range idx {
 		if n > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(names[i])
-		b.WriteString(`="`)
-		escapeLabel.WriteString(&b, values[i])
-		b.WriteByte('"')
+		b = append(b, names[i]...)
+		b = append(b, `="`...)
+		b = appendValue(b, values[i])
+		b = append(b, '"')
 	}
-	b.WriteByte('}')
-	return b.String()
+	return string(append(b, '}'))
 }
 
-// write appends f in the text format (om false) or OpenMetrics.
-func (f *family) write(buf *bytes.Buffer, om bool) {
+// lines writes samples in the text format (om false) or OpenMetrics, reusing its scratch space.
+type lines struct {
+	w       *bufio.Writer
+	om      bool
+	scratch []byte
+}
+
+// header writes a family's HELP and TYPE lines.
+func (l *lines) header(name, help string) {
+	l.w.WriteString("# HELP " + name + " ")
+	if l.om {
+		escapeOMHelp.WriteString(l.w, help)
+	} else {
+		escapeHelp.WriteString(l.w, help)
+	}
+	l.w.WriteString("\n# TYPE " + name + " gauge\n")
+}
+
+// sample writes name, the label set already in l.scratch[:n], and value.
+func (l *lines) sample(name string, n int, value float64) {
+	l.w.WriteString(name)
+	l.scratch = append(l.scratch[:n], ' ')
+	l.scratch = appendFloat(l.scratch, value, l.om)
+	l.scratch = append(l.scratch, '\n')
+	l.w.Write(l.scratch)
+}
+
+func (l *lines) family(f *family) {
 	if len(f.samples) == 0 {
 		return
 	}
-	header(buf, f.name, f.help, om)
-	num := make([]byte, 0, 32)
+	l.header(f.name, f.help)
 	for _, s := range f.samples {
-		num = line(buf, num, f.name, s.labels, s.value, om)
+		l.scratch = append(l.scratch[:0], s.labels...)
+		l.sample(f.name, len(l.scratch), s.value)
 	}
 }
 
@@ -76,23 +123,19 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 	case math.IsInf(v, -1):
 		return append(b, "-Inf"...)
 	}
+	start := len(b)
 	b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	if om && !bytes.ContainsAny(b, "e.") {
+	if om && !bytes.ContainsAny(b[start:], "e.") {
 		b = append(b, '.', '0')
 	}
 	return b
 }
 
-// rendering is what a published state's families need at scrape time: the state, and each
-// version's label set, rendered once and sorted (the order of every version family).
+// rendering is what a published state's families need at scrape time: the state, and the order
+// its versions are written in (by label values, label names sorted, as the registry orders).
 type rendering struct {
-	state    *status.State // the published state it was rendered from: a new one is rendered anew
-	versions []versionLine
-}
-
-type versionLine struct {
-	labels string // `{gallery="…",…}`
-	v      *scanner.Version
+	state *status.State // the published state it was rendered from: a new one is rendered anew
+	order []int32       // indexes into state.Snapshot.Versions
 }
 
 var (
@@ -102,12 +145,17 @@ var (
 )
 
 func newRendering(st *status.State) *rendering {
-	r := &rendering{state: st, versions: make([]versionLine, len(st.Snapshot.Versions))}
-	for i := range st.Snapshot.Versions {
-		v := &st.Snapshot.Versions[i]
-		r.versions[i] = versionLine{labelSet(versionLabelNames, versionValues(v)), v}
+	versions := st.Snapshot.Versions
+	r := &rendering{state: st, order: make([]int32, len(versions))}
+	for i := range r.order {
+		r.order[i] = int32(i)
 	}
-	slices.SortFunc(r.versions, func(a, b versionLine) int { return strings.Compare(a.labels, b.labels) })
+	slices.SortFunc(r.order, func(a, b int32) int {
+		x, y := &versions[a], &versions[b]
+		return cmp.Or(strings.Compare(x.Gallery, y.Gallery), strings.Compare(x.Image, y.Image),
+			strings.Compare(x.Location, y.Location), strings.Compare(x.ResourceGroup, y.ResourceGroup),
+			strings.Compare(x.SubscriptionID, y.SubscriptionID), strings.Compare(x.Version, y.Version))
+	})
 	return r
 }
 
@@ -115,43 +163,39 @@ func versionValues(v *scanner.Version) []string {
 	return []string{v.SubscriptionID, v.ResourceGroup, v.Gallery, v.Image, v.Version, v.Location}
 }
 
-// header writes a family's HELP and TYPE lines.
-func header(buf *bytes.Buffer, name, help string, om bool) {
-	buf.WriteString("# HELP " + name + " ")
-	if om {
-		escapeOMHelp.WriteString(buf, help)
-	} else {
-		escapeHelp.WriteString(buf, help)
+// appendVersionLabels appends v's label set, names in sorted order.
+func appendVersionLabels(b []byte, v *scanner.Version) []byte {
+	for i, l := range [...]struct{ name, value string }{{"gallery", v.Gallery}, {"image", v.Image}, {"location", v.Location},
+		{"resource_group", v.ResourceGroup}, {"subscription_id", v.SubscriptionID}, {"version", v.Version}} {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, l.name...)
+		b = append(b, `="`...)
+		b = appendValue(b, l.value)
+		b = append(b, '"')
 	}
-	buf.WriteString("\n# TYPE " + name + " gauge\n")
+	return append(b, '}')
 }
 
-// line writes one sample.
-func line(buf *bytes.Buffer, num []byte, name, labels string, value float64, om bool) []byte {
-	buf.WriteString(name)
-	buf.WriteString(labels)
-	buf.WriteByte(' ')
-	num = appendFloat(num[:0], value, om)
-	buf.Write(num)
-	buf.WriteByte('\n')
-	return num
-}
-
-// versionFamily writes one family with a sample per version, straight from the sorted lines.
-func (r *rendering) versionFamily(buf *bytes.Buffer, name, help string, om bool, value func(*scanner.Version) float64) {
-	if len(r.versions) == 0 {
+// versionFamily writes one family with a sample per version, in the rendering's order.
+func (r *rendering) versionFamily(l *lines, name, help string, value func(*scanner.Version) float64) {
+	if len(r.order) == 0 {
 		return
 	}
-	header(buf, name, help, om)
-	num := make([]byte, 0, 32)
-	for _, l := range r.versions {
-		num = line(buf, num, name, l.labels, value(l.v), om)
+	l.header(name, help)
+	versions := r.state.Snapshot.Versions
+	for _, i := range r.order {
+		v := &versions[i]
+		l.scratch = appendVersionLabels(l.scratch[:0], v)
+		l.sample(name, len(l.scratch), value(v))
 	}
 }
 
-// families renders the state's version and gallery families in the text format or OpenMetrics,
-// writing each line straight into one buffer.
-func (r *rendering) families(om bool) []byte {
+// families writes the state's version and gallery families.
+func (r *rendering) families(l *lines) {
 	st := r.state
 	snap := st.Snapshot
 	var users map[string][]scanner.Workload
@@ -179,22 +223,21 @@ func (r *rendering) families(om bool) []byte {
 	for _, f := range []*family{&gal, &retention, &grace, &bin} {
 		slices.SortFunc(f.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(snap.Versions) * 3 * 220)
-	gal.write(&buf, om)
-	grace.write(&buf, om)
-	retention.write(&buf, om)
-	r.versionFamily(&buf, "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
-		"When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).", om,
+	l.family(&gal)
+	l.family(&grace)
+	l.family(&retention)
+	r.versionFamily(l, "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
+		"When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).",
 		func(v *scanner.Version) float64 { return unix(v.ConsumptionEndsAt) })
-	r.versionFamily(&buf, "purgewatch_soft_deleted_version_deleted_timestamp_seconds",
-		"When the image version was soft-deleted (Unix time).", om, func(v *scanner.Version) float64 { return unix(v.SoftDeletedAt) })
-	r.versionFamily(&buf, "purgewatch_soft_deleted_version_purge_timestamp_seconds",
-		"When the soft-deleted image version will be purged for good (Unix time).", om, func(v *scanner.Version) float64 { return unix(v.PurgeAt) })
+	r.versionFamily(l, "purgewatch_soft_deleted_version_deleted_timestamp_seconds",
+		"When the image version was soft-deleted (Unix time).", func(v *scanner.Version) float64 { return unix(v.SoftDeletedAt) })
+	r.versionFamily(l, "purgewatch_soft_deleted_version_purge_timestamp_seconds",
+		"When the soft-deleted image version will be purged for good (Unix time).", func(v *scanner.Version) float64 { return unix(v.PurgeAt) })
 	refs := family{name: "purgewatch_soft_deleted_version_references",
 		help: "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any."}
-	for _, l := range r.versions {
-		workloads := users[strings.ToLower(l.v.ID)]
+	for _, i := range r.order {
+		v := &snap.Versions[i]
+		workloads := users[strings.ToLower(v.ID)]
 		if len(workloads) == 0 {
 			continue
 		}
@@ -204,18 +247,17 @@ func (r *rendering) families(om bool) []byte {
 		}
 		for _, kind := range []string{"vm", "vmss"} {
 			if kinds[kind] > 0 {
-				refs.samples = append(refs.samples, sample{labelSet(append(versionLabelNames[:6:6], "kind"), append(versionValues(l.v), kind)), float64(kinds[kind])})
+				refs.samples = append(refs.samples, sample{labelSet(append(versionLabelNames[:6:6], "kind"), append(versionValues(v), kind)), float64(kinds[kind])})
 			}
 		}
 	}
 	slices.SortFunc(refs.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
-	refs.write(&buf, om)
-	bin.write(&buf, om)
-	return buf.Bytes()
+	l.family(&refs)
+	l.family(&bin)
 }
 
-// writeUntil appends seconds_until_purge at now.
-func (r *rendering) writeUntil(buf *bytes.Buffer, now time.Time, om bool) {
-	r.versionFamily(buf, "purgewatch_soft_deleted_version_seconds_until_purge", "Seconds until the soft-deleted image version is purged; negative when overdue.", om,
+// until writes seconds_until_purge at now.
+func (r *rendering) until(l *lines, now time.Time) {
+	r.versionFamily(l, "purgewatch_soft_deleted_version_seconds_until_purge", "Seconds until the soft-deleted image version is purged; negative when overdue.",
 		func(v *scanner.Version) float64 { return v.PurgeAt.Sub(now).Seconds() })
 }
