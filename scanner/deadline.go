@@ -110,11 +110,25 @@ func (v Version) State(now time.Time) string {
 // ByNextDeadline returns the versions in a new slice, the soonest next deadline first, then by id:
 // the order a person acts in.
 func ByNextDeadline(vs []Version, now time.Time) []Version {
-	out := slices.Clone(vs)
-	slices.SortStableFunc(out, func(a, b Version) int {
+	out := make([]Version, 0, len(vs))
+	for _, i := range NextDeadlineOrder(vs, now) {
+		out = append(out, vs[i])
+	}
+	return out
+}
+
+// NextDeadlineOrder is ByNextDeadline as indexes into vs: what a page of a large state sorts at
+// each request, 4 bytes a version rather than a copy of each.
+func NextDeadlineOrder(vs []Version, now time.Time) []int32 {
+	order := make([]int32, len(vs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &vs[i], &vs[j]
 		_, x := a.NextDeadline(now)
 		_, y := b.NextDeadline(now)
 		return cmp.Or(x.Compare(y), strings.Compare(a.ID, b.ID))
 	})
-	return out
+	return order
 }

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -43,6 +45,9 @@ type Scanner struct {
 
 	mu      sync.Mutex
 	clients map[string]*clients
+	// found is how many versions the last scan found: the next one sizes its list for as many,
+	// rather than growing it a quarter at a time through 100,000 versions.
+	found atomic.Int64
 }
 
 // clients are one subscription's SDK clients, made once and shared by every scan.
@@ -83,7 +88,8 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	start := s.opts.Clock.Now()
 	before := s.opts.Pipeline.Counts()
 
-	r := &run{s: s, complete: map[string]bool{}, read: map[string]bool{}, seen: map[string]bool{}}
+	r := &run{s: s, complete: map[string]bool{}, read: map[string]bool{}, seen: map[string]bool{},
+		versions: make([]Version, 0, s.found.Load()*9/8)}
 	subs, err := s.subscriptions(ctx)
 	if err != nil {
 		r.fail(ctx, "", RootScope, err)
@@ -337,6 +343,7 @@ func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
 func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string, t map[string]string) {
 	scope := g.ID + "/images/" + image
 	policy := Policy{RetentionDays: g.RetentionDays, GraceDays: g.GraceDays}
+	seen := map[string]bool{}
 	err := eachPage(ctx, r.s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil),
 		func(p armcompute.SoftDeletedResourceClientListByArtifactNameResponse) ([]*armcompute.GallerySoftDeletedResource, *string) {
 			return p.Value, p.NextLink
@@ -349,16 +356,17 @@ func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string
 					r.fail(ctx, g.SubscriptionID, scope, err)
 					continue
 				}
-				v.Tags = t
-				found = append(found, v)
+				// A service that lists a version twice: ids differ only in the version's name
+				// here, and names are short, so the set is per image definition.
+				if name := strings.ToLower(v.Version); !seen[name] {
+					seen[name] = true
+					v.Tags = t
+					found = append(found, v)
+				}
 			}
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			for _, v := range found {
-				if r.first(v.ID) {
-					r.versions = append(r.versions, v)
-				}
-			}
+			r.versions = append(r.versions, found...)
 		})
 	if err != nil {
 		r.fail(ctx, g.SubscriptionID, scope, err) // the pages already read are kept
@@ -385,9 +393,15 @@ func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResourc
 		}
 		id = claimed
 	}
-	loc := ShortLocation(deref(item.Location))
-	if loc == "" {
-		loc = g.Location
+	// The version's name is kept as the tail of its id, and its location as the one copy every
+	// version in that region shares: at 100,000 versions the snapshot holds each string once.
+	name := *item.Name
+	if strings.HasSuffix(id, "/"+name) {
+		name = id[len(id)-len(name):]
+	}
+	loc := g.Location
+	if l := ShortLocation(deref(item.Location)); l != "" && l != loc {
+		loc = unique.Make(l).Value()
 	}
 	times := Price(deletedAt, props.ConsumptionEndTime, props.HardDeletionTargetTime, p)
 	for _, t := range []struct {
@@ -400,7 +414,7 @@ func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResourc
 		}
 	}
 	return Version{ID: id, SubscriptionID: g.SubscriptionID, ResourceGroup: g.ResourceGroup, Gallery: g.Name,
-		Image: image, Version: *item.Name, Location: loc, SoftDeletedAt: deletedAt,
+		Image: image, Version: name, Location: loc, SoftDeletedAt: deletedAt,
 		ConsumptionEndsAt: times.ConsumptionEndsAt, PurgeAt: times.PurgeAt, PurgeAtSource: times.PurgeAtSource}, nil
 }
 
@@ -411,6 +425,11 @@ func (r *run) snapshot(subs []string) *Snapshot {
 	slices.SortFunc(r.galleries, func(a, b Gallery) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.errors, func(a, b ScopeError) int { return strings.Compare(a.Scope, b.Scope) })
 	slices.SortFunc(r.images, func(a, b ImageDefinition) int { return strings.Compare(a.ID, b.ID) })
+	r.s.found.Store(int64(len(r.versions)))
+	if cap(r.versions) > len(r.versions)*9/8+64 {
+		// The snapshot outlives the scan by a whole interval: not with a list's spare room.
+		r.versions = slices.Clone(r.versions)
+	}
 	snap := &Snapshot{Versions: r.versions, Galleries: r.galleries, Errors: r.errors, Images: r.images,
 		Subscriptions: make([]Subscription, len(subs))}
 	if snap.Versions == nil {
