@@ -43,7 +43,7 @@ func parseFilter(q url.Values) (filter, error) {
 	return f, nil
 }
 
-func (f filter) match(v scanner.Version, now time.Time, thresholds []time.Duration, usedBy []scanner.Workload) bool {
+func (f filter) match(v *scanner.Version, now time.Time, thresholds []time.Duration, usedBy []scanner.Workload) bool {
 	if f.Subscription != "" && !strings.EqualFold(f.Subscription, v.SubscriptionID) ||
 		f.Gallery != "" && !strings.EqualFold(f.Gallery, v.Gallery) ||
 		f.State != "" && f.State != v.Phase(now) {
@@ -74,9 +74,9 @@ func selectVersions(st *status.State, vs []scanner.Version, f filter, now time.T
 		return vs
 	}
 	var out []scanner.Version
-	for _, v := range vs {
-		if f.match(v, now, thresholds, usedBy(st, v)) {
-			out = append(out, v)
+	for i := range vs {
+		if f.match(&vs[i], now, thresholds, usedBy(st, &vs[i])) {
+			out = append(out, vs[i])
 		}
 	}
 	return out

@@ -219,19 +219,29 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 			p.SoftDelOff = append(p.SoftDelOff, g)
 		}
 	}
-	all := scanner.ByNextDeadline(st.Snapshot.Versions, now)
+	// Sorted and filtered as indexes: a request copies no version but the rows it shows.
+	vs := st.Snapshot.Versions
+	all := scanner.NextDeadlineOrder(vs, now)
 	p.Total, p.Filter = len(all), sel.filter
 	p.Counts = make(map[scanner.Urgency]int)
-	for _, v := range all {
-		p.Counts[v.Urgency(now, thresholds, len(usedBy(st, v)) > 0)]++
+	for i := range vs {
+		p.Counts[vs[i].Urgency(now, thresholds, len(usedBy(st, &vs[i])) > 0)]++
 	}
-	chosen := selectVersions(st, all, sel.filter, now, thresholds)
+	chosen := all
+	if sel.filter != (filter{}) {
+		chosen = all[:0] // filtered in place: all is this request's own
+		for _, i := range all {
+			if sel.match(&vs[i], now, thresholds, usedBy(st, &vs[i])) {
+				chosen = append(chosen, i)
+			}
+		}
+	}
 	p.Matching = len(chosen)
 	from := min(sel.from, len(chosen))
 	to := min(from+sel.limit, len(chosen))
 	p.From, p.To = from+1, to
-	for _, v := range chosen[from:to] {
-		p.Versions = append(p.Versions, row(v, now, endpoint, thresholds, usedBy(st, v)))
+	for _, i := range chosen[from:to] {
+		p.Versions = append(p.Versions, row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i])))
 	}
 	if to < len(chosen) {
 		p.Next = sel.link(to)
@@ -261,7 +271,7 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 }
 
 // usedBy are the workloads the last audit found created from v.
-func usedBy(st *status.State, v scanner.Version) []scanner.Workload {
+func usedBy(st *status.State, v *scanner.Version) []scanner.Workload {
 	if st.Audit == nil {
 		return nil
 	}
