@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -82,6 +83,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	level := zap.NewAtomicLevel()
 	log := newLogger(cfg.Log, level, secrets.Writer(stderr))
 	defer func() { _ = log.Sync() }()
+	limitMemory(memlimit.FromCgroup, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
