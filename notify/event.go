@@ -168,6 +168,9 @@ func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse
 // workloads names the VMs and scale sets the audit found still created from v: "VM web-1",
 // "scale set api".
 func workloads(inUse map[string][]scanner.Workload, v scanner.Version) []string {
+	if len(inUse) == 0 {
+		return nil
+	}
 	var out []string
 	for _, w := range inUse[strings.ToLower(v.ID)] {
 		kind := "VM"

@@ -42,8 +42,8 @@ func (s *Store) prune(now time.Time, keep time.Duration) (removed, unreadable in
 				return nil
 			}
 			ch, _, _ := strings.Cut(string(k), "\x00")
-			subj := ch + "\x00" + subject(le.Event)
-			if le.Event.Kind == KindResolved && now.Sub(le.QueuedAt) > keep {
+			subj := ch + "\x00" + le.about()
+			if le.kind() == KindResolved && now.Sub(le.QueuedAt) > keep {
 				done[subj] = true
 			}
 			all = append(all, entry{key: append([]byte(nil), k...), subj: subj})

@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,58 @@ func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
 	}
 	if n := h.logEntries(); n != 0 {
 		t.Errorf("%d log entries after everything left long ago", n)
+	}
+}
+
+// A large plan is written in several transactions, each whole messages with their log entries;
+// the log holds what dedupe and pruning need, and entries of the older, whole-event form are
+// still read.
+func TestALargePlanIsQueuedWholeAcrossTransactions(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var messages [][]Event
+	for m := range 3 * enqueueChunk / 100 {
+		var events []Event
+		for i := range 100 {
+			v := ver("g", fmt.Sprintf("%d.0.%d", m, i), t0.Add(time.Hour), 0, nil)
+			events = append(events, Event{ID: eventID(versionKey(v), KindResolved, 0), Kind: KindResolved, Version: v})
+		}
+		messages = append(messages, events)
+	}
+	if err := s.enqueue([]queued{{channel: "hook", messages: messages}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.head("hook")
+	if err != nil || first == nil || first.Events[0].ID != messages[0][0].ID {
+		t.Fatalf("the first message queued is not the outbox's head: %+v, %v", first, err)
+	}
+	var outbox, logged int
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		outbox, logged = tx.Bucket(bucketOutbox).Stats().KeyN, tx.Bucket(bucketLog).Stats().KeyN
+		le := tx.Bucket(bucketLog).Get(key("hook", messages[0][0].ID))
+		if !bytes.Contains(le, []byte(`"subject":"`+versionKey(messages[0][0].Version)+`"`)) || bytes.Contains(le, []byte(`"version"`)) {
+			t.Errorf("a log entry holds its subject, not the event: %s", le)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if outbox != len(messages) || logged != 3*enqueueChunk {
+		t.Errorf("%d messages and %d log entries, want %d and %d", outbox, logged, len(messages), 3*enqueueChunk)
+	}
+	// An entry written before the log was slimmed, whole event and all, is pruned like the rest.
+	old := messages[0][0]
+	old.ID = "written-by-an-older-purgewatch"
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return put(tx.Bucket(bucketLog), key("hook", old.ID), logEntry{Event: &old, QueuedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	removed, unreadable, err := s.prune(t0.Add(48*time.Hour), 24*time.Hour)
+	if err != nil || unreadable != 0 || removed != logged+1 {
+		t.Errorf("pruned %d of %d (unreadable %d, %v)", removed, logged+1, unreadable, err)
 	}
 }

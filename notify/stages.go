@@ -59,7 +59,11 @@ func makePlan(l ledger, s Settings, snap *scanner.Snapshot, users map[string][]s
 			return p, fmt.Errorf("channel %s: %w", name, err)
 		}
 		// A resolution goes where the version was announced, whatever the routes say now.
-		fresh, err := dedupe(l, name, append(slices.Clone(routed), resolved...), opens, now)
+		candidates := routed
+		if len(resolved) > 0 {
+			candidates = append(slices.Clip(routed), resolved...) // a copy: routed may be shared
+		}
+		fresh, err := dedupe(l, name, candidates, opens, now)
 		if err != nil {
 			return p, err
 		}
@@ -99,6 +103,9 @@ func newPresence(snap *scanner.Snapshot) presence {
 
 // route keeps the events of versions the routes send to channel.
 func route(r router, events []Event, channel string) []Event {
+	if len(r.routes) == 0 {
+		return events // every channel hears every version: no copy of 100,000 events per channel
+	}
 	var out []Event
 	for _, e := range events {
 		if slices.Contains(r.channels(e.Version), channel) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -32,8 +33,19 @@ func main() {
 		os.Exit(1)
 	}
 	estate := armsim.Synthetic(time.Now(), *subs, *galleries, *images, *versions)
-	srv := &http.Server{Handler: armsim.New(estate, armsim.Options{Latency: *latency, Burst: 250, PerSecond: 25}),
-		ReadHeaderTimeout: 10 * time.Second}
+	sim := armsim.New(estate, armsim.Options{Latency: *latency, Burst: 250, PerSecond: 25})
+	mux := http.NewServeMux()
+	mux.Handle("/", sim)
+	// The benchmark's lever, not ARM's: POST /_armsim/churn?n=N moves N versions through the bins.
+	mux.HandleFunc("POST /_armsim/churn", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 0 {
+			http.Error(w, "n: takes a count of versions", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, sim.Churn(n, time.Now()))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("http://%s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

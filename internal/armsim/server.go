@@ -84,6 +84,7 @@ type Server struct {
 	writes   []Write
 	ops      map[string]int
 	opSeq    int
+	churned  int // versions moved by Churn so far
 }
 
 // New returns a Server for estate.

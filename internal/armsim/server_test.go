@@ -2,6 +2,7 @@ package armsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -227,5 +228,28 @@ func TestLoadEstateFromYAML(t *testing.T) {
 	}
 	if _, err := LoadEstate(t.TempDir() + "/none.yaml"); err == nil || !strings.Contains(err.Error(), "none.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Churn keeps the bins' size and moves the oldest version of each image definition in turn.
+func TestChurnMovesTheOldestVersionOfEachImageInTurn(t *testing.T) {
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	s := New(Synthetic(now, 1, 1, 2, 2), Options{})
+	if moved := s.Churn(3, now.Add(time.Hour)); moved != 2 {
+		t.Fatalf("moved %d of 2 image definitions' versions, want 2 (one each per round)", moved)
+	}
+	s.Churn(1, now.Add(2*time.Hour))
+	imgs := s.estate.Subscriptions[0].Galleries[0].Images
+	var got [][]string
+	for _, img := range imgs {
+		var names []string
+		for _, v := range img.SoftDeleted {
+			names = append(names, v.Version)
+		}
+		got = append(got, names)
+	}
+	want := [][]string{{"9.1.0", "9.2.2"}, {"1.0.1", "9.1.1"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bins after churning 3: %v, want %v", got, want)
 	}
 }
