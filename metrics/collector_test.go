@@ -148,7 +148,7 @@ func TestExpositionSpeaksOpenMetricsAndGzip(t *testing.T) {
 	if !bytes.HasSuffix(om, []byte("\n# EOF\n")) || bytes.Count(om, []byte("# EOF")) != 1 {
 		t.Errorf("OpenMetrics must end with one # EOF:\n%s", om[max(0, len(om)-200):])
 	}
-	if !bytes.Contains(om, []byte(`purgewatch_gallery_soft_delete_grace_days{gallery="platform",location="westeurope",resource_group="rg2",subscription_id="22222222-2222-2222-2222-222222222222"} 30.0`)) {
+	if !bytes.Contains(om, []byte(`purgewatch_gallery_soft_delete_grace_seconds{gallery="platform",location="westeurope",resource_group="rg2",subscription_id="22222222-2222-2222-2222-222222222222"} 2.592e+06`)) {
 		t.Error("OpenMetrics marks integral values with .0")
 	}
 	// Same samples: strip the format's differences and compare line sets.

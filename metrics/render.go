@@ -138,6 +138,8 @@ type rendering struct {
 	order []int32       // indexes into state.Snapshot.Versions
 }
 
+const secondsPerDay = 24 * 60 * 60
+
 var (
 	versionLabelNames = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
 	galleryLabelNames = []string{"subscription_id", "resource_group", "gallery", "location"}
@@ -208,15 +210,16 @@ func (r *rendering) families(l *lines) {
 		perGallery[galleryKey(v.SubscriptionID, v.ResourceGroup, v.Gallery)]++
 	}
 	gal := family{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on."}
-	retention := family{name: "purgewatch_gallery_soft_delete_retention_days", help: "Days a soft-deleted version stays usable: the gallery's retention, or the configured default."}
-	grace := family{name: "purgewatch_gallery_soft_delete_grace_days", help: "Days a soft-deleted version stays recoverable after it stops being usable."}
+	// In seconds, Prometheus's base unit, though Azure states both policies in days.
+	retention := family{name: "purgewatch_gallery_soft_delete_retention_seconds", help: "How long a soft-deleted version stays usable: the gallery's retention, or the configured default."}
+	grace := family{name: "purgewatch_gallery_soft_delete_grace_seconds", help: "How long a soft-deleted version stays recoverable after it stops being usable."}
 	bin := family{name: "purgewatch_soft_deleted_versions", help: "How many soft-deleted image versions the gallery's recycle bin holds."}
 	for i := range snap.Galleries {
 		g := &snap.Galleries[i]
 		labels := labelSet(galleryLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name, g.Location})
 		gal.samples = append(gal.samples, sample{labels, boolValue(g.SoftDeleteEnabled)})
-		retention.samples = append(retention.samples, sample{labels, float64(g.RetentionDays)})
-		grace.samples = append(grace.samples, sample{labels, float64(g.GraceDays)})
+		retention.samples = append(retention.samples, sample{labels, float64(g.RetentionDays) * secondsPerDay})
+		grace.samples = append(grace.samples, sample{labels, float64(g.GraceDays) * secondsPerDay})
 		bin.samples = append(bin.samples, sample{labelSet(binLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name}),
 			float64(perGallery[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
 	}
