@@ -49,7 +49,7 @@ func newActFlags(name string, stderr io.Writer) *actFlags {
 		gallery:       fs.String("gallery", "", "its gallery"),
 		image:         fs.String("image", "", "its image definition"),
 		version:       fs.String("version", "", "the version"),
-		wait:          fs.Duration("wait", 10*time.Minute, "how long the whole command may take, throttling and stalled requests included"),
+		wait:          durationFlag(fs, "wait", 10*time.Minute, "how long the whole command may take, throttling and stalled requests included"),
 	}
 }
 

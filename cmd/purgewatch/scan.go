@@ -19,7 +19,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
 	output := fs.String("o", "table", "output format: table or json")
-	failWithin := fs.Duration("fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h)")
+	failWithin := durationFlag(fs, "fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h, 3d, 1w)")
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}

@@ -91,6 +91,16 @@ func TestScanDemoTableAndFailWithin(t *testing.T) {
 	if code, _, _ := runCmd(t, "scan", "--demo", "--fail-within", "1m"); code != exitDeadline {
 		t.Errorf("overdue versions match any --fail-within: exit %d", code)
 	}
+	// Durations as Prometheus users write them; a bad one names itself and what is meant.
+	for _, d := range []string{"3d", "1w", "1d12h"} {
+		if code, _, stderr := runCmd(t, "scan", "--demo", "--fail-within", d); code != exitDeadline {
+			t.Errorf("--fail-within %s: exit %d: %s", d, code, stderr)
+		}
+	}
+	if code, _, stderr := runCmd(t, "scan", "--demo", "--fail-within", "3 days"); code != exitFailed ||
+		!strings.Contains(stderr, `"3 days" is not a duration such as 90m, 72h, 3d or 1w`) {
+		t.Errorf("--fail-within '3 days': exit %d: %s", code, stderr)
+	}
 	// The demo's aks-node-ubuntu/2024.10.0 becomes unusable in 12h, days before its purge: it is
 	// listed by that deadline, not last.
 	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "aks-node-ubuntu/2024.10.0") })
