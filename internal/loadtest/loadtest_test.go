@@ -88,9 +88,10 @@ func timed(b *testing.B, url string, n int, header map[string]string) (median ti
 }
 
 // BenchmarkDaemon runs the daemon as shipped (metrics.relative off), with seconds_until_purge
-// on (the costlier scrape), and as a pod with a 128 MiB memory limit runs it: purgewatch sets
-// the Go memory limit to 90 % of the container's (cmd/purgewatch/memlimit.go), which GOMEMLIMIT
-// stands in for here, where the benchmark runs in no container.
+// on (the costlier scrape), and as pods with a 256 MiB (the chart's default) and a 128 MiB memory
+// limit run it: purgewatch sets the Go memory limit to 90 % of the container's
+// (cmd/purgewatch/memlimit.go), which GOMEMLIMIT stands in for here, where the benchmark runs in
+// no container.
 func BenchmarkDaemon(b *testing.B) {
 	for _, c := range []struct {
 		name     string
@@ -99,6 +100,7 @@ func BenchmarkDaemon(b *testing.B) {
 	}{
 		{"defaults", false, nil},
 		{"relative", true, nil},
+		{"pod-256MiB", false, []string{"GOMEMLIMIT=230MiB"}}, // the chart's default limit
 		{"pod-128MiB", false, []string{"GOMEMLIMIT=115MiB"}},
 	} {
 		b.Run(c.name, func(b *testing.B) { daemon(b, c.relative, c.env) })
