@@ -214,7 +214,7 @@ func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 
 func TestProcessMetricsStartAtZero(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	p := NewProcess(reg, "1.2.3", "abc")
+	p := NewProcess(reg)
 	want := `
 # HELP purgewatch_scans_total Scans by result: success, partial (some scopes failed), failed (nothing read), skipped (the previous scan was still running).
 # TYPE purgewatch_scans_total counter

@@ -1,10 +1,10 @@
 package metrics
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -24,7 +24,7 @@ type Process struct {
 }
 
 // NewProcess creates the process metrics and registers them, with build_info, on reg.
-func NewProcess(reg prometheus.Registerer, version, revision string) *Process {
+func NewProcess(reg prometheus.Registerer) *Process {
 	p := &Process{
 		scanDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "purgewatch_scan_duration_seconds", Help: "How long whole scans took.",
@@ -61,10 +61,9 @@ func NewProcess(reg prometheus.Registerer, version, revision string) *Process {
 	for _, r := range scanner.Reasons {
 		p.scanErrors.WithLabelValues(string(r))
 	}
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "purgewatch_build_info", Help: "1, labelled with the build's version, revision and Go version.",
-	}, []string{"version", "revision", "goversion"})
-	buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	// purgewatch_build_info{version, revision, branch, goversion, goos, goarch, tags}, as every
+	// Prometheus component exports it, from prometheus/common/version.
+	buildInfo := versioncollector.NewCollector("purgewatch")
 	reg.MustRegister(p.scanDuration, p.scans, p.scanErrors, p.requests, p.remainingReads, p.reloadOK, p.reloadTime, p.healthy, p.lastComplete, buildInfo)
 	return p
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/common/version"
 	"io"
 	"os"
 	"os/signal"
@@ -19,12 +20,6 @@ const (
 	exitFailed   = 1 // nothing could be done: bad config, no credentials, nothing reachable
 	exitPartial  = 2 // some scopes failed; the rest is printed
 	exitDeadline = 3 // --fail-within matched a version; --fail-on matched a finding
-)
-
-// Set at build time with -ldflags "-X main.version=... -X main.revision=...".
-var (
-	version  = "dev"
-	revision = "unknown"
 )
 
 const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
@@ -82,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return configCheckCommand(args[2:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "purgewatch %s (revision %s)\n", version, revision)
+		fmt.Fprintln(stdout, version.Print("purgewatch"))
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -107,7 +107,7 @@ func TestRunDemoServesMetricsAndTheSnapshot(t *testing.T) {
 		`purgewatch_scan_success{subscription_id="7b2e9d14-0c3f-4a6b-8e27-5f1d2c4b6a02"} 1`,
 		`purgewatch_azure_requests_total{code="200",operation="list_soft_deleted_versions"} 7`,
 		`purgewatch_config_last_reload_successful 1`,
-		`purgewatch_build_info{goversion=`,
+		`purgewatch_build_info{branch="",goarch="`,
 	} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics lacks %s", want)

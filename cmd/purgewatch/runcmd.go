@@ -18,6 +18,7 @@ import (
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -87,7 +88,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	proc := metrics.NewProcess(reg, version, revision)
+	proc := metrics.NewProcess(reg)
 	scanners := &scannerSet{observer: proc, log: log.Named("scanner")}
 	notifier, store, err := startNotifier(cfg, reg, stdout, scanners, log.Named("notify"))
 	if err != nil {
@@ -127,7 +128,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		return exitFailed
 	}
 	webOpts := pwweb.Options{
-		Daemon: d, Reload: coord.Reload, Gatherer: reg, Metrics: exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version,
+		Daemon: d, Reload: coord.Reload, Gatherer: reg, Metrics: exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version.Version,
 		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
 		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
 		EnableLifecycle: cfg.Server.EnableLifecycle,
@@ -160,7 +161,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		defer signal.Stop(ch)
 		reload = ch
 	}
-	log.Info("purgewatch started", zap.String("version", version), zap.String("listen", ln.Addr().String()),
+	log.Info("purgewatch started", zap.String("version", version.Version), zap.String("revision", version.GetRevision()), zap.String("listen", ln.Addr().String()),
 		zap.String("schedule", cfg.Scan.Schedule), zap.Bool("demo", *demoMode))
 	if hooks.listening != nil {
 		hooks.listening <- ln.Addr().String()

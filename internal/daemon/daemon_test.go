@@ -65,7 +65,7 @@ func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, ext
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	proc := metrics.NewProcess(reg, "test", "test")
+	proc := metrics.NewProcess(reg)
 	fc := clock.NewFake(t0)
 	opts := Options{
 		Build: func(c *config.Config) (Scanner, error) {

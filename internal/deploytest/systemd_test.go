@@ -52,8 +52,9 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "purgewatch")
-	args := []string{"build", "-trimpath", "-ldflags", "-s -w -X main.version=test -X main.revision=test", "-o", out, "./cmd/purgewatch"}
-	if !strings.Contains(string(m[1]), "-trimpath") || !strings.Contains(string(m[1]), "-X main.version=") {
+	const stamp = "-X github.com/prometheus/common/version.Version="
+	args := []string{"build", "-trimpath", "-ldflags", "-s -w " + stamp + "test -X github.com/prometheus/common/version.Revision=test", "-o", out, "./cmd/purgewatch"}
+	if !strings.Contains(string(m[1]), "-trimpath") || !strings.Contains(string(m[1]), stamp) {
 		t.Fatalf("the Dockerfile's build line changed; update this test: %s", m[1])
 	}
 	build := exec.Command("go", args...)
@@ -73,7 +74,7 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 		}
 	}
 	version, err := exec.Command(out, "version").Output()
-	if err != nil || !strings.Contains(string(version), "purgewatch test (revision test)") {
+	if err != nil || !strings.Contains(string(version), "purgewatch, version test (branch: , revision: test)") {
 		t.Errorf("version = %q, %v", version, err)
 	}
 }
