@@ -112,7 +112,7 @@ func (n *Notifier) absent(snap *scanner.Snapshot) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, name := range channelNames(n.s.Channels) {
-		opens, err := n.store.openVersions(name)
+		opens, err := n.store.openVersions(name, present)
 		if err != nil {
 			return nil, err
 		}

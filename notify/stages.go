@@ -23,15 +23,16 @@ import (
 // ledger is what the stages read of the notification log: *Store, or nothing for a preview that
 // cannot read the state file.
 type ledger interface {
-	openVersions(channel string) ([]openVersion, error)
+	// openVersions reads the channel's open versions, with the JSON of those present lacks.
+	openVersions(channel string, present map[string]bool) ([]openVersion, error)
 	logged(channel string, ids []string) (map[string]bool, error)
 }
 
 // emptyLog is a log that has recorded nothing: every event is new.
 type emptyLog struct{}
 
-func (emptyLog) openVersions(string) ([]openVersion, error)       { return nil, nil }
-func (emptyLog) logged(string, []string) (map[string]bool, error) { return map[string]bool{}, nil }
+func (emptyLog) openVersions(string, map[string]bool) ([]openVersion, error) { return nil, nil }
+func (emptyLog) logged(string, []string) (map[string]bool, error)            { return map[string]bool{}, nil }
 
 // plan is one scan's work: new messages per channel, and per Alertmanager channel the alerts
 // still active, sent again so that they do not expire while the condition lasts.
@@ -49,7 +50,7 @@ func makePlan(l ledger, s Settings, snap *scanner.Snapshot, users map[string][]s
 	p := plan{active: map[string][]Event{}, source: sourceVersions}
 	for _, ch := range s.Channels {
 		name := ch.Name()
-		opens, err := l.openVersions(name)
+		opens, err := l.openVersions(name, seen.keys)
 		if err != nil {
 			return p, err
 		}

@@ -79,7 +79,7 @@ func TestDedupeDropsWhatTheLogHoldsAndKeepsFirstAnnounced(t *testing.T) {
 
 type fakeLedger struct{ seen map[string]bool }
 
-func (fakeLedger) openVersions(string) ([]openVersion, error) { return nil, nil }
+func (fakeLedger) openVersions(string, map[string]bool) ([]openVersion, error) { return nil, nil }
 func (f fakeLedger) logged(_ string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range ids {

@@ -344,24 +344,42 @@ func (s *Store) logged(channel string, ids []string) (map[string]bool, error) {
 
 // openVersion is a version announced on a channel and not yet resolved.
 type openVersion struct {
-	key      string // versionKey
-	raw      json.RawMessage
+	key      string          // versionKey
+	raw      json.RawMessage // the version's JSON; only for versions the snapshot no longer holds
 	since    time.Time
 	severity string
 }
 
-// openVersions lists a channel's announced, unresolved versions.
-func (s *Store) openVersions(channel string) ([]openVersion, error) {
+// openHead is an openEntry read without its version: decoding skips the object, copying nothing.
+type openHead struct {
+	Since    time.Time `json:"since"`
+	Severity string    `json:"severity"`
+}
+
+// openVersions lists a channel's announced, unresolved versions. The version's JSON is read only
+// for those present does not hold (what the resolve stage describes): at 100,000 open versions a
+// scan otherwise copied 70 MB of it, twice.
+func (s *Store) openVersions(channel string, present map[string]bool) ([]openVersion, error) {
 	var out []openVersion
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOpen).Cursor()
 		prefix := channelPrefix(channel)
 		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
-			var e openEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("open version %q: %w", k, err)
+			o := openVersion{key: string(k[len(prefix):])}
+			if present[o.key] {
+				var h openHead
+				if err := json.Unmarshal(v, &h); err != nil {
+					return fmt.Errorf("open version %q: %w", k, err)
+				}
+				o.since, o.severity = h.Since, h.Severity
+			} else {
+				var e openEntry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("open version %q: %w", k, err)
+				}
+				o.raw, o.since, o.severity = e.Version, e.Since, e.Severity
 			}
-			out = append(out, openVersion{key: string(k[len(prefix):]), raw: e.Version, since: e.Since, severity: e.Severity})
+			out = append(out, o)
 		}
 		return nil
 	})
