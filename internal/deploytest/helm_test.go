@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -44,11 +45,16 @@ func helm(t *testing.T, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// render renders the chart with values files (or --set=… arguments).
 func render(t *testing.T, values ...string) rendered {
 	t.Helper()
 	args := []string{"template", "pw", chart, "--namespace", "monitoring"}
 	for _, v := range values {
-		args = append(args, "-f", v)
+		if strings.HasPrefix(v, "--") {
+			args = append(args, v)
+		} else {
+			args = append(args, "-f", v)
+		}
 	}
 	out := helm(t, args...)
 	r := rendered{configMaps: map[string]*corev1.ConfigMap{}}
@@ -167,9 +173,56 @@ func TestHelmFullExample(t *testing.T) {
 		t.Errorf("service monitor = %+v", r.serviceMonitor)
 	}
 
+	// What prometheus-community charts take: a priority class, more environment, volumes and
+	// mounts, a web config from a Secret (and the probes' scheme with it), relabelings.
+	if pod.PriorityClassName != "monitoring-high" {
+		t.Errorf("priorityClassName = %q", pod.PriorityClassName)
+	}
+	c := pod.Containers[0]
+	if len(c.Env) != 2 || c.Env[0].Name != "HTTPS_PROXY" || c.Env[0].Value != "http://proxy.internal:3128" {
+		t.Errorf("env = %+v", c.Env)
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pod.Volumes {
+		volumes[v.Name] = v
+	}
+	if v := volumes["ca-bundle"]; v.ConfigMap == nil || v.ConfigMap.Name != "corporate-ca" {
+		t.Errorf("extraVolumes: ca-bundle = %+v", v)
+	}
+	if v := volumes["web-config"]; v.Secret == nil || v.Secret.SecretName != "purgewatch-web-config" {
+		t.Errorf("web-config volume = %+v", v)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if mounts["ca-bundle"] != "/etc/ssl/certs/corporate-ca.pem" || mounts["web-config"] != "/etc/purgewatch/web" {
+		t.Errorf("mounts = %v", mounts)
+	}
+	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe} {
+		if p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+			t.Errorf("%s probe scheme = %q, want HTTPS as webConfig says", name, p.HTTPGet.Scheme)
+		}
+	}
+	if ep := r.serviceMonitor.Spec.Endpoints[0]; ep.Scheme == nil || *ep.Scheme != "https" || len(ep.RelabelConfigs) != 1 || len(ep.MetricRelabelConfigs) != 1 ||
+		ep.TLSConfig == nil || ep.TLSConfig.InsecureSkipVerify == nil || !*ep.TLSConfig.InsecureSkipVerify {
+		t.Errorf("service monitor endpoint = %+v", ep)
+	}
+
 	// The configuration the chart renders is one purgewatch accepts.
 	env := map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/x", "SMTP_PASSWORD": "p"}
-	cfg, err := config.Parse("config.yaml", []byte(r.configMaps["pw-purgewatch"].Data["config.yaml"]),
+	// Its web config is the mounted Secret's: here, a file of the same (empty) content.
+	text := r.configMaps["pw-purgewatch"].Data["config.yaml"]
+	const mounted = "webConfigFile: /etc/purgewatch/web/web-config.yml"
+	if !strings.Contains(text, mounted) {
+		t.Errorf("the config does not point at the mounted web config:\n%s", text)
+	}
+	webConfig := filepath.Join(t.TempDir(), "web-config.yml")
+	if err := os.WriteFile(webConfig, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text = strings.Replace(text, mounted, "webConfigFile: "+webConfig, 1)
+	cfg, err := config.Parse("config.yaml", []byte(text),
 		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("the full example's config is refused by purgewatch: %v", err)
@@ -192,6 +245,19 @@ func TestHelmFullExample(t *testing.T) {
 	dash, _ := os.ReadFile(repo("deploy/grafana/purgewatch.json"))
 	if got := r.configMaps["pw-purgewatch-dashboard"].Data["purgewatch.json"]; got != strings.TrimRight(string(dash), "\n") {
 		t.Errorf("dashboard ConfigMap differs from deploy/grafana/purgewatch.json")
+	}
+}
+
+// Names as prometheus-community charts override them.
+func TestHelmNameOverrides(t *testing.T) {
+	r := render(t, "--set=fullnameOverride=watch")
+	if r.deployment.Name != "watch" || r.service.Name != "watch" || r.configMaps["watch"] == nil || r.serviceAccount.Name != "watch" {
+		t.Errorf("fullnameOverride: deployment %q, service %q, service account %q", r.deployment.Name, r.service.Name, r.serviceAccount.Name)
+	}
+	r = render(t, "--set=nameOverride=pgw")
+	if r.deployment.Name != "pw-pgw" || r.deployment.Spec.Template.Labels["app.kubernetes.io/name"] != "pgw" ||
+		r.deployment.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != "pgw" {
+		t.Errorf("nameOverride: deployment %q, labels %v", r.deployment.Name, r.deployment.Spec.Template.Labels)
 	}
 }
 
