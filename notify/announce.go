@@ -36,7 +36,8 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 }
 
 func (n *Notifier) announceVersions(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload) error {
-	absent, err := n.absent(snap)
+	seen := newPresence(snap) // what the snapshot holds, by version key and id: once a scan
+	absent, err := n.absent(seen)
 	if err != nil {
 		return fmt.Errorf("reading the notification log: %w", err)
 	}
@@ -49,5 +50,5 @@ func (n *Notifier) announceVersions(ctx context.Context, snap *scanner.Snapshot,
 		live = liveness.LiveVersions(liveCtx, absent)
 		cancel()
 	}
-	return n.process(ctx, snap, users, live)
+	return n.process(ctx, snap, seen, users, live)
 }

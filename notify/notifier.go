@@ -105,12 +105,12 @@ func (n *Notifier) channel(name string) Channel {
 
 // absent returns the lower-cased ARM ids of versions announced on some channel and no longer in
 // snap: what Announce asks Settings.Liveness about before the resolve stage.
-func (n *Notifier) absent(snap *scanner.Snapshot) ([]string, error) {
+func (n *Notifier) absent(seen presence) ([]string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	present := keys(snap)
+	present := seen.keys
 	var out []string
-	seen := map[string]bool{}
+	asked := map[string]bool{}
 	for _, name := range channelNames(n.s.Channels) {
 		opens, err := n.store.openVersions(name, present)
 		if err != nil {
@@ -121,8 +121,8 @@ func (n *Notifier) absent(snap *scanner.Snapshot) ([]string, error) {
 				continue
 			}
 			var v scanner.Version
-			if err := json.Unmarshal(o.raw, &v); err == nil && !seen[strings.ToLower(v.ID)] {
-				seen[strings.ToLower(v.ID)] = true
+			if err := json.Unmarshal(o.raw, &v); err == nil && !asked[strings.ToLower(v.ID)] {
+				asked[strings.ToLower(v.ID)] = true
 				out = append(out, strings.ToLower(v.ID))
 			}
 		}
@@ -144,15 +144,15 @@ func keys(snap *scanner.Snapshot) map[string]bool {
 // exists again as a live version; an absent version missing from it is resolved later, unless its
 // purge time has passed.
 func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error {
-	return n.process(ctx, snap, nil, live)
+	return n.process(ctx, snap, newPresence(snap), nil, live)
 }
 
 // process is Process with the audit's workloads per version, for the messages.
-func (n *Notifier) process(_ context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, live map[string]bool) error {
+func (n *Notifier) process(_ context.Context, snap *scanner.Snapshot, seen presence, users map[string][]scanner.Workload, live map[string]bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.clock.Now()
-	p, err := makePlan(n.store, n.s, snap, users, live, now)
+	p, err := makePlan(n.store, n.s, snap, seen, users, live, now)
 	if err != nil {
 		return err
 	}

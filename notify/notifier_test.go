@@ -87,7 +87,7 @@ func TestResolvedCarriesWhyTheVersionLeft(t *testing.T) {
 	quiet := ver("g", "quiet", t0.Add(30*24*time.Hour), 0, nil) // never announced
 	h.scan(snapshot(t0, recovered, purged, gone, unknown, redeleted, quiet), nil)
 
-	absent, err := h.n.absent(snapshot(t0))
+	absent, err := h.n.absent(newPresence(snapshot(t0)))
 	if err != nil || len(absent) != 5 {
 		t.Fatalf("Absent = %v, %v; want the 5 announced versions", absent, err)
 	}

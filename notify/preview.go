@@ -21,7 +21,7 @@ func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s S
 	if store != nil {
 		l = store
 	}
-	p, err := makePlan(l, s, snap, users, nil, now)
+	p, err := makePlan(l, s, snap, newPresence(snap), users, nil, now)
 	if err != nil {
 		return nil, err
 	}

@@ -43,9 +43,9 @@ type plan struct {
 }
 
 // makePlan runs due, resolve, route and dedupe for every channel.
-func makePlan(l ledger, s Settings, snap *scanner.Snapshot, users map[string][]scanner.Workload, live map[string]bool, now time.Time) (plan, error) {
+// seen is newPresence(snap), made once per scan by the caller.
+func makePlan(l ledger, s Settings, snap *scanner.Snapshot, seen presence, users map[string][]scanner.Workload, live map[string]bool, now time.Time) (plan, error) {
 	candidates := due(snap, users, now, s.Thresholds)
-	seen := newPresence(snap)
 	r := router{routes: s.Routes, all: channelNames(s.Channels)}
 	p := plan{active: map[string][]Event{}, source: sourceVersions}
 	for _, ch := range s.Channels {
