@@ -59,6 +59,35 @@ func TestEmptyFileIsAllDefaults(t *testing.T) {
 	}
 }
 
+// config check reports every problem of a file in one pass, sorted by line, in plain words:
+// a key of the wrong type does not hide the rest.
+func TestEveryProblemAtOnceByLine(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("azure:\n  auth: magic\n  concurrency: lots\nscan:\n  schedule: \"bad cron\"\n  timeout: forever\nnotify:\n  thresholds: [72h, soon]\n  keep: 1m\n"), env(nil))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		`c.yaml:2: azure.auth: "magic" is not one of`,
+		"c.yaml:3: azure.concurrency: `lots` is not a whole number",
+		`c.yaml:5: scan.schedule: "bad cron" is not a cron schedule`,
+		"c.yaml:6: scan.timeout: `forever` is not a duration such as 90s, 10m or 72h",
+		"c.yaml:8: notify.thresholds: `soon` is not a duration such as 90s, 10m or 72h",
+		"c.yaml:9: notify.keep: must be at least 1h",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want it to start %q", i+1, got[i], want[i])
+		}
+		if strings.Contains(got[i], "!!") || strings.Contains(got[i], "time.Duration") {
+			t.Errorf("Go's words in %q", got[i])
+		}
+	}
+}
+
 func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 	cases := []struct {
 		name, yaml string
@@ -66,7 +95,10 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 	}{
 		{"unknown key", "azure:\n  auth: none\n  autth: none\n", []string{`c.yaml:3: azure.autth: unknown key "autth"`}},
 		{"unknown top-level key", "retention:\n  defaultDays: 7\nnotifications: {}\n", []string{`c.yaml:3: notifications: unknown key "notifications"`}},
-		{"wrong type", "azure:\n  concurrency: lots\n", []string{"c.yaml:2: azure.concurrency: cannot unmarshal !!str `lots` into int"}},
+		{"wrong type", "azure:\n  concurrency: lots\n", []string{"c.yaml:2: azure.concurrency: `lots` is not a whole number"}},
+		{"a list for a value", "scan:\n  schedule: [a, b]\n", []string{"c.yaml:2: scan.schedule: a list is not a single value"}},
+		{"a tab", "azure:\n\tauth: none\nscan:\n  \ttimeout: 1m\n", []string{
+			"c.yaml:2: a tab in the indentation: YAML indents with spaces only", "c.yaml:4: a tab in the indentation"}},
 		{"bad duration", "scan:\n  timeout: soon\n", []string{"c.yaml:2: scan.timeout:"}},
 		{"invalid auth", "azure:\n  auth: magic\n", []string{`c.yaml:2: azure.auth: "magic" is not one of default, workload-identity`}},
 		{"invalid cloud", "azure:\n  cloud: mars\n", []string{`c.yaml:2: azure.cloud: "mars" is not one of`}},

@@ -2,11 +2,13 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,6 +52,9 @@ func Load(path string) (*Config, error) {
 // problem found is reported, joined, each naming file, line and key.
 func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
 	cfg := Default()
+	if err := tabs(file, data); err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{File: file, Line: syntaxLine(err), Msg: cleanYAMLMessage(err.Error())}
@@ -61,24 +66,36 @@ func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
 	idx := newIndex(&root)
 	_, cfg.channelsExplicit = idx.keyLine["notify.channels"]
 
+	// Every problem of the file is reported at once, sorted by line: a key of the wrong type
+	// keeps its default, so the rest is still decoded and checked.
+	var problems []error
 	// Pass one, strict, on the text as written: unknown keys and wrong types, with true lines.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	probe := Default()
 	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
-		return nil, typeErrors(file, idx, err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, typeErrors(file, idx, err)
+		}
+		problems = append(problems, typeErrors(file, idx, err))
 	}
 
 	// Pass two: expand ${VAR} in scalar values, then decode the expanded tree over the defaults.
+	// Its type errors are pass one's, already counted (or a variable's value, which pass one
+	// could not see).
 	if err := expand(file, &root, env); err != nil {
-		return nil, err
+		problems = append(problems, err)
 	}
-	if err := root.Decode(&cfg); err != nil {
-		return nil, typeErrors(file, idx, err)
+	if err := root.Decode(&cfg); err != nil && len(problems) == 0 {
+		problems = append(problems, typeErrors(file, idx, err))
 	}
 	fillChannelDefaults(&cfg)
 	if err := validate(file, &cfg, idx); err != nil {
-		return nil, err
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, byLine(problems)
 	}
 	normalize(&cfg)
 	return &cfg, nil
@@ -188,7 +205,7 @@ func typeErrors(file string, idx *index, err error) error {
 		if m := linePrefix.FindStringSubmatch(msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Key = idx.lineKey[e.Line]
-			e.Msg = m[2]
+			e.Msg = plainWords(m[2])
 			if u := unknownField.FindStringSubmatch(e.Msg); u != nil {
 				e.Msg = fmt.Sprintf("unknown key %q", u[1])
 			}
@@ -214,4 +231,78 @@ func cleanYAMLMessage(s string) string {
 		return m[2]
 	}
 	return s
+}
+
+// byLine flattens joined errors and sorts them by line, the order a person fixes them in.
+func byLine(errs []error) error {
+	var flat []error
+	var add func(error)
+	add = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		flat = append(flat, err)
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	line := func(err error) int {
+		var e *Error
+		if errors.As(err, &e) {
+			return e.Line
+		}
+		return 0
+	}
+	slices.SortStableFunc(flat, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
+	return errors.Join(flat...)
+}
+
+// tabs refuses a tab in a line's indentation, by line: YAML's own message for it ("found
+// character that cannot start any token") does not say what is wrong.
+func tabs(file string, data []byte) error {
+	var errs []error
+	for i, l := range strings.Split(string(data), "\n") {
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if strings.Contains(indent, "\t") && strings.TrimSpace(l) != "" {
+			errs = append(errs, &Error{File: file, Line: i + 1, Msg: "a tab in the indentation: YAML indents with spaces only"})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var yamlType = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (.+)$")
+
+// plainWords says a YAML type error as a person would, without Go's type names: "`lots` is not a
+// whole number" rather than "cannot unmarshal !!str `lots` into int".
+func plainWords(msg string) string {
+	m := yamlType.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	got := map[string]string{"seq": "a list", "map": "a mapping (key: value lines)"}[m[1]]
+	if got == "" {
+		got = "`" + m[2] + "`"
+	}
+	target := m[3]
+	var want string
+	switch {
+	case target == "time.Duration":
+		want = "a duration such as 90s, 10m or 72h"
+	case strings.HasPrefix(target, "int") || strings.HasPrefix(target, "uint"):
+		want = "a whole number"
+	case strings.HasPrefix(target, "float"):
+		want = "a number"
+	case target == "bool":
+		want = "true or false"
+	case target == "string":
+		want = "a single value"
+	case strings.HasPrefix(target, "[]"):
+		want = "a list"
+	default:
+		want = "a mapping (key: value lines)"
+	}
+	return got + " is not " + want
 }
