@@ -14,11 +14,34 @@ import (
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
-// Alert names sent to Alertmanager.
+// Alert names sent to Alertmanager: those deploy/prometheus/rules.yaml fires under, with the
+// same labels and runbook_url, so that where both are in use Alertmanager sees one alert for a
+// version, not two (a test holds the two to each other).
 const (
-	AlertExpiring = "PurgewatchVersionExpiring"
-	AlertUnusable = "PurgewatchVersionUnusable"
+	AlertPurgeSoon        = "PurgewatchVersionPurgeSoon"
+	AlertPurgeImminent    = "PurgewatchVersionPurgeImminent"
+	AlertUnusableSoon     = "PurgewatchVersionUnusableSoon"
+	AlertUnusableImminent = "PurgewatchVersionUnusableImminent"
+	AlertUnusable         = "PurgewatchVersionUnusable"
+	runbookBase           = "https://github.com/purgewatch/purgewatch/blob/main/docs/runbook.md#"
+	severityCritical      = "critical"
 )
+
+// expiringAlert names an expiring alert by its deadline and severity, as the rules do.
+func expiringAlert(d scanner.Deadline, severity string) string {
+	switch {
+	case d == scanner.DeadlineConsumptionEnd && severity == severityCritical:
+		return AlertUnusableImminent
+	case d == scanner.DeadlineConsumptionEnd:
+		return AlertUnusableSoon
+	case severity == severityCritical:
+		return AlertPurgeImminent
+	}
+	return AlertPurgeSoon
+}
+
+// runbook is an alert's runbook_url: its section of docs/runbook.md.
+func runbook(alert string) string { return runbookBase + strings.ToLower(alert) }
 
 // alertmanager posts alerts to every Alertmanager of a cluster (each must hear of them: they
 // deduplicate among themselves only what they were each sent).
@@ -59,9 +82,9 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 		}
 		switch e.Kind {
 		case KindExpiring:
-			out = append(out, alert(AlertExpiring, e.Severity, e, m, starts, ends))
+			out = append(out, alert(expiringAlert(e.Deadline, e.Severity), e.Severity, e, m, starts, ends))
 			if e.PreviousSeverity != "" && e.PreviousSeverity != e.Severity {
-				out = append(out, alert(AlertExpiring, e.PreviousSeverity, e, m, starts, m.Now))
+				out = append(out, alert(expiringAlert(e.Deadline, e.PreviousSeverity), e.PreviousSeverity, e, m, starts, m.Now))
 			}
 		case KindUnusable:
 			out = append(out, alert(AlertUnusable, "critical", e, m, starts, ends))
@@ -71,7 +94,7 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			for _, d := range deadlinesOf(e.Version) {
 				for _, sev := range []string{"warning", "critical"} {
 					e.Deadline = d
-					out = append(out, alert(AlertExpiring, sev, e, m, starts, m.Now))
+					out = append(out, alert(expiringAlert(d, sev), sev, e, m, starts, m.Now))
 				}
 			}
 			e.Deadline = ""
@@ -111,6 +134,7 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 		"consumption_end": v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
 		"resource_id":     v.ID,
 		"description":     "Recover it before the purge if it is still needed; after the purge nothing brings it back.",
+		"runbook_url":     runbook(name),
 	}
 	if name == AlertUnusable {
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
@@ -121,9 +145,11 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	if len(e.Workloads) > 0 {
 		ann["workloads"] = strings.Join(e.Workloads, ", ")
 	}
+	// The labels of the rules' alerts: the version's metric labels, severity, and the deadline
+	// of an expiring one.
 	labels := map[string]string{"alertname": name, "severity": severity, "subscription_id": v.SubscriptionID,
-		"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version}
-	if name == AlertExpiring {
+		"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version, "location": v.Location}
+	if name != AlertUnusable {
 		labels["deadline"] = string(e.Deadline)
 	}
 	return postableAlert{
@@ -175,6 +201,7 @@ func blindAlert(e Event, starts, ends time.Time) postableAlert {
 	ann := map[string]string{
 		"summary":     "purgewatch has not seen the whole estate since " + e.Scan.Since.UTC().Format(time.RFC3339),
 		"description": "What purgewatch reports is no all-clear: versions deleted meanwhile may not be announced.",
+		"runbook_url": runbook(AlertBlind),
 	}
 	var failed []string
 	for _, f := range e.Scan.Errors {

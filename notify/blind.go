@@ -15,7 +15,7 @@ const KindScanFailing Kind = "scan-failing"
 const ReasonScanRecovered Reason = "scan-recovered"
 
 // AlertBlind is the Alertmanager alert of a scan-failing event.
-const AlertBlind = "PurgewatchBlind"
+const AlertBlind = "PurgewatchNoCompleteScan" // the rules' alert of the same state
 
 // maxScanErrors keeps a scan-failing message short; the status page lists every failure.
 const maxScanErrors = 5

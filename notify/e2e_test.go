@@ -150,8 +150,8 @@ func TestAlertmanagerShowsThenResolvesTheAlert(t *testing.T) {
 			t.Fatalf("%s holds %d alerts", am, len(alerts))
 		}
 		a := alerts[0]
-		want := map[string]string{"alertname": AlertExpiring, "severity": "critical", "subscription_id": sub,
-			"resource_group": "rg", "gallery": "prodimages", "image": "img", "version": "1.2.0"}
+		want := map[string]string{"alertname": AlertPurgeImminent, "severity": "critical", "deadline": "purge", "subscription_id": sub,
+			"resource_group": "rg", "gallery": "prodimages", "image": "img", "version": "1.2.0", "location": "westeurope"}
 		for k, val := range want {
 			if a.Labels[k] != val {
 				t.Errorf("%s: label %s = %q, want %q", am, k, a.Labels[k], val)

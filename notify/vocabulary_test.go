@@ -1,0 +1,90 @@
+package notify
+
+import (
+	"maps"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// TestAlertmanagerSpeaksTheRulesVocabulary: every alert the Alertmanager channel sends has the
+// name, severity, deadline, label names and runbook_url of the deploy/prometheus/rules.yaml alert
+// for the same state, so that where both are in use Alertmanager sees one alert, not two.
+func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
+	data, err := os.ReadFile("../deploy/prometheus/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	type rule struct{ labels, annotations map[string]string }
+	rules := map[string][]rule{}
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			rules[r.Alert] = append(rules[r.Alert], rule{r.Labels, r.Annotations})
+		}
+	}
+
+	v := ver("g", "1.0.0", t0.Add(10*time.Hour), 2, nil)
+	events := []Event{
+		{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "warning", Version: v},
+		{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "critical", Version: v},
+		{Kind: KindExpiring, Deadline: scanner.DeadlineConsumptionEnd, Severity: "warning", Version: v},
+		{Kind: KindExpiring, Deadline: scanner.DeadlineConsumptionEnd, Severity: "critical", Version: v},
+		{Kind: KindUnusable, Severity: "critical", Version: v},
+		{Kind: KindScanFailing, Scan: &ScanFailure{Since: t0}},
+	}
+	// The labels a rule's alert has beyond its own: the version metrics' labels.
+	versionLabels := []string{"alertname", "subscription_id", "resource_group", "gallery", "image", "version", "location"}
+	sent := map[string]bool{}
+	for _, a := range (&alertmanager{lead: time.Hour}).alerts(Message{Events: events, Now: t0}) {
+		name := a.Labels["alertname"]
+		sent[name] = true
+		candidates, ok := rules[name]
+		if !ok {
+			t.Errorf("the channel sends %s, which rules.yaml does not have", name)
+			continue
+		}
+		matched := false
+		for _, r := range candidates {
+			if r.labels["severity"] == a.Labels["severity"] && r.labels["deadline"] == a.Labels["deadline"] &&
+				r.annotations["runbook_url"] == a.Annotations["runbook_url"] && a.Annotations["runbook_url"] != "" {
+				matched = true
+			}
+		}
+		if !matched {
+			t.Errorf("%s: severity %q, deadline %q, runbook %q match no rule of that name: %+v", name, a.Labels["severity"],
+				a.Labels["deadline"], a.Annotations["runbook_url"], candidates)
+		}
+		if a.Labels["subscription_id"] == "" { // the blind alert is about no version
+			continue
+		}
+		var want []string
+		for _, r := range candidates {
+			want = append(slices.Clone(versionLabels), slices.Collect(maps.Keys(r.labels))...)
+		}
+		got := slices.Sorted(maps.Keys(a.Labels))
+		slices.Sort(want)
+		if !slices.Equal(got, slices.Compact(want)) {
+			t.Errorf("%s labels %v, the rule's alert has %v", name, got, slices.Compact(want))
+		}
+	}
+	if len(sent) != 6 {
+		t.Errorf("sent %d alert names, want 6: %v", len(sent), sent)
+	}
+}
