@@ -37,8 +37,7 @@ type actFlags struct {
 }
 
 func newActFlags(name string, stderr io.Writer) *actFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags(name, name+" ID [flags]", stderr)
 	return &actFlags{fs: fs,
 		config:        fs.String("config", "", "configuration file (default: built-in defaults)"),
 		demo:          fs.Bool("demo", false, "act on the built-in simulated estate"),
@@ -191,6 +190,9 @@ func describeVersion(w io.Writer, v *scanner.Version, now time.Time) {
 func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := newActFlags("recover", stderr)
 	location := a.fs.String("location", "", "the version's home location for the PUT form (default: its gallery's)")
+	if asksHelp(a.fs, args, stdout) {
+		return exitOK
+	}
 	act := a.begin(ctx, args, stdout, stderr)
 	if act == nil {
 		return exitFailed
@@ -232,6 +234,9 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := newActFlags("purge", stderr)
 	force := a.fs.Bool("force", false, "purge even when VMs or scale sets are still created from the version")
+	if asksHelp(a.fs, args, stdout) {
+		return exitOK
+	}
 	act := a.begin(ctx, args, stdout, stderr)
 	if act == nil {
 		return exitFailed

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,12 +13,14 @@ import (
 )
 
 func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("audit", "audit [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "audit the built-in simulated estate")
 	output := fs.String("o", "table", "output format: table or json")
 	failOn := fs.String("fail-on", "", "exit 3 when a finding is at least this severe: warning or critical")
+	if asksHelp(fs, args, stdout) {
+		return exitOK
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,9 +9,11 @@ import (
 )
 
 func configCheckCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("config check", "config check [flags]", stderr)
 	path := fs.String("config", "config.yaml", "configuration file to check")
+	if asksHelp(fs, args, stdout) {
+		return exitOK
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}

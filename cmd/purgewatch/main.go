@@ -71,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "audit":
 		return auditCommand(ctx, args[1:], stdout, stderr)
 	case "config":
+		if len(args) >= 2 && isHelp(args[1]) {
+			fmt.Fprint(stdout, "usage: purgewatch config check --config F\n")
+			return exitOK
+		}
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: purgewatch config check --config F\n")
 			return exitFailed

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -23,12 +22,15 @@ const notifyUsage = `usage: purgewatch notify preview [--config F] [--demo]
 `
 
 func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, notifyUsage)
+		return exitOK
+	}
 	if len(args) == 0 || !slices.Contains([]string{"preview", "test", "outbox", "retry"}, args[0]) {
 		fmt.Fprint(stderr, notifyUsage)
 		return exitFailed
 	}
-	fs := flag.NewFlagSet("notify "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("notify "+args[0], "notify "+args[0]+" [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	var demo *bool
 	if args[0] == "preview" {
@@ -42,6 +44,9 @@ func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if args[0] == "outbox" || args[0] == "retry" {
 		url = fs.String("url", "", "the running purgewatch to ask when it holds the state file (default: from server.listen)")
+	}
+	if asksHelp(fs, args[1:], stdout) {
+		return exitOK
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitFailed

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,11 +44,13 @@ type runHooks struct {
 }
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, hooks runHooks) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("run", "run [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demoMode := fs.Bool("demo", false, "watch the built-in simulated estate instead of Azure")
 	listen := fs.String("listen", "", "override server.listen, e.g. 127.0.0.1:0")
+	if asksHelp(fs, args, stdout) {
+		return exitOK
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}

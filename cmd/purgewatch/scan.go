@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -14,12 +13,14 @@ import (
 )
 
 func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("scan", "scan [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
 	output := fs.String("o", "table", "output format: table or json")
 	failWithin := durationFlag(fs, "fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h, 3d, 1w)")
+	if asksHelp(fs, args, stdout) {
+		return exitOK
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}
