@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/purgewatch/purgewatch/internal/testtool"
@@ -76,5 +78,74 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 	version, err := exec.Command(out, "version").Output()
 	if err != nil || !strings.Contains(string(version), "purgewatch, version test (branch: , revision: test)") {
 		t.Errorf("version = %q, %v", version, err)
+	}
+}
+
+// TestTheSystemdInstallIsReadableByItsDynamicUser follows the README's install steps into a
+// directory, with its file modes, and runs the unit's ExecStartPre (`config check`) as an
+// unprivileged user, as DynamicUser=yes does, with the secrets in its environment as systemd
+// passes EnvironmentFile. A config.yaml of 0640, root's, was unreadable to the service.
+func TestTheSystemdInstallIsReadableByItsDynamicUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("acting as another user needs root")
+	}
+	readme, err := os.ReadFile(repo("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile(repo("deploy/systemd/purgewatch.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := func(file string) os.FileMode {
+		m := regexp.MustCompile(`install -D -m (0[0-7]{3}) \S+ ` + regexp.QuoteMeta(file)).FindSubmatch(readme)
+		if m == nil {
+			t.Fatalf("the README installs no %s", file)
+		}
+		v, _ := strconv.ParseUint(string(m[1]), 8, 32)
+		return os.FileMode(v)
+	}
+	if !strings.Contains(string(unit), "EnvironmentFile=-/etc/purgewatch/env") || !strings.Contains(string(unit), "--config /etc/purgewatch/config.yaml") {
+		t.Fatal("the unit reads other files than the README installs")
+	}
+	// A directory the unprivileged user can walk, as /etc is.
+	root := t.TempDir()
+	for _, dir := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, cfg, env := filepath.Join(root, "purgewatch"), filepath.Join(root, "config.yaml"), filepath.Join(root, "env")
+	exe, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := "notify:\n  stateFile: /var/lib/purgewatch/state.db\n  channels:\n    - {name: chat, type: slack, webhookURL: \"${SLACK_WEBHOOK_URL}\"}\n"
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{{bin, exe, 0o755}, {cfg, []byte(config), mode("/etc/purgewatch/config.yaml")}, {env, []byte("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x\n"), mode("/etc/purgewatch/env")}} {
+		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.path, f.mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	if mode("/etc/purgewatch/env")&0o077 != 0 {
+		t.Errorf("the secrets file is installed %v: readable beyond root", mode("/etc/purgewatch/env"))
+	}
+	check := exec.Command(bin, "config", "check", "--config", cfg)
+	check.Env = []string{"SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x"}
+	check.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 61234, Gid: 61234}}
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("config check as the service's user: %v\n%s", err, out)
+	}
+	// And that user cannot read the secrets file, which only systemd needs to.
+	peek := exec.Command("/bin/cat", env)
+	peek.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 61234, Gid: 61234}}
+	if out, err := peek.CombinedOutput(); err == nil {
+		t.Errorf("the service's user can read the secrets file: %s", out)
 	}
 }
