@@ -2,13 +2,11 @@ package notify
 
 import (
 	"maps"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/purgewatch/purgewatch/internal/testtool"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -16,28 +14,10 @@ import (
 // name, severity, deadline, label names and runbook_url of the deploy/prometheus/rules.yaml alert
 // for the same state, so that where both are in use Alertmanager sees one alert, not two.
 func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
-	data, err := os.ReadFile("../deploy/prometheus/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string            `json:"alert"`
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"rules"`
-		} `json:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
 	type rule struct{ labels, annotations map[string]string }
 	rules := map[string][]rule{}
-	for _, g := range file.Groups {
-		for _, r := range g.Rules {
-			rules[r.Alert] = append(rules[r.Alert], rule{r.Labels, r.Annotations})
-		}
+	for _, r := range testtool.AlertRules(t, "../deploy/prometheus/rules.yaml") {
+		rules[r.Alert] = append(rules[r.Alert], rule{r.Labels, r.Annotations})
 	}
 
 	v := ver("g", "1.0.0", t0.Add(10*time.Hour), 2, nil)

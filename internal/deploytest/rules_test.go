@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
@@ -30,39 +28,21 @@ func TestPromtoolRunsTheRuleUnitTests(t *testing.T) {
 // TestEveryAlertHasARunbook: each rule's runbook_url points at its own section of
 // docs/runbook.md, and the section is there.
 func TestEveryAlertHasARunbook(t *testing.T) {
-	rules, err := os.ReadFile(repo("deploy/prometheus/rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	book, err := os.ReadFile(repo("docs/runbook.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string            `json:"alert"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"rules"`
-		} `json:"groups"`
-	}
-	if err := yaml.Unmarshal(rules, &file); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, g := range file.Groups {
-		for _, r := range g.Rules {
-			n++
-			want := "https://github.com/purgewatch/purgewatch/blob/main/docs/runbook.md#" + strings.ToLower(r.Alert)
-			if r.Annotations["runbook_url"] != want {
-				t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
-			}
-			if !strings.Contains(string(book), "\n## "+r.Alert+"\n") {
-				t.Errorf("docs/runbook.md has no section ## %s", r.Alert)
-			}
+	rules := testtool.AlertRules(t, repo("deploy/prometheus/rules.yaml"))
+	for _, r := range rules {
+		want := "https://github.com/purgewatch/purgewatch/blob/main/docs/runbook.md#" + strings.ToLower(r.Alert)
+		if r.Annotations["runbook_url"] != want {
+			t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+		}
+		if !strings.Contains(string(book), "\n## "+r.Alert+"\n") {
+			t.Errorf("docs/runbook.md has no section ## %s", r.Alert)
 		}
 	}
-	if n != 14 {
+	if n := len(rules); n != 14 {
 		t.Errorf("%d rules, want 14", n)
 	}
 }
