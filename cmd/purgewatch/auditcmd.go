@@ -16,7 +16,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := commandFlags("audit", "audit [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "audit the built-in simulated estate")
-	output := fs.String("o", "table", "output format: table or json")
+	output := fs.String("o", "table", "output format: table (fits 120 columns), wide (a finding a line) or json")
 	failOn := fs.String("fail-on", "", "exit 3 when a finding is at least this severe: warning or critical")
 	if asksHelp(fs, args, stdout) {
 		return exitOK
@@ -25,8 +25,8 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	threshold := audit.Severity(*failOn)
-	if (*failOn != "" && threshold != audit.Warning && threshold != audit.Critical) || (*output != "table" && *output != "json") {
-		fmt.Fprintln(stderr, "purgewatch audit: --fail-on takes warning or critical, -o table or json")
+	if (*failOn != "" && threshold != audit.Warning && threshold != audit.Critical) || (*output != "table" && *output != "wide" && *output != "json") {
+		fmt.Fprintln(stderr, "purgewatch audit: --fail-on takes warning or critical, -o table, wide or json")
 		return exitFailed
 	}
 	cfg, stop, err := loadForCommand(*cfgPath, *demo)
@@ -56,6 +56,18 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			Findings []audit.Finding      `json:"findings"`
 			Errors   []scanner.ScopeError `json:"errors"`
 		}{findings, errs})
+	} else if *output == "table" {
+		// A finding is a block, its resource id on a line of its own: the ids alone pass 120
+		// columns, and a table of them is unreadable in a terminal.
+		for i, f := range report.Findings {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "%-8s  %s\n", f.Severity, f.Check)
+			wrapped(stdout, "  resource  ", f.ID)
+			wrapped(stdout, "  finding   ", f.Message)
+			wrapped(stdout, "  do        ", f.Action)
+		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEVERITY\tCHECK\tRESOURCE\tFINDING\tWHAT TO DO")

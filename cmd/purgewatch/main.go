@@ -26,8 +26,8 @@ const usage = `purgewatch watches Azure Compute Gallery's recycle bin.
 
 Usage:
   purgewatch run [--config F] [--demo] [--listen ADDR]
-  purgewatch scan [--config F] [--demo] [-o table|json] [--fail-within DURATION]
-  purgewatch audit [--config F] [--demo] [-o table|json] [--fail-on warning|critical]
+  purgewatch scan [--config F] [--demo] [-o table|wide|json] [--fail-within DURATION]
+  purgewatch audit [--config F] [--demo] [-o table|wide|json] [--fail-on warning|critical]
   purgewatch recover ID [--location L] [--dry-run] [--yes] [--wait DURATION] [--config F]
   purgewatch purge ID [--force] [--dry-run] [--yes] [--wait DURATION] [--config F]
   purgewatch notify preview [--config F] [--demo]

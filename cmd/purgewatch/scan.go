@@ -16,7 +16,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := commandFlags("scan", "scan [flags]", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
 	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
-	output := fs.String("o", "table", "output format: table or json")
+	output := fs.String("o", "table", "output format: table (fits 120 columns), wide (every column) or json")
 	failWithin := durationFlag(fs, "fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h, 3d, 1w)")
 	if asksHelp(fs, args, stdout) {
 		return exitOK
@@ -24,8 +24,8 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return exitFailed
 	}
-	if *output != "table" && *output != "json" {
-		fmt.Fprintf(stderr, "purgewatch scan: -o must be table or json, not %q\n", *output)
+	if *output != "table" && *output != "wide" && *output != "json" {
+		fmt.Fprintf(stderr, "purgewatch scan: -o must be table, wide or json, not %q\n", *output)
 		return exitFailed
 	}
 	cfg, stop, err := loadForCommand(*cfgPath, *demo)
@@ -46,7 +46,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return exitFailed
 		}
 	} else {
-		writeTable(stdout, snap, now)
+		writeTable(stdout, snap, now, *output == "wide")
 	}
 	writeSummary(stderr, snap)
 	return scanExitCode(snap, now, *failWithin)
@@ -69,13 +69,23 @@ func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duratio
 	return exitOK
 }
 
-func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time) {
+// writeTable writes the versions, soonest deadline first. The default columns fit a 120-column
+// terminal; wide adds the resource group, the subscription and where the purge time came from
+// (`scan -o json` and the status page have every id).
+func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NEXT DEADLINE\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tRESOURCE GROUP\tSUBSCRIPTION\tLOCATION\tSOURCE")
+	head := "NEXT DEADLINE\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tLOCATION"
+	if wide {
+		head += "\tRESOURCE GROUP\tSUBSCRIPTION\tSOURCE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, v := range scanner.ByNextDeadline(snap.Versions, now) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t%s\t%s\n",
-			nextDeadline(v, now), v.PurgeAt.UTC().Format("2006-01-02 15:04"), v.State(now),
-			v.Gallery, v.Image, v.Version, v.ResourceGroup, v.SubscriptionID, v.Location, v.PurgeAtSource)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s", nextDeadline(v, now), v.PurgeAt.UTC().Format("2006-01-02 15:04"),
+			v.State(now), v.Gallery, v.Image, v.Version, v.Location)
+		if wide {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s", v.ResourceGroup, v.SubscriptionID, v.PurgeAtSource)
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
 }
