@@ -285,3 +285,43 @@ func TestHelmRefusesValuesOutsideTheSchema(t *testing.T) {
 		}
 	}
 }
+
+// The rules are tunable as x509-certificate-exporter's chart's are: alerts left out by name,
+// labels added to every alert (a rule's own win), groups of one's own added.
+func TestHelmRulesAreTunable(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte(`prometheusRule:
+  enabled: true
+  disabled: [PurgewatchGallerySoftDeleteOff]
+  additionalRuleLabels: {team: platform, severity: page}
+  extraGroups:
+    - name: mine
+      rules:
+        - alert: PurgeWithinAWeek
+          expr: purgewatch_soft_deleted_version_purge_timestamp_seconds - time() < 7 * 86400
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, values)
+	alerts := map[string]monitoringv1.Rule{}
+	for _, g := range r.rule.Spec.Groups {
+		for _, rule := range g.Rules {
+			alerts[rule.Alert] = rule
+		}
+	}
+	if _, ok := alerts["PurgewatchGallerySoftDeleteOff"]; ok {
+		t.Error("a disabled alert is still rendered")
+	}
+	if len(alerts) != 14 { // 14 less the disabled one, plus one's own
+		t.Errorf("%d alerts rendered, want 14", len(alerts))
+	}
+	for name, rule := range alerts {
+		if name != "PurgeWithinAWeek" && (rule.Labels["team"] != "platform" || rule.Labels["severity"] == "page") {
+			t.Errorf("%s labels %v: want team added and its own severity kept", name, rule.Labels)
+		}
+	}
+	if _, ok := alerts["PurgeWithinAWeek"]; !ok {
+		t.Error("the extra group is not rendered")
+	}
+	helm(t, "lint", "--strict", chart, "-f", values)
+}
