@@ -143,6 +143,9 @@ type statusPage struct {
 	Next, Prev                string
 	Counts                    map[scanner.Urgency]int
 	Filter                    filter
+	// Soonest is the version whose next deadline comes first, whatever the filter: the summary's
+	// first fact.
+	Soonest *versionRow
 }
 
 // healthBanner says that what the page shows may be incomplete, why, and what to do.
@@ -223,6 +226,10 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 	vs := st.Snapshot.Versions
 	all := scanner.NextDeadlineOrder(vs, now)
 	p.Total, p.Filter = len(all), sel.filter
+	if len(all) > 0 {
+		soonest := row(vs[all[0]], now, endpoint, thresholds, usedBy(st, &vs[all[0]]))
+		p.Soonest = &soonest
+	}
 	p.Counts = make(map[scanner.Urgency]int)
 	for i := range vs {
 		p.Counts[vs[i].Urgency(now, thresholds, len(usedBy(st, &vs[i])) > 0)]++

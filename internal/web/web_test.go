@@ -251,3 +251,24 @@ func TestThePageAndTheAPIAreGzippedForClientsThatAskForIt(t *testing.T) {
 		}
 	}
 }
+
+// The page opens with a summary: the version whose deadline comes first, the counts per urgency,
+// and whether the last scan saw everything.
+func TestThePageOpensWithTheNextDeadline(t *testing.T) {
+	id := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/"
+	late := scanner.Version{ID: id + "2.0.0", Gallery: "g", Image: "i", Version: "2.0.0", ConsumptionEndsAt: now.Add(90 * time.Hour), PurgeAt: now.Add(90 * time.Hour)}
+	soon := scanner.Version{ID: id + "1.0.0", Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(5 * time.Hour), PurgeAt: now.Add(5 * time.Hour)}
+	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{Versions: []scanner.Version{late, soon}},
+		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
+	body := page(t, st)
+	summary := body[strings.Index(body, `<p id="soonest"`):]
+	summary = summary[:strings.Index(summary, "</p>")]
+	for _, want := range []string{"g / i / 1.0.0", "purged in 5h", "1 critical", "1 ok", "the last scan read everything"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q: %s", want, summary)
+		}
+	}
+	if strings.Index(body, `id="soonest"`) > strings.Index(body, `id="versions"`) {
+		t.Error("the summary comes after the versions")
+	}
+}
