@@ -47,7 +47,7 @@ func TestEmailDigestArrivesInMailpit(t *testing.T) {
 		t.Fatalf("mailpit holds %d messages, want one digest", len(list.Messages))
 	}
 	m := list.Messages[0]
-	if want := "[purgewatch] 2 soft-deleted image versions need attention, first purged in 2h 39m (2026-11-27 14:39 UTC)"; m.Subject != want {
+	if want := "[purgewatch] 2 soft-deleted image versions need attention: first purged in 2h 39m (2026-11-27 14:39 UTC)"; m.Subject != want {
 		t.Errorf("subject = %q, want %q", m.Subject, want)
 	}
 	if len(m.To) != 2 {

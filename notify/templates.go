@@ -90,8 +90,12 @@ func loadTemplates(channelType, override string) (*templates, error) {
 type messageData struct {
 	Message
 	Expiring, Unusable, Resolved int
+	// Versions counts the versions the open events are about (one may have two deadlines), and
+	// Overdue those past their purge time, still listed.
+	Versions, Overdue int
 	// Soonest is the open event whose deadline falls first; nil when the message only resolves.
-	Soonest *Event
+	// Next is the first whose deadline is still ahead.
+	Soonest, Next *Event
 	// Scan is a scan-failing event or its scan-recovered resolution: such a message is about
 	// purgewatch's sight of the estate and carries nothing else.
 	Scan *Event
@@ -99,6 +103,7 @@ type messageData struct {
 
 func newMessageData(m Message) messageData {
 	d := messageData{Message: m}
+	open := map[string]bool{}
 	for i := range m.Events {
 		e := &m.Events[i]
 		if e.Scan != nil {
@@ -116,6 +121,17 @@ func newMessageData(m Message) messageData {
 		}
 		if d.Soonest == nil || e.At().Before(d.Soonest.At()) {
 			d.Soonest = e
+		}
+		if e.At().After(m.Now) && (d.Next == nil || e.At().Before(d.Next.At())) {
+			d.Next = e
+		}
+		key := versionKey(e.Version)
+		if !open[key] {
+			open[key] = true
+			d.Versions++
+			if !m.Now.Before(e.Version.PurgeAt) {
+				d.Overdue++
+			}
 		}
 	}
 	return d
