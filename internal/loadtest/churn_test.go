@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,23 +37,6 @@ func (h *hook) count(k notify.Kind) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.counts[k]
-}
-
-// anonymous reads RssAnon of pid, in MB: the resident memory that is not the state file's
-// mapping (RssFile), which the kernel can drop and read again.
-func anonymous(b *testing.B, pid int) float64 {
-	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "RssAnon:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return -1
 }
 
 // BenchmarkChurn moves 10,000 of the 100,000 versions through the bins in each of three rounds:
@@ -98,7 +78,13 @@ func BenchmarkChurn(b *testing.B) {
 		took := time.Since(churned).Seconds() / interval.Seconds()
 		worst = max(worst, took)
 		rss, _ := memory(b, d.Process.Pid)
-		b.ReportMetric(anonymous(b, d.Process.Pid), fmt.Sprintf("MB-rss-anon-round-%d", round))
+		st, err := status(d.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// RssAnon: the resident memory that is not the state file's mapping (RssFile), which the
+		// kernel can drop and read again.
+		b.ReportMetric(st["RssAnon"], fmt.Sprintf("MB-rss-anon-round-%d", round))
 		b.ReportMetric(took, fmt.Sprintf("intervals-to-resolve-round-%d", round))
 		b.ReportMetric(sample(m, `purgewatch_scans_total{result="success"}`)-before, fmt.Sprintf("scans-to-resolve-round-%d", round))
 		b.ReportMetric(sample(m, "purgewatch_notify_state_bytes")/1e6, fmt.Sprintf("MB-state-round-%d", round))

@@ -37,22 +37,34 @@ func build(b *testing.B, dir, pkg string) string {
 	return out
 }
 
+// status reads the kB fields of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...) in MB; an error
+// when the process is gone.
+func status(pid int) (map[string]float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			out[strings.TrimSuffix(f[0], ":")] = kb / 1024
+		}
+		if strings.HasPrefix(line, "State:\tZ") { // exited, not yet reaped: nothing to read
+			return nil, fmt.Errorf("process %d has exited", pid)
+		}
+	}
+	return out, nil
+}
+
 // memory reads VmRSS and VmHWM (the peak) of pid, in MB.
 func memory(b *testing.B, pid int) (rss, peak float64) {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := status(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		for name, into := range map[string]*float64{"VmRSS:": &rss, "VmHWM:": &peak} {
-			if f := strings.Fields(line); len(f) == 3 && f[0] == name {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				*into = kb / 1024
-			}
-		}
-	}
-	return rss, peak
+	return st["VmRSS"], st["VmHWM"]
 }
 
 // timed GETs url n times with header and returns the median time and the last body's size on

@@ -2,11 +2,7 @@ package loadtest
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -17,16 +13,11 @@ import (
 func watchPeak(pid int) float64 {
 	var peak float64
 	for {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil || strings.Contains(string(data), "State:\tZ") {
+		st, err := status(pid)
+		if err != nil {
 			return peak
 		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				peak = max(peak, kb/1024)
-			}
-		}
+		peak = max(peak, st["VmHWM"])
 		time.Sleep(20 * time.Millisecond)
 	}
 }
