@@ -25,9 +25,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestEmailDigestArrivesInMailpit(t *testing.T) {
 	mailpit := testtool.Require(t, "mailpit")
-	smtpPort, httpPort := testtool.FreePort(t), testtool.FreePort(t)
-	testtool.Start(t, testtool.URL(httpPort)+"/api/v1/info", mailpit, "--smtp", testtool.Addr(smtpPort),
-		"--listen", testtool.Addr(httpPort), "--disable-version-check")
+	ports := testtool.Serve(t, 2, mailpit, func(p []int) (string, []string) {
+		return testtool.URL(p[1]) + "/api/v1/info", []string{"--smtp", testtool.Addr(p[0]), "--listen", testtool.Addr(p[1]), "--disable-version-check"}
+	})
+	smtpPort, httpPort := ports[0], ports[1]
 
 	h := newHarness(t, config.Channel{Name: "mail", Type: config.ChannelEmail, From: "purgewatch@example.com",
 		To: []string{"cloud-ops@example.com", "oncall@example.com"}, SMTP: config.SMTP{Host: "127.0.0.1", Port: smtpPort, TLS: "none"}})
@@ -111,9 +112,10 @@ receivers:
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := testtool.FreePort(t)
-	testtool.Start(t, testtool.URL(port)+"/-/ready", bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+testtool.Addr(port), "--cluster.listen-address=")
+	port := testtool.Serve(t, 1, bin, func(p []int) (string, []string) {
+		return testtool.URL(p[0]) + "/-/ready", []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + testtool.Addr(p[0]), "--cluster.listen-address="}
+	})[0]
 	return testtool.URL(port)
 }
 

@@ -60,9 +60,10 @@ func dashboardExpr(expr string) string {
 // alert fires for exactly the versions purged within a day.
 func TestPrometheusScrapesTheDemo(t *testing.T) {
 	prom := testtool.Require(t, "prometheus")
-	pwPort, promPort := testtool.FreePort(t), testtool.FreePort(t)
+	pwPort := testtool.Serve(t, 1, binary, func(p []int) (string, []string) {
+		return testtool.URL(p[0]) + "/readyz", []string{"run", "--demo", "--listen", testtool.Addr(p[0])}
+	})[0]
 	pw := testtool.URL(pwPort)
-	testtool.Start(t, pw+"/readyz", binary, "run", "--demo", "--listen", testtool.Addr(pwPort))
 
 	dir := t.TempDir()
 	rules, err := filepath.Abs(repo("deploy/prometheus/rules.yaml"))
@@ -82,9 +83,11 @@ scrape_configs:
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	promPort := testtool.Serve(t, 1, prom, func(p []int) (string, []string) {
+		return testtool.URL(p[0]) + "/-/ready", []string{"--config.file=" + cfg, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + testtool.Addr(p[0])}
+	})[0]
 	base := testtool.URL(promPort)
-	testtool.Start(t, base+"/-/ready", prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+testtool.Addr(promPort))
 
 	// rate() over 1m needs a few samples: wait for them.
 	eventually(t, "a few scrapes of purgewatch", func() bool {

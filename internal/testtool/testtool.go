@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,20 +41,52 @@ func Require(t testing.TB, names ...string) string {
 	return ""
 }
 
-// FreePort returns a loopback port nothing listens on at the moment.
+var handedOut sync.Map // ports FreePort has returned in this process, never returned twice
+
+// FreePort returns a loopback port nothing listens on at the moment and that this process has
+// not handed out before. Another process may still take it before the test binds it; Serve
+// retries on that.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Start runs a server program until the test ends, and waits until url answers 200. Its output
-// is shown if the test fails.
-func Start(t testing.TB, url string, path string, args ...string) {
+// Serve runs a server program on n fresh loopback ports until the test ends, and returns the
+// ports once the program's readiness URL answers 200. launch turns the ports into that URL and
+// the program's arguments. A port is only free until somebody binds it: when the program exits
+// because another process took one first, Serve tries again on new ports.
+func Serve(t testing.TB, n int, path string, launch func(ports []int) (readyURL string, args []string)) []int {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ports := make([]int, n)
+		for i := range ports {
+			ports[i] = FreePort(t)
+		}
+		url, args := launch(ports)
+		out, exited := start(t, url, path, args)
+		if exited == nil {
+			return ports
+		}
+		if attempt == 3 || !strings.Contains(out, "address already in use") {
+			t.Fatalf("%s exited: %v\n%s", path, exited, out)
+		}
+		t.Logf("%s: a port was taken before it could bind (%v); trying new ports", filepath.Base(path), ports)
+	}
+}
+
+// start runs the program and waits for url to answer 200. It returns a non-nil error, with the
+// program's output, when the program exits first.
+func start(t testing.TB, url string, path string, args []string) (string, error) {
 	t.Helper()
 	var out SyncBuffer
 	cmd := exec.Command(path, args...)
@@ -61,11 +94,13 @@ func Start(t testing.TB, url string, path string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", path, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// done is closed once Wait returns, so both the wait below and the cleanup can see it.
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-done
 		if t.Failed() {
 			t.Logf("%s output:\n%s", filepath.Base(path), out.String())
 		}
@@ -73,19 +108,23 @@ func Start(t testing.TB, url string, path string, args ...string) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		select {
-		case err := <-exited:
-			t.Fatalf("%s exited: %v\n%s", path, err, out.String())
+		case <-done:
+			if waitErr == nil {
+				waitErr = fmt.Errorf("it stopped before it was ready")
+			}
+			return out.String(), waitErr
 		default:
 		}
 		if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return "", nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process we do not control for readiness
 	}
 	t.Fatalf("%s did not answer %s within 30s\n%s", path, url, out.String())
+	return "", nil
 }
 
 // Addr is 127.0.0.1:port.
