@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"go.uber.org/zap"
 	"golang.org/x/term"
 
@@ -29,47 +29,33 @@ var (
 
 // actFlags are what recover and purge share: the version, the config, and the confirmation rules.
 type actFlags struct {
-	fs                                                   *flag.FlagSet
-	config                                               *string
-	demo, dryRun, yes                                    *bool
-	subscription, resourceGroup, gallery, image, version *string
-	wait                                                 *time.Duration
+	name                                                     string
+	config                                                   *string
+	demo, dryRun, yes                                        *bool
+	id, subscription, resourceGroup, gallery, image, version *string
+	wait                                                     *time.Duration
 }
 
-func newActFlags(name string, stderr io.Writer) *actFlags {
-	fs := commandFlags(name, name+" ID [flags]", stderr)
-	return &actFlags{fs: fs,
-		config:        fs.String("config", "", "configuration file (default: built-in defaults)"),
-		demo:          fs.Bool("demo", false, "act on the built-in simulated estate"),
-		dryRun:        fs.Bool("dry-run", false, "print the request instead of sending it"),
-		yes:           fs.Bool("yes", false, "do not ask for confirmation"),
-		subscription:  fs.String("subscription", "", "the version's subscription id (instead of ID)"),
-		resourceGroup: fs.String("resource-group", "", "its resource group"),
-		gallery:       fs.String("gallery", "", "its gallery"),
-		image:         fs.String("image", "", "its image definition"),
-		version:       fs.String("version", "", "the version"),
-		wait:          durationFlag(fs, "wait", 10*time.Minute, "how long the whole command may take, throttling and stalled requests included"),
+func newActFlags(cmd *kingpin.CmdClause) actFlags {
+	return actFlags{name: cmd.FullCommand(),
+		id:            cmd.Arg("id", "The version's ARM id, as `purgewatch scan` prints it.").String(),
+		config:        configFlag(cmd, ""),
+		demo:          cmd.Flag("demo", "Act on the built-in simulated estate.").Bool(),
+		dryRun:        cmd.Flag("dry-run", "Print the request instead of sending it.").Bool(),
+		yes:           cmd.Flag("yes", "Do not ask for confirmation.").Bool(),
+		subscription:  cmd.Flag("subscription", "The version's subscription id (instead of the id).").String(),
+		resourceGroup: cmd.Flag("resource-group", "Its resource group.").String(),
+		gallery:       cmd.Flag("gallery", "Its gallery.").String(),
+		image:         cmd.Flag("image", "Its image definition.").String(),
+		version:       cmd.Flag("version", "The version.").String(),
+		wait:          durationFlag(cmd, "wait", 10*time.Minute, "How long the whole command may take, throttling and stalled requests included."),
 	}
 }
 
-// parse reads the flags, wherever the ID stands among them, and returns the version named.
-func (a *actFlags) parse(args []string) (scanner.VersionRef, error) {
-	var positional []string
-	for {
-		if err := a.fs.Parse(args); err != nil {
-			return scanner.VersionRef{}, err
-		}
-		if a.fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, a.fs.Arg(0))
-		args = a.fs.Args()[1:]
-	}
-	switch {
-	case len(positional) == 1:
-		return scanner.ParseVersionID(positional[0])
-	case len(positional) > 1:
-		return scanner.VersionRef{}, fmt.Errorf("one version at a time: got %d ids", len(positional))
+// ref is the version named, by its id or by its parts.
+func (a *actFlags) ref() (scanner.VersionRef, error) {
+	if *a.id != "" {
+		return scanner.ParseVersionID(*a.id)
 	}
 	ref := scanner.VersionRef{SubscriptionID: strings.ToLower(*a.subscription), ResourceGroup: *a.resourceGroup,
 		Gallery: *a.gallery, Image: *a.image, Version: *a.version}
@@ -133,9 +119,9 @@ func (wt *waiting) last() string {
 
 // begin is what recover and purge do first: read the flags, build the restorer, and make sure
 // the version is in the recycle bin, saying where it stands. A nil result means: exit 1.
-func (a *actFlags) begin(ctx context.Context, args []string, stdout, stderr io.Writer) *acting {
-	name := a.fs.Name()
-	ref, err := a.parse(args)
+func (a *actFlags) begin(ctx context.Context, stdout, stderr io.Writer) *acting {
+	name := a.name
+	ref, err := a.ref()
 	if err != nil {
 		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
 		return nil
@@ -187,19 +173,14 @@ func describeVersion(w io.Writer, v *scanner.Version, now time.Time) {
 		v.PurgeAt.UTC().Format(time.RFC3339), humantime.Left(v.PurgeAt.Sub(now)))
 }
 
-func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := newActFlags("recover", stderr)
-	location := a.fs.String("location", "", "the version's home location for the PUT form (default: its gallery's)")
-	if asksHelp(a.fs, args, stdout) {
-		return exitOK
-	}
-	act := a.begin(ctx, args, stdout, stderr)
+func recoverCommand(ctx context.Context, a *actFlags, location string, stdout, stderr io.Writer) int {
+	act := a.begin(ctx, stdout, stderr)
 	if act == nil {
 		return exitFailed
 	}
 	defer act.stop()
 	ref, r := act.ref, act.r
-	loc := *location
+	loc := location
 	if loc == "" {
 		loc = act.found.Gallery.Location
 	}
@@ -231,20 +212,15 @@ func recoverCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	return exitOK
 }
 
-func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := newActFlags("purge", stderr)
-	force := a.fs.Bool("force", false, "purge even when VMs or scale sets are still created from the version")
-	if asksHelp(a.fs, args, stdout) {
-		return exitOK
-	}
-	act := a.begin(ctx, args, stdout, stderr)
+func purgeCommand(ctx context.Context, a *actFlags, force bool, stdout, stderr io.Writer) int {
+	act := a.begin(ctx, stdout, stderr)
 	if act == nil {
 		return exitFailed
 	}
 	defer act.stop()
 	ref, r := act.ref, act.r
 	inv := r.Scanner.Inventory(act.ctx, []string{ref.SubscriptionID}, nil)
-	if len(inv.Errors) > 0 && !*force {
+	if len(inv.Errors) > 0 && !force {
 		fmt.Fprintf(stderr, "purgewatch purge: cannot tell whether workloads still use the version (%s: %s); --force purges anyway\n", inv.Errors[0].Scope, inv.Errors[0].Message)
 		return exitFailed
 	}
@@ -252,7 +228,7 @@ func purgeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, w := range audit.UsersOf(inv, ref.ID()) {
 		users = append(users, w.ID)
 	}
-	if len(users) > 0 && !*force {
+	if len(users) > 0 && !force {
 		fmt.Fprintf(stderr, "purgewatch purge: refusing: still used by %s; once purged they can never be re-created or scaled out. --force purges anyway\n", strings.Join(users, ", "))
 		return exitFailed
 	}

@@ -36,33 +36,33 @@ func TestRecoverCommand(t *testing.T) {
 	id := prodRG + "windows-2022-iis/versions/2024.11.1"
 	sim, cfg := demoSim(t, armsim.Options{})
 
-	code, out, _ := runCmd(t, "recover", id, "--config", cfg, "--dry-run")
+	code, out, _ := runCmd(t, "recover", id, "--config.file", cfg, "--dry-run")
 	if code != exitOK || !strings.Contains(out, "is in the recycle bin") || !strings.Contains(out, "PATCH http") || !strings.Contains(out, `"location":"westeurope"`) {
 		t.Errorf("--dry-run: exit %d\n%s", code, out)
 	}
 	fakeTerminal(t, false, "")
-	code, _, stderr := runCmd(t, "recover", id, "--config", cfg)
+	code, _, stderr := runCmd(t, "recover", id, "--config.file", cfg)
 	if code != exitFailed || !strings.Contains(stderr, "not a terminal") {
 		t.Errorf("no terminal, no --yes: exit %d %s", code, stderr)
 	}
 	fakeTerminal(t, true, "n\n")
-	if code, _, stderr := runCmd(t, "recover", id, "--config", cfg); code != exitFailed || !strings.Contains(stderr, "not confirmed") {
+	if code, _, stderr := runCmd(t, "recover", id, "--config.file", cfg); code != exitFailed || !strings.Contains(stderr, "not confirmed") {
 		t.Errorf("answered no: exit %d %s", code, stderr)
 	}
 	if n := len(sim.Writes()); n != 0 {
 		t.Fatalf("%d writes before anything was confirmed", n)
 	}
 	fakeTerminal(t, true, "y\n")
-	code, out, stderr = runCmd(t, "recover", id, "--config", cfg)
+	code, out, stderr = runCmd(t, "recover", id, "--config.file", cfg)
 	if code != exitOK || !strings.Contains(out, "recovered "+id+" with PATCH") {
 		t.Errorf("answered yes: exit %d\n%s%s", code, out, stderr)
 	}
-	code, _, stderr = runCmd(t, "recover", id, "--config", cfg, "--yes")
+	code, _, stderr = runCmd(t, "recover", id, "--config.file", cfg, "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "not in the recycle bin: the live version exists") {
 		t.Errorf("recovered twice: exit %d %s", code, stderr)
 	}
 	code, _, stderr = runCmd(t, "recover", "--subscription", armsim.DemoProduction, "--resource-group", "rg-images-prod",
-		"--gallery", "prodimages", "--image", "windows-2022-iis", "--version", "1.0.0", "--config", cfg, "--yes")
+		"--gallery", "prodimages", "--image", "windows-2022-iis", "--version", "1.0.0", "--config.file", cfg, "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "has been purged") {
 		t.Errorf("never there: exit %d %s", code, stderr)
 	}
@@ -71,13 +71,13 @@ func TestRecoverCommand(t *testing.T) {
 func TestRecoverCommandFallsBackAndNamesPermissions(t *testing.T) {
 	id := prodRG + "ubuntu-22.04-base/versions/1.3.0"
 	_, cfg := demoSim(t, armsim.Options{RestoreMethods: []string{http.MethodPut}})
-	code, out, stderr := runCmd(t, "recover", id, "--config", cfg, "--yes")
+	code, out, stderr := runCmd(t, "recover", id, "--config.file", cfg, "--yes")
 	if code != exitOK || !strings.Contains(out, "with PUT (the PATCH of the REST specification was refused)") {
 		t.Errorf("fallback: exit %d\n%s%s", code, out, stderr)
 	}
 	_, cfg = demoSim(t, armsim.Options{}, armsim.Fault{Scope: id, Method: http.MethodPatch, Status: 403, Code: "AuthorizationFailed",
 		Message: "The client does not have authorization to perform action 'Microsoft.Compute/galleries/images/versions/write' over scope '" + id + "'"})
-	code, _, stderr = runCmd(t, "recover", id, "--config", cfg, "--yes")
+	code, _, stderr = runCmd(t, "recover", id, "--config.file", cfg, "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "not allowed to Microsoft.Compute/galleries/images/versions/write") {
 		t.Errorf("403: exit %d %s", code, stderr)
 	}
@@ -87,20 +87,20 @@ func TestPurgeCommandRefusesAVersionStillInUse(t *testing.T) {
 	used := prodRG + "ubuntu-22.04-base/versions/1.2.0" // web-prod-01 is created from it
 	free := prodRG + "windows-2022-iis/versions/2024.11.1"
 	sim, cfg := demoSim(t, armsim.Options{})
-	code, _, stderr := runCmd(t, "purge", used, "--config", cfg, "--yes")
+	code, _, stderr := runCmd(t, "purge", used, "--config.file", cfg, "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "refusing: still used by") || !strings.Contains(stderr, "virtualMachines/web-prod-01") {
 		t.Errorf("in use: exit %d %s", code, stderr)
 	}
-	if code, out, _ := runCmd(t, "purge", free, "--config", cfg, "--dry-run"); code != exitOK || !strings.Contains(out, "DELETE http") {
+	if code, out, _ := runCmd(t, "purge", free, "--config.file", cfg, "--dry-run"); code != exitOK || !strings.Contains(out, "DELETE http") {
 		t.Errorf("dry run: exit %d %s", code, out)
 	}
 	if n := len(sim.Writes()); n != 0 {
 		t.Fatalf("%d writes from a refusal and a dry run", n)
 	}
-	if code, out, stderr := runCmd(t, "purge", free, "--config", cfg, "--yes"); code != exitOK || !strings.Contains(out, "purged "+free) {
+	if code, out, stderr := runCmd(t, "purge", free, "--config.file", cfg, "--yes"); code != exitOK || !strings.Contains(out, "purged "+free) {
 		t.Errorf("free: exit %d %s %s", code, out, stderr)
 	}
-	if code, out, stderr := runCmd(t, "purge", used, "--config", cfg, "--yes", "--force"); code != exitOK || !strings.Contains(out, "purged") {
+	if code, out, stderr := runCmd(t, "purge", used, "--config.file", cfg, "--yes", "--force"); code != exitOK || !strings.Contains(out, "purged") {
 		t.Errorf("--force: exit %d %s %s", code, out, stderr)
 	}
 	if w := sim.Writes(); len(w) != 2 || w[0].Method != "DELETE" || !strings.Contains(w[0].Path, "softDeletedArtifactTypes") {
@@ -110,7 +110,7 @@ func TestPurgeCommandRefusesAVersionStillInUse(t *testing.T) {
 
 func TestAuditCommandFailOn(t *testing.T) {
 	_, cfg := demoSim(t, armsim.Options{})
-	code, out, _ := runCmd(t, "audit", "--config", cfg, "-o", "json")
+	code, out, _ := runCmd(t, "audit", "--config.file", cfg, "-o", "json")
 	var doc struct {
 		Findings []struct{ Severity, Check, ID string }
 		Errors   []any
@@ -131,7 +131,7 @@ func TestAuditCommandFailOn(t *testing.T) {
 		failOn string
 		want   int
 	}{{"critical", exitDeadline}, {"warning", exitDeadline}} {
-		if code, _, _ := runCmd(t, "audit", "--config", cfg, "--fail-on", tc.failOn); code != tc.want {
+		if code, _, _ := runCmd(t, "audit", "--config.file", cfg, "--fail-on", tc.failOn); code != tc.want {
 			t.Errorf("--fail-on %s: exit %d, want %d", tc.failOn, code, tc.want)
 		}
 	}
@@ -139,10 +139,10 @@ func TestAuditCommandFailOn(t *testing.T) {
 	clean := armsim.New(armsim.Estate{Subscriptions: []armsim.Subscription{{ID: armsim.DemoSandbox, Galleries: []armsim.Gallery{
 		{Name: "g", ResourceGroup: "rg", Location: "West Europe", SoftDelete: &armsim.SoftDeletePolicy{Enabled: true},
 			Images: []armsim.Image{{Name: "i", Versions: []string{"1.0.0"}}}}}}}}, armsim.Options{})
-	if code, _, stderr := runCmd(t, "audit", "--config", simConfigFor(t, clean), "--fail-on", "warning"); code != exitOK {
+	if code, _, stderr := runCmd(t, "audit", "--config.file", simConfigFor(t, clean), "--fail-on", "warning"); code != exitOK {
 		t.Errorf("clean estate: exit %d %s", code, stderr)
 	}
-	if code, _, _ := runCmd(t, "audit", "--config", cfg, "--fail-on", "info"); code != exitFailed {
+	if code, _, _ := runCmd(t, "audit", "--config.file", cfg, "--fail-on", "info"); code != exitFailed {
 		t.Errorf("--fail-on info is not a severity one fails on: exit %d", code)
 	}
 }
@@ -171,7 +171,7 @@ func TestRecoverAndPurgeAreBoundedByWaitAndSayWhatHoldsThemUp(t *testing.T) {
 			}
 			for _, cmd := range []string{"recover", "purge"} {
 				start := time.Now()
-				code, _, stderr := runCmd(t, cmd, id, "--config", cfg, "--yes", "--wait", "2500ms")
+				code, _, stderr := runCmd(t, cmd, id, "--config.file", cfg, "--yes", "--wait", "2500ms")
 				if took := time.Since(start); took > 10*time.Second {
 					t.Errorf("%s took %s with --wait 2.5s", cmd, took)
 				}

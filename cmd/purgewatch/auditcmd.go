@@ -12,24 +12,9 @@ import (
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
-func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("audit", "audit [flags]", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
-	demo := fs.Bool("demo", false, "audit the built-in simulated estate")
-	output := fs.String("o", "table", "output format: table (fits 120 columns), wide (a finding a line) or json")
-	failOn := fs.String("fail-on", "", "exit 3 when a finding is at least this severe: warning or critical")
-	if asksHelp(fs, args, stdout) {
-		return exitOK
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitFailed
-	}
-	threshold := audit.Severity(*failOn)
-	if (*failOn != "" && threshold != audit.Warning && threshold != audit.Critical) || (*output != "table" && *output != "wide" && *output != "json") {
-		fmt.Fprintln(stderr, "purgewatch audit: --fail-on takes warning or critical, -o table, wide or json")
-		return exitFailed
-	}
-	cfg, stop, err := loadForCommand(*cfgPath, *demo)
+func auditCommand(ctx context.Context, f *scanFlags, stdout, stderr io.Writer) int {
+	output, threshold := f.output, audit.Severity(*f.failOn)
+	cfg, stop, err := loadForCommand(*f.config, *f.demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed

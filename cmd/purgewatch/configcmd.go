@@ -8,20 +8,12 @@ import (
 	"github.com/purgewatch/purgewatch/internal/config"
 )
 
-func configCheckCommand(args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("config check", "config check [flags]", stderr)
-	path := fs.String("config", "config.yaml", "configuration file to check")
-	if asksHelp(fs, args, stdout) {
-		return exitOK
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitFailed
-	}
-	if _, err := config.Load(*path); err != nil {
+func configCheckCommand(path string, stdout, stderr io.Writer) int {
+	if _, err := config.Load(path); err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "%s: OK\n", *path)
+	fmt.Fprintf(stdout, "%s: OK\n", path)
 	return exitOK
 }
 

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/model"
 )
 
@@ -22,9 +22,9 @@ func (d *duration) Set(s string) error {
 
 func (d *duration) String() string { return model.Duration(*d).String() }
 
-// durationFlag defines a duration flag on fs.
-func durationFlag(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+// durationFlag defines a duration flag on cmd.
+func durationFlag(cmd *kingpin.CmdClause, name string, value time.Duration, help string) *time.Duration {
 	d := duration(value)
-	fs.Var(&d, name, usage)
+	cmd.Flag(name, help).Default(model.Duration(value).String()).PlaceHolder("DURATION").SetValue(&d)
 	return (*time.Duration)(&d)
 }

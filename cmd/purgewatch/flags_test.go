@@ -13,25 +13,27 @@ func TestHelpIsOutputAndSuccess(t *testing.T) {
 		hasNot  []string
 		usageOf string
 	}{
-		{[]string{"run", "--help"}, []string{"-listen", "-demo"}, []string{"-channel", "-fail-within"}, "run"},
-		{[]string{"scan", "-h"}, []string{"-fail-within", "-o "}, []string{"-listen", "-channel"}, "scan"},
-		{[]string{"audit", "--help"}, []string{"-fail-on"}, []string{"-fail-within"}, "audit"},
-		{[]string{"recover", "--help"}, []string{"-location", "-wait", "-dry-run"}, []string{"-force"}, "recover ID"},
-		{[]string{"purge", "-h"}, []string{"-force", "-wait"}, []string{"-location"}, "purge ID"},
-		{[]string{"notify", "preview", "--help"}, []string{"-demo"}, []string{"-channel", "-url"}, "notify preview"},
-		{[]string{"notify", "test", "--help"}, []string{"-channel"}, []string{"-demo", "-url"}, "notify test"},
-		{[]string{"notify", "outbox", "-h"}, []string{"-channel", "-url"}, []string{"-demo"}, "notify outbox"},
-		{[]string{"config", "check", "--help"}, []string{"-config"}, []string{"-demo"}, "config check"},
-		{[]string{"notify", "--help"}, []string{"notify preview"}, nil, ""},
-		{[]string{"config", "-h"}, []string{"config check"}, nil, ""},
-		{[]string{"--help"}, []string{"purgewatch run"}, nil, ""},
+		{[]string{"run", "--help"}, []string{"--web.listen-address=", "--web.config.file=", "--config.file=", "--log.level=", "--log.format=",
+			"--[no-]web.enable-lifecycle", "--web.external-url=", "--[no-]demo"}, []string{"--channel", "--fail-within", "--listen", "--config"}, "run [<flags>]"},
+		{[]string{"scan", "-h"}, []string{"--fail-within=DURATION", "-o, --output="}, []string{"--web.listen-address", "--channel"}, "scan [<flags>]"},
+		{[]string{"audit", "--help"}, []string{"--fail-on="}, []string{"--fail-within"}, "audit [<flags>]"},
+		{[]string{"recover", "--help"}, []string{"--location=", "--wait=", "--[no-]dry-run", "[<id>]"}, []string{"--force"}, "recover [<flags>] [<id>]"},
+		{[]string{"purge", "-h"}, []string{"--[no-]force", "--wait="}, []string{"--location"}, "purge [<flags>] [<id>]"},
+		{[]string{"notify", "preview", "--help"}, []string{"--[no-]demo"}, []string{"--channel", "--url"}, "notify preview [<flags>]"},
+		{[]string{"notify", "test", "--help"}, []string{"--channel="}, []string{"--demo", "--url"}, "notify test --channel=CHANNEL"},
+		{[]string{"notify", "outbox", "-h"}, []string{"--channel=", "--url="}, []string{"--demo"}, "notify outbox [<flags>]"},
+		{[]string{"config", "check", "--help"}, []string{"--config.file=FILE"}, []string{"--demo"}, "config check [<flags>]"},
+		{[]string{"notify", "--help"}, []string{"notify preview"}, nil, "notify <command>"},
+		{[]string{"config", "-h"}, []string{"config check"}, nil, "config <command>"},
+		{[]string{"--help"}, []string{"run [<flags>]", "notify retry"}, nil, "<command>"},
+		{[]string{"help", "scan"}, []string{"--fail-within"}, []string{"--web.listen-address"}, "scan [<flags>]"},
 	} {
 		code, stdout, stderr := runCmd(t, c.args...)
 		name := strings.Join(c.args, " ")
 		if code != exitOK || stderr != "" {
 			t.Errorf("%s: exit %d, stderr %q; want 0 and nothing", name, code, stderr)
 		}
-		if c.usageOf != "" && !strings.HasPrefix(stdout, "usage: purgewatch "+c.usageOf+" [flags]") {
+		if !strings.HasPrefix(stdout, "usage: purgewatch "+c.usageOf) || strings.Count(stdout, "usage:") != 1 {
 			t.Errorf("%s: help starts %q", name, strings.SplitN(stdout, "\n", 2)[0])
 		}
 		for _, want := range c.has {
@@ -40,14 +42,28 @@ func TestHelpIsOutputAndSuccess(t *testing.T) {
 			}
 		}
 		for _, not := range c.hasNot {
-			if strings.Contains(stdout, not+" ") || strings.Contains(stdout, not+"\n") {
+			if strings.Contains(stdout, not+"=") || strings.Contains(stdout, not+" ") || strings.Contains(stdout, "]"+strings.TrimPrefix(not, "--")+" ") {
 				t.Errorf("%s: help lists %s, a flag the command does not use", name, not)
 			}
 		}
 	}
-	// A flag a command does not take is an error, on stderr.
-	if code, stdout, stderr := runCmd(t, "scan", "--channel", "x"); code != exitFailed || stdout != "" ||
-		!strings.Contains(stderr, "flag provided but not defined: -channel") || !strings.Contains(stderr, "usage: purgewatch scan") {
-		t.Errorf("scan --channel: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	// A flag a command does not take is an error, on stderr, that says where help is.
+	for args, want := range map[string]string{
+		"scan --channel x":               `purgewatch: unknown long flag '--channel'; try "purgewatch scan --help"`,
+		"notify":                         `purgewatch: must select a subcommand of 'notify'; try "purgewatch notify --help"`,
+		"notify test":                    `purgewatch: required flag(s) '--channel' not provided; try "purgewatch notify test --help"`,
+		"scan -o yaml":                   `purgewatch: enum value must be one of table,wide,json, got 'yaml'; try "purgewatch scan --help"`,
+		"scan --fail-within 3 days":      `purgewatch: unexpected days; try "purgewatch scan --help"`,
+		"run --web.external-url /status": `purgewatch: --web.external-url: "/status" is not an absolute http(s) URL such as https://purgewatch.example.com/`,
+		"audit --fail-on bad":            `purgewatch: enum value must be one of warning,critical, got 'bad'; try "purgewatch audit --help"`,
+	} {
+		code, stdout, stderr := runCmd(t, strings.Fields(args)...)
+		if code != exitFailed || stdout != "" || strings.TrimSpace(stderr) != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1 and %q", args, code, stdout, stderr, want)
+		}
+	}
+	// No command at all: the usage, on stderr, and failure.
+	if code, stdout, stderr := runCmd(t); code != exitFailed || stdout != "" || !strings.Contains(stderr, "usage: purgewatch <command>") {
+		t.Errorf("no command: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

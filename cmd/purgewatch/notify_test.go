@@ -29,15 +29,15 @@ func TestNotifyTestReportsTheChannelsAnswer(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := runCmd(t, "notify", "test", "--config", cfg, "--channel", "ok")
+	code, out, _ := runCmd(t, "notify", "test", "--config.file", cfg, "--channel", "ok")
 	if code != exitOK || !strings.Contains(out, "ok (webhook) accepted the sample") || len(got) != 1 || !strings.HasPrefix(got[0], "sha256=") {
 		t.Errorf("ok: exit %d, %q, requests %v", code, out, got)
 	}
-	code, _, stderr := runCmd(t, "notify", "test", "--config", cfg, "--channel", "denied")
+	code, _, stderr := runCmd(t, "notify", "test", "--config.file", cfg, "--channel", "denied")
 	if code != exitFailed || !strings.Contains(stderr, "denied (slack) refused the sample: HTTP 403: invalid_token") {
 		t.Errorf("denied: exit %d, %q", code, stderr)
 	}
-	if code, _, stderr := runCmd(t, "notify", "test", "--config", cfg, "--channel", "nope"); code != exitFailed || !strings.Contains(stderr, `no channel named "nope"`) {
+	if code, _, stderr := runCmd(t, "notify", "test", "--config.file", cfg, "--channel", "nope"); code != exitFailed || !strings.Contains(stderr, `no channel named "nope"`) {
 		t.Errorf("unknown channel: exit %d, %q", code, stderr)
 	}
 }
@@ -73,12 +73,12 @@ func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, "--demo", "--config", cfg)
+	d := startDaemon(t, "--demo", "--config.file", cfg)
 	d.waitReady(t)
 	var out string
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		var code int
-		code, out, _ = runCmd(t, "notify", "outbox", "--config", cfg, "--url", d.base)
+		code, out, _ = runCmd(t, "notify", "outbox", "--config.file", cfg, "--url", d.base)
 		if code == exitOK && strings.Contains(out, "dead") {
 			break
 		}
@@ -90,7 +90,7 @@ func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
 	if !strings.Contains(out, "hook") || !strings.Contains(out, "HTTP 404: no_such_hook") || !strings.Contains(out, "prodimages/") {
 		t.Errorf("notify outbox:\n%s", out)
 	}
-	code, _, stderr := runCmd(t, "notify", "retry", "--channel", "hook", "--config", cfg, "--url", d.base)
+	code, _, stderr := runCmd(t, "notify", "retry", "--channel", "hook", "--config.file", cfg, "--url", d.base)
 	if code != exitFailed || !strings.Contains(stderr, "server.enableLifecycle") {
 		t.Errorf("retry through a purgewatch without the lifecycle API: exit %d, %s", code, stderr)
 	}
@@ -100,15 +100,15 @@ func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
 	mu.Lock()
 	refuse = false
 	mu.Unlock()
-	code, out, stderr = runCmd(t, "notify", "retry", "--channel", "hook", "--config", cfg)
+	code, out, stderr = runCmd(t, "notify", "retry", "--channel", "hook", "--config.file", cfg)
 	if code != exitOK || !strings.Contains(out, "queued 1 dead letter(s) of hook again") {
 		t.Fatalf("retry on the file: exit %d, %s%s", code, out, stderr)
 	}
-	code, out, _ = runCmd(t, "notify", "outbox", "--config", cfg, "--channel", "hook")
+	code, out, _ = runCmd(t, "notify", "outbox", "--config.file", cfg, "--channel", "hook")
 	if code != exitOK || !strings.Contains(out, "pending") || strings.Contains(out, " dead ") {
 		t.Errorf("after retry:\n%s", out)
 	}
-	if code, _, stderr := runCmd(t, "notify", "retry", "--channel", "nope", "--config", cfg); code != exitFailed || !strings.Contains(stderr, `no channel named "nope"`) {
+	if code, _, stderr := runCmd(t, "notify", "retry", "--channel", "nope", "--config.file", cfg); code != exitFailed || !strings.Contains(stderr, `no channel named "nope"`) {
 		t.Errorf("retry of an unknown channel: exit %d, %s", code, stderr)
 	}
 }

@@ -15,61 +15,38 @@ import (
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
-const notifyUsage = `usage: purgewatch notify preview [--config F] [--demo]
-       purgewatch notify test --channel NAME [--config F]
-       purgewatch notify outbox [--channel NAME] [--config F] [--url URL]
-       purgewatch notify retry --channel NAME [--config F] [--url URL]
-`
-
-func notifyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprint(stdout, notifyUsage)
-		return exitOK
+// notifyCommand runs `notify preview`, `notify test`, `notify outbox` or `notify retry`; f holds
+// the flags that one defines, the others nil.
+func notifyCommand(ctx context.Context, sub string, f *notifyFlags, stdout, stderr io.Writer) int {
+	demo, channel, url := false, "", ""
+	if f.demo != nil {
+		demo = *f.demo
 	}
-	if len(args) == 0 || !slices.Contains([]string{"preview", "test", "outbox", "retry"}, args[0]) {
-		fmt.Fprint(stderr, notifyUsage)
-		return exitFailed
+	if f.channel != nil {
+		channel = *f.channel
 	}
-	fs := commandFlags("notify "+args[0], "notify "+args[0]+" [flags]", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
-	var demo *bool
-	if args[0] == "preview" {
-		demo = fs.Bool("demo", false, "use the built-in simulated estate")
-	} else {
-		demo = new(bool)
+	if f.url != nil {
+		url = *f.url
 	}
-	var channel, url *string
-	if args[0] != "preview" {
-		channel = fs.String("channel", "", "the channel")
-	}
-	if args[0] == "outbox" || args[0] == "retry" {
-		url = fs.String("url", "", "the running purgewatch to ask when it holds the state file (default: from server.listen)")
-	}
-	if asksHelp(fs, args[1:], stdout) {
-		return exitOK
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitFailed
-	}
-	cfg, stop, err := loadForCommand(*cfgPath, *demo)
+	cfg, stop, err := loadForCommand(*f.config, demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
 	defer stop()
-	switch args[0] {
+	switch sub {
 	case "outbox":
-		return outboxCommand(ctx, cfg, *channel, *url, stdout, stderr)
+		return outboxCommand(ctx, cfg, channel, url, stdout, stderr)
 	case "retry":
-		return retryCommand(ctx, cfg, *channel, *url, stdout, stderr)
+		return retryCommand(ctx, cfg, channel, url, stdout, stderr)
 	}
 	s, err := notifySettings(cfg, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	if args[0] == "test" {
-		return notifyTest(ctx, s, *channel, stdout, stderr)
+	if sub == "test" {
+		return notifyTest(ctx, s, channel, stdout, stderr)
 	}
 	return notifyPreview(ctx, cfg, s, stdout, stderr)
 }
@@ -162,10 +139,6 @@ func outboxCommand(ctx context.Context, cfg *config.Config, channel, url string,
 
 // retryCommand queues a channel's dead letters again.
 func retryCommand(ctx context.Context, cfg *config.Config, channel, url string, stdout, stderr io.Writer) int {
-	if channel == "" {
-		fmt.Fprint(stderr, "purgewatch notify retry: --channel is required\n"+notifyUsage)
-		return exitFailed
-	}
 	if !slices.ContainsFunc(cfg.Notify.Channels, func(c config.Channel) bool { return c.Name == channel }) {
 		fmt.Fprintf(stderr, "purgewatch: no channel named %q (notify.channels)\n", channel)
 		return exitFailed

@@ -42,7 +42,7 @@ func startDaemon(t *testing.T, args ...string) *daemonUnderTest {
 	d := &daemonUnderTest{reload: make(chan os.Signal, 1), cancel: cancel, exit: make(chan int, 1), logs: &testtool.SyncBuffer{}, stdout: &testtool.SyncBuffer{},
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
 	go func() {
-		d.exit <- runCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.stdout, d.logs, runHooks{listening: listening, reload: d.reload})
+		d.exit <- execute(ctx, append([]string{"run", "--web.listen-address=127.0.0.1:0"}, args...), d.stdout, d.logs, runHooks{listening: listening, reload: d.reload})
 	}()
 	select {
 	case addr := <-listening:
@@ -188,6 +188,42 @@ func TestReloadBySignalAndByHTTP(t *testing.T) {
 			t.Fatalf("SIGHUP reload not applied:\n%s", d.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The Prometheus-style flags override their config keys, and a reload keeps them: the config
+// says no lifecycle API and JSON logs, the flags say otherwise. --listen, the old name, adds a
+// second address beside --web.listen-address.
+func TestRunFlagsOverrideTheConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("server:\n  enableLifecycle: false\nlog:\n  format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--demo", "--config.file", path, "--web.enable-lifecycle", "--log.format=console", "--listen", "127.0.0.1:0",
+		"--web.external-url", "https://purgewatch.example.com/")
+	d.waitReady(t)
+	for range 2 { // the second reload runs on what the first applied
+		resp, err := d.client.Post(d.base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /-/reload = %d; --web.enable-lifecycle should have turned it on", resp.StatusCode)
+		}
+	}
+	logs := d.logs.String()
+	started := ""
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "purgewatch started") {
+			started = line
+		}
+	}
+	if !strings.Contains(started, "\tinfo\tpurgewatch started\t") {
+		t.Errorf("--log.format=console: the start is logged as %q", started)
+	}
+	if strings.Count(started, "127.0.0.1:") != 2 {
+		t.Errorf("--web.listen-address and --listen should both be served: %q", started)
 	}
 }
 

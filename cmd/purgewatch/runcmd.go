@@ -43,19 +43,9 @@ type runHooks struct {
 	reload <-chan os.Signal
 }
 
-func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, hooks runHooks) int {
-	fs := commandFlags("run", "run [flags]", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
-	demoMode := fs.Bool("demo", false, "watch the built-in simulated estate instead of Azure")
-	listen := fs.String("listen", "", "override server.listen, e.g. 127.0.0.1:0")
-	if asksHelp(fs, args, stdout) {
-		return exitOK
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitFailed
-	}
+func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hooks runHooks) int {
 	var sim *demo
-	if *demoMode {
+	if *f.demo {
 		var err error
 		if sim, err = startDemo(); err != nil {
 			fmt.Fprintln(stderr, "purgewatch:", err)
@@ -65,17 +55,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 	}
 	// load is the one way a configuration is read, at start and on reload.
 	load := func() (*config.Config, error) {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := loadConfig(*f.config)
 		if err != nil {
 			return nil, err
 		}
 		if sim != nil {
 			sim.apply(cfg)
 		}
-		if *listen != "" {
-			cfg.Server.Listen = *listen
-		}
-		return cfg, nil
+		return cfg, f.override(cfg)
 	}
 	cfg, err := load()
 	if err != nil {
@@ -123,10 +110,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 			}, nil
 		}))
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		log.Error("cannot listen", zap.String("listen", cfg.Server.Listen), zap.Error(err))
-		return exitFailed
+	var listeners []net.Listener
+	if !*f.web.WebSystemdSocket {
+		for _, addr := range f.addresses(cfg) {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				log.Error("cannot listen", zap.String("listen", addr), zap.Error(err))
+				return exitFailed
+			}
+			listeners = append(listeners, ln)
+		}
 	}
 	webOpts := pwweb.Options{
 		Daemon: d, Reload: coord.Reload, Gatherer: reg, Metrics: exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version.Version,
@@ -138,15 +134,20 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		webOpts.Notifications = notifier
 	}
 	srv := pwweb.NewServer(pwweb.Handler(webOpts))
-	webConfig := cfg.Server.WebConfigFile
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &webConfig}
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &cfg.Server.WebConfigFile,
+		WebSystemdSocket: f.web.WebSystemdSocket}
+	webLog := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("web")))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	wg.Go(func() {
-		if err := web.Serve(ln, srv, flags, slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("web")))); !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return web.ServeMultiple(listeners, srv, flags, webLog) }
+		if len(listeners) == 0 { // --web.systemd-socket: systemd hands over the sockets
+			serve = func() error { return web.ListenAndServe(srv, flags, webLog) }
+		}
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- err
 		}
 	})
@@ -162,10 +163,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ho
 		defer signal.Stop(ch)
 		reload = ch
 	}
-	log.Info("purgewatch started", zap.String("version", version.Version), zap.String("revision", version.GetRevision()), zap.String("listen", ln.Addr().String()),
-		zap.String("schedule", cfg.Scan.Schedule), zap.Bool("demo", *demoMode))
-	if hooks.listening != nil {
-		hooks.listening <- ln.Addr().String()
+	log.Info("purgewatch started", zap.String("version", version.Version), zap.String("revision", version.GetRevision()), zap.Stringers("listen", addrs(listeners)),
+		zap.String("schedule", cfg.Scan.Schedule), zap.Bool("demo", *f.demo))
+	if hooks.listening != nil && len(listeners) > 0 {
+		hooks.listening <- listeners[0].Addr().String()
 	}
 
 	code := exitOK
@@ -204,4 +205,12 @@ func newLogger(c config.Log, level zap.AtomicLevel, w io.Writer) *zap.Logger {
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
+}
+
+func addrs(listeners []net.Listener) []net.Addr {
+	a := make([]net.Addr, len(listeners))
+	for i, l := range listeners {
+		a[i] = l.Addr()
+	}
+	return a
 }

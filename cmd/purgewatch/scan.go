@@ -12,23 +12,9 @@ import (
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
-func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("scan", "scan [flags]", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults)")
-	demo := fs.Bool("demo", false, "scan the built-in simulated estate instead of Azure")
-	output := fs.String("o", "table", "output format: table (fits 120 columns), wide (every column) or json")
-	failWithin := durationFlag(fs, "fail-within", 0, "exit 3 when a version becomes unusable or is purged within this duration (e.g. 24h, 3d, 1w)")
-	if asksHelp(fs, args, stdout) {
-		return exitOK
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitFailed
-	}
-	if *output != "table" && *output != "wide" && *output != "json" {
-		fmt.Fprintf(stderr, "purgewatch scan: -o must be table, wide or json, not %q\n", *output)
-		return exitFailed
-	}
-	cfg, stop, err := loadForCommand(*cfgPath, *demo)
+func scanCommand(ctx context.Context, f *scanFlags, stdout, stderr io.Writer) int {
+	output, failWithin := f.output, f.failWithin
+	cfg, stop, err := loadForCommand(*f.config, *f.demo)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed

@@ -84,6 +84,9 @@ type Server struct {
 	// EnableLifecycle turns on POST /-/reload and POST /api/v1/outbox/retry, as Prometheus's
 	// --web.enable-lifecycle; off, only SIGHUP reloads. Read at start.
 	EnableLifecycle bool `yaml:"enableLifecycle"`
+	// ExternalURL is where people reach purgewatch (--web.external-url): notifications link to
+	// its status page, and Alertmanager alerts carry it as generatorURL.
+	ExternalURL string `yaml:"externalURL"`
 }
 
 // Log configures zap.

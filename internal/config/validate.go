@@ -95,6 +95,9 @@ func validate(file string, c *Config, idx *index) error {
 			v.failf("server.webConfigFile", "%s: %v", f, err)
 		}
 	}
+	if err := CheckExternalURL(c.Server.ExternalURL); err != nil {
+		v.failf("server.externalURL", "%v", err)
+	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	v.notify(&c.Notify)
@@ -226,4 +229,20 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 		return nil, fmt.Errorf("%q is not a cron schedule (5 fields, or @every 10m): %w", spec, err)
 	}
 	return s, nil
+}
+
+// CheckExternalURL accepts "" (no links) or an absolute http(s) URL: a link in an e-mail or an
+// alert must open from anywhere.
+func CheckExternalURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := neturl.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL such as https://purgewatch.example.com/", s)
+	}
+	return nil
 }

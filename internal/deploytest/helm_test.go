@@ -136,7 +136,7 @@ func TestHelmDefaultValues(t *testing.T) {
 	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Errorf("probes %s, %s", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
 	}
-	if got := strings.Join(c.Args, " "); got != "run --config /etc/purgewatch/config.yaml" {
+	if got := strings.Join(c.Args, " "); got != "run --config.file=/etc/purgewatch/config.yaml" {
 		t.Errorf("args = %q", got)
 	}
 	cfg, err := config.Parse("config.yaml", []byte(r.configMaps["pw-purgewatch"].Data["config.yaml"]), os.LookupEnv)
@@ -211,17 +211,11 @@ func TestHelmFullExample(t *testing.T) {
 
 	// The configuration the chart renders is one purgewatch accepts.
 	env := map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/x", "SMTP_PASSWORD": "p"}
-	// Its web config is the mounted Secret's: here, a file of the same (empty) content.
+	// The web config is the mounted Secret's, passed as the Prometheus stack passes it.
+	if got := strings.Join(c.Args, " "); got != "run --config.file=/etc/purgewatch/config.yaml --web.config.file=/etc/purgewatch/web/web-config.yml --web.external-url=https://purgewatch.example.com/" {
+		t.Errorf("args = %q", got)
+	}
 	text := r.configMaps["pw-purgewatch"].Data["config.yaml"]
-	const mounted = "webConfigFile: /etc/purgewatch/web/web-config.yml"
-	if !strings.Contains(text, mounted) {
-		t.Errorf("the config does not point at the mounted web config:\n%s", text)
-	}
-	webConfig := filepath.Join(t.TempDir(), "web-config.yml")
-	if err := os.WriteFile(webConfig, []byte("{}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	text = strings.Replace(text, mounted, "webConfigFile: "+webConfig, 1)
 	cfg, err := config.Parse("config.yaml", []byte(text),
 		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {

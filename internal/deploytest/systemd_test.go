@@ -109,7 +109,7 @@ func TestTheSystemdInstallIsReadableByItsDynamicUser(t *testing.T) {
 		v, _ := strconv.ParseUint(string(m[1]), 8, 32)
 		return os.FileMode(v)
 	}
-	if !strings.Contains(string(unit), "EnvironmentFile=-/etc/purgewatch/env") || !strings.Contains(string(unit), "--config /etc/purgewatch/config.yaml") {
+	if !strings.Contains(string(unit), "EnvironmentFile=-/etc/purgewatch/env") || !strings.Contains(string(unit), "--config.file=/etc/purgewatch/config.yaml") {
 		t.Fatal("the unit reads other files than the README installs")
 	}
 	// A directory the unprivileged user can walk, as /etc is.
@@ -140,7 +140,7 @@ func TestTheSystemdInstallIsReadableByItsDynamicUser(t *testing.T) {
 	if mode("/etc/purgewatch/env")&0o077 != 0 {
 		t.Errorf("the secrets file is installed %v: readable beyond root", mode("/etc/purgewatch/env"))
 	}
-	check := exec.Command(bin, "config", "check", "--config", cfg)
+	check := exec.Command(bin, "config", "check", "--config.file="+cfg)
 	check.Env = []string{"SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x"}
 	check.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 61234, Gid: 61234}}
 	if out, err := check.CombinedOutput(); err != nil {

@@ -158,7 +158,7 @@ func config(b *testing.B, dir, simURL, extra string) string {
 // start runs `purgewatch run` with cfg as its own process.
 func start(ctx context.Context, b *testing.B, pw, cfg string, env []string) *exec.Cmd {
 	b.Helper()
-	cmd := exec.CommandContext(ctx, pw, "run", "--config", cfg)
+	cmd := exec.CommandContext(ctx, pw, "run", "--config.file="+cfg)
 	cmd.Stderr = io.Discard
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {

@@ -48,7 +48,7 @@ func lifecycleGuard(enabled bool) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
 		if !enabled {
 			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				http.Error(w, "the lifecycle API is off: set server.enableLifecycle: true, or send purgewatch SIGHUP", http.StatusForbidden)
+				http.Error(w, "the lifecycle API is off: start purgewatch with --web.enable-lifecycle (or server.enableLifecycle: true), or send it SIGHUP", http.StatusForbidden)
 			})
 		}
 		return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
