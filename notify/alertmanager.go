@@ -77,7 +77,7 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			if e.Kind == KindResolved {
 				ends = m.Now
 			}
-			out = append(out, blindAlert(e, starts, ends))
+			out = append(out, blindAlert(e, statusPage(m.ExternalURL, nil), starts, ends))
 			continue
 		}
 		switch e.Kind {
@@ -155,6 +155,7 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	return postableAlert{
 		Labels:      labels,
 		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC(),
+		GeneratorURL: statusPage(m.ExternalURL, &v),
 	}
 }
 
@@ -197,7 +198,7 @@ func (a *alertmanager) Send(ctx context.Context, m Message) error {
 }
 
 // blindAlert is the one alert of a blind episode: firing while no scan reads everything.
-func blindAlert(e Event, starts, ends time.Time) postableAlert {
+func blindAlert(e Event, generatorURL string, starts, ends time.Time) postableAlert {
 	ann := map[string]string{
 		"summary":     "purgewatch has not seen the whole estate since " + e.Scan.Since.UTC().Format(time.RFC3339),
 		"description": "What purgewatch reports is no all-clear: versions deleted meanwhile may not be announced.",
@@ -214,5 +215,5 @@ func blindAlert(e Event, starts, ends time.Time) postableAlert {
 		ann["advice"] = strings.Join(e.Scan.Advice, " ")
 	}
 	return postableAlert{Labels: map[string]string{"alertname": AlertBlind, "severity": "critical"},
-		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC()}
+		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC(), GeneratorURL: generatorURL}
 }

@@ -35,6 +35,9 @@ type Message struct {
 	Now     time.Time
 	// ARMEndpoint is used in the recovery requests the message shows.
 	ARMEndpoint string
+	// ExternalURL is where people reach purgewatch's status page (--web.external-url); "" when
+	// unknown, and then messages carry no link.
+	ExternalURL string
 }
 
 // Rendered is a message as bytes.

@@ -166,7 +166,7 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *pe
 	if head.Attempts > 0 {
 		n.metrics.count(ch, "resent", events) // the receiver may have had it already (a timeout)
 	}
-	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.Events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint})
+	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.Events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
 	ended := n.clock.Now() // a backoff counts from the end of the attempt, not its start
 	fields := []zap.Field{zap.String("channel", name), zap.String("type", ch.Type()), zap.Int("events", events), zap.Int("attempt", head.Attempts+1)}
 	switch {
@@ -244,7 +244,7 @@ func (n *Notifier) refresh(ctx context.Context, name string) {
 	if len(active) == 0 || ch == nil {
 		return
 	}
-	if err := ch.Send(ctx, Message{Channel: name, Events: active, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint}); err != nil && ctx.Err() == nil {
+	if err := ch.Send(ctx, Message{Channel: name, Events: active, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL}); err != nil && ctx.Err() == nil {
 		n.log.Warn("re-sending active alerts failed; they are sent again next scan", zap.String("channel", name), zap.Error(err))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,13 +57,48 @@ func TestEmailDigestArrivesInMailpit(t *testing.T) {
 	}
 	var full struct{ Text, HTML string }
 	getJSON(t, testtool.URL(httpPort)+"/api/v1/message/"+m.ID, &full)
-	for _, want := range []string{"EXPIRING (6h): prodimages/img/1.2.0 is purged in 2h 39m", "EXPIRING (24h): prodimages/img/1.3.0", "az rest --method patch"} {
+	for _, want := range []string{"2 soft-deleted image versions need attention: first purged in 2h 39m (2026-11-27 14:39 UTC).\r\n",
+		"EXPIRING (6h): prodimages/img/1.2.0 is purged in 2h 39m", "EXPIRING (24h): prodimages/img/1.3.0", "az rest --method patch",
+		"Status page: " + externalURL} {
 		if !strings.Contains(full.Text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, full.Text)
 		}
 	}
-	if !strings.Contains(full.HTML, "<table") || !strings.Contains(full.HTML, "<strong>1.2.0</strong>") {
-		t.Errorf("html part:\n%s", full.HTML)
+	for _, want := range []string{"<strong>1.2.0</strong>", `<a href="` + externalURL + `"`, "2 soft-deleted image versions need attention"} {
+		if !strings.Contains(full.HTML, want) {
+			t.Errorf("html part lacks %q:\n%s", want, full.HTML)
+		}
+	}
+	readOnAPhone(t, full.HTML, []string{"rgb(220, 38, 38)", "rgb(220, 38, 38)"})
+}
+
+// readOnAPhone opens an e-mail's HTML in headless Chromium at 390 px, as a phone shows it: nothing
+// may be wider than the screen, and each version's card carries its urgency's colour, the
+// status page's.
+func readOnAPhone(t *testing.T, html string, colours []string) {
+	t.Helper()
+	chromium := testtool.Require(t, "chromium")
+	path := filepath.Join(t.TempDir(), "mail.html")
+	if err := os.WriteFile(path, []byte(html), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := testtool.OpenBrowser(t, chromium)
+	b.Load(t, "file://"+path, 390, 844, "light")
+	var l struct {
+		ScrollWidth, ClientWidth int
+		Borders                  []string
+	}
+	if err := b.Evaluate(`JSON.parse(JSON.stringify({
+		ScrollWidth: document.documentElement.scrollWidth, ClientWidth: document.documentElement.clientWidth,
+		Borders: [...document.querySelectorAll(".event")].map(e => getComputedStyle(e).borderLeftColor),
+	}))`, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.ScrollWidth > l.ClientWidth || l.ClientWidth > 390 {
+		t.Errorf("the e-mail is %d px wide on a %d px screen: it scrolls sideways", l.ScrollWidth, l.ClientWidth)
+	}
+	if !slices.Equal(l.Borders, colours) {
+		t.Errorf("cards' colours = %v, want %v", l.Borders, colours)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wneessen/go-mail"
 
@@ -29,6 +30,7 @@ func (e *email) message(m Message) (*mail.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
+	data.Summary = strings.TrimPrefix(subject, "[purgewatch] ")
 	text, err := e.tmpl.render("text", data)
 	if err != nil {
 		return nil, err

@@ -105,6 +105,9 @@ type harness struct {
 	set   Settings
 }
 
+// externalURL is the harness's --web.external-url.
+const externalURL = "https://purgewatch.example.com/"
+
 func newHarness(t *testing.T, channels ...config.Channel) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "state.db"), cfgs: channels}
@@ -122,7 +125,7 @@ func (h *harness) open() {
 	}
 	h.store = store
 	h.set = Settings{Thresholds: thresholds, Retry: config.Retry{Initial: 30 * time.Second, Max: time.Hour},
-		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, BlindAfter: time.Hour}
+		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, BlindAfter: time.Hour, ExternalURL: externalURL}
 	for _, c := range h.cfgs {
 		if c.Timeout == 0 {
 			c.Timeout = 5 * time.Second

@@ -25,6 +25,8 @@ type Settings struct {
 	Retry      config.Retry
 	// ARMEndpoint goes into the recovery requests messages show.
 	ARMEndpoint string
+	// ExternalURL is the status page's public address, linked from messages (server.externalURL).
+	ExternalURL string
 	// BlindAfter is how long without a complete scan before every channel is told (notify.blindAfter).
 	BlindAfter time.Duration
 	// Liveness answers whether a version that left the bin was recovered; nil: nobody to ask,

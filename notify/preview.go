@@ -34,7 +34,7 @@ func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s S
 			}
 		}
 		for _, part := range q.messages {
-			rendered, err := ch.Render(Message{Channel: ch.Name(), Events: part, Now: now, ARMEndpoint: s.ARMEndpoint})
+			rendered, err := ch.Render(Message{Channel: ch.Name(), Events: part, Now: now, ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
 			if err != nil {
 				return nil, err
 			}

@@ -28,7 +28,24 @@ var funcs = map[string]any{
 		cmd, _ := restore.RecoverCommand(endpoint, id)
 		return cmd
 	},
-	"esc": func(s string) string { return s },
+	"esc":    func(s string) string { return s },
+	"colour": colour,
+}
+
+// colour is an event's colour, the status page's for the same urgency: a reader who knows one
+// reads the other.
+func colour(e Event, now time.Time) string {
+	switch {
+	case e.Kind == KindResolved:
+		return "#15803d"
+	case !now.Before(e.Version.PurgeAt):
+		return "#7f1d1d" // overdue
+	case e.Kind == KindUnusable:
+		return "#7c3aed"
+	case e.Severity == "critical":
+		return "#dc2626"
+	}
+	return "#d97706"
 }
 
 // escapers are each chat's "esc": what a name, id or message from Azure goes through so that it
@@ -99,10 +116,13 @@ type messageData struct {
 	// Scan is a scan-failing event or its scan-recovered resolution: such a message is about
 	// purgewatch's sight of the estate and carries nothing else.
 	Scan *Event
+	// Summary is the subject without its tag, the first line of an e-mail's body; Page the status
+	// page's address, "" when --web.external-url is not set. Set by the channels that use them.
+	Summary, Page string
 }
 
 func newMessageData(m Message) messageData {
-	d := messageData{Message: m}
+	d := messageData{Message: m, Page: statusPage(m.ExternalURL, nil)}
 	open := map[string]bool{}
 	for i := range m.Events {
 		e := &m.Events[i]

@@ -68,3 +68,23 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 		t.Errorf("sent %d alert names, want 6: %v", len(sent), sent)
 	}
 }
+
+// Each alert links back to where it came from, as Prometheus's link to their expression: the
+// status page at --web.external-url, filtered to the version's gallery; without an external
+// URL, no link (a guessed localhost would open nowhere).
+func TestAlertsLinkToTheStatusPage(t *testing.T) {
+	v := ver("prod images", "1.0.0", t0.Add(10*time.Hour), 0, nil)
+	events := []Event{{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "critical", Version: v},
+		{Kind: KindScanFailing, Scan: &ScanFailure{Since: t0}}}
+	am := &alertmanager{lead: time.Hour}
+	got := am.alerts(Message{Events: events, Now: t0, ExternalURL: "https://pw.example.com/watch"})
+	want := []string{"https://pw.example.com/watch/?gallery=prod+images&subscription=" + v.SubscriptionID, "https://pw.example.com/watch/"}
+	if len(got) != 2 || got[0].GeneratorURL != want[0] || got[1].GeneratorURL != want[1] {
+		t.Errorf("generatorURLs = %q, %q; want %q", got[0].GeneratorURL, got[1].GeneratorURL, want)
+	}
+	for _, a := range am.alerts(Message{Events: events, Now: t0}) {
+		if a.GeneratorURL != "" {
+			t.Errorf("%s links to %q with no external URL set", a.Labels["alertname"], a.GeneratorURL)
+		}
+	}
+}

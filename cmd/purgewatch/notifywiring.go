@@ -17,7 +17,8 @@ import (
 func notifySettings(cfg *config.Config, stdout io.Writer) (notify.Settings, error) {
 	deps := notify.Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
 	s := notify.Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
-		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep}
+		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep,
+		ExternalURL: cfg.Server.ExternalURL}
 	for _, c := range cfg.Notify.Channels {
 		ch, err := notify.NewChannel(c, deps)
 		if err != nil {

@@ -117,6 +117,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
 		{"keep too short", "notify:\n  keep: 10m\n", []string{"c.yaml:2: notify.keep: must be at least 1h (default 720h: 30 days)"}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
+		{"relative external URL", "server:\n  externalURL: /purgewatch\n", []string{`c.yaml:2: server.externalURL: "/purgewatch" is not an absolute http(s) URL`}},
 		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},
 		{"notify channel errors", `notify:
   stateFile: /tmp/s.db
