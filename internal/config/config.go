@@ -38,16 +38,16 @@ type Audit struct {
 	// versions of soft-delete galleries (more ARM reads per scan).
 	Enabled bool `yaml:"enabled"`
 	// MinRetentionDays is the least retention a gallery should have.
-	MinRetentionDays int `yaml:"minRetentionDays"`
+	MinRetentionDays int `yaml:"minRetentionDays" jsonschema:"minimum=1,maximum=365"`
 }
 
 // Azure says how to reach ARM and which subscriptions to scan.
 type Azure struct {
 	// Auth picks the credential: default | workload-identity | managed-identity | azure-cli |
 	// client-secret | none.
-	Auth string `yaml:"auth"`
+	Auth string `yaml:"auth" jsonschema:"enum=default,enum=workload-identity,enum=managed-identity,enum=azure-cli,enum=client-secret,enum=none"`
 	// Cloud is public | china | usgovernment.
-	Cloud string `yaml:"cloud"`
+	Cloud string `yaml:"cloud" jsonschema:"enum=public,enum=china,enum=usgovernment"`
 	// Endpoint overrides the ARM endpoint (a simulator).
 	Endpoint string `yaml:"endpoint"`
 	// TenantID, ClientID and ClientSecret serve client-secret (all three) and managed-identity
@@ -59,14 +59,14 @@ type Azure struct {
 	Subscriptions        []string `yaml:"subscriptions"`
 	ExcludeSubscriptions []string `yaml:"excludeSubscriptions"`
 	// Concurrency bounds the ARM requests in flight, in total.
-	Concurrency int `yaml:"concurrency"`
+	Concurrency int `yaml:"concurrency" jsonschema:"minimum=1"`
 	// RequestTimeout bounds each attempt of one ARM request, body included.
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
 }
 
 // Retention is what purgewatch assumes when a gallery does not report its own policy.
 type Retention struct {
-	DefaultDays int `yaml:"defaultDays"`
+	DefaultDays int `yaml:"defaultDays" jsonschema:"minimum=1,maximum=365"`
 }
 
 // Scan says when to scan and how long one scan may take.
@@ -91,8 +91,10 @@ type Server struct {
 
 // Log configures zap.
 type Log struct {
-	Level  string `yaml:"level"`  // debug | info | warn | error
-	Format string `yaml:"format"` // json | console
+	// Level is the least severe message logged (--log.level).
+	Level string `yaml:"level" jsonschema:"enum=debug,enum=info,enum=warn,enum=error"`
+	// Format is json (lines, for collectors) or console (for people) (--log.format).
+	Format string `yaml:"format" jsonschema:"enum=json,enum=console"`
 }
 
 // Metrics tunes what /metrics exports.
@@ -126,9 +128,9 @@ type Retry struct {
 
 // Channel is one place warnings go. Which fields apply depends on Type.
 type Channel struct {
-	Name string `yaml:"name"`
+	Name string `yaml:"name" jsonschema:"required,minLength=1"`
 	// Type is slack | teams | email | webhook | alertmanager | log.
-	Type       string   `yaml:"type"`
+	Type       string   `yaml:"type" jsonschema:"required,enum=slack,enum=teams,enum=email,enum=webhook,enum=alertmanager,enum=log"`
 	WebhookURL string   `yaml:"webhookURL"` // slack, teams
 	URL        string   `yaml:"url"`        // webhook
 	Secret     string   `yaml:"secret"`     // webhook: HMAC-SHA256 key of X-Purgewatch-Signature
@@ -144,8 +146,8 @@ type Channel struct {
 // SMTP is an email channel's server.
 type SMTP struct {
 	Host     string `yaml:"host"`
-	Port     int    `yaml:"port"`
-	TLS      string `yaml:"tls"` // starttls | tls | none
+	Port     int    `yaml:"port" jsonschema:"minimum=1,maximum=65535"`
+	TLS      string `yaml:"tls" jsonschema:"enum=starttls,enum=tls,enum=none"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 }

@@ -280,6 +280,41 @@ func TestHelmRefusesValuesOutsideTheSchema(t *testing.T) {
 	}
 }
 
+// config: is checked at install time against deploy/config.schema.json, which the Go types
+// generate: the documented sample passes whole, and a value purgewatch would refuse at start is
+// refused by helm first, named by its path.
+func TestHelmValidatesTheConfig(t *testing.T) {
+	sample, err := os.ReadFile(repo("config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	indented := "config:\n  " + strings.ReplaceAll(strings.TrimRight(string(sample), "\n"), "\n", "\n  ") + "\n"
+	if err := os.WriteFile(values, []byte(indented), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, values)
+	if _, err := config.Parse("config.yaml", []byte(r.configMaps["pw-purgewatch"].Data["config.yaml"]), os.LookupEnv); err != nil {
+		t.Errorf("the sample, through the chart, is refused by purgewatch: %v", err)
+	}
+
+	bin := testtool.Require(t, "helm")
+	for set, want := range map[string]string{
+		"config.azure.auth=magic":                    "at '/config/azure/auth': value must be one of 'default'",
+		"config.azure.concurrency=0":                 "at '/config/azure/concurrency': minimum",
+		"config.scan.timeout=10 minutes":             "at '/config/scan/timeout'",
+		"config.log.format=logfmt":                   "at '/config/log/format'",
+		"config.notify.channels[0].type=pager":       "at '/config/notify/channels/0'",
+		"config.azure.subscription=one":              "at '/config/azure': additional properties 'subscription' not allowed",
+		"config.notify.channels[0].smtp.port=100000": "at '/config/notify/channels/0",
+	} {
+		out, err := exec.Command(bin, "template", "pw", chart, "--set", set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("--set %s: %v, want an error with %q:\n%s", set, err, want, out)
+		}
+	}
+}
+
 // The rules are tunable as x509-certificate-exporter's chart's are: alerts left out by name,
 // labels added to every alert (a rule's own win), groups of one's own added.
 func TestHelmRulesAreTunable(t *testing.T) {
