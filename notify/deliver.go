@@ -192,7 +192,7 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *pe
 		return time.Time{}
 	}
 	wait := backoff(s.Retry, head.Attempts+1, retryAfter(sendErr))
-	if err := n.store.failed(head, ended.Add(wait), sendErr.Error()); err != nil {
+	if err := n.store.failed(name, head, ended, ended.Add(wait), sendErr.Error()); err != nil {
 		n.log.Error("recording a failed notification", zap.String("channel", name), zap.Error(err))
 	}
 	n.metrics.count(ch, "failed", events)

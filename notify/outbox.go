@@ -32,8 +32,11 @@ func (s *Store) bury(channel string, p *pending, at time.Time, status int, answe
 		if err != nil {
 			return err
 		}
-		return put(dead, seqKey(channel, seq), deadLetter{Events: p.Events, At: at, Attempts: p.Attempts + 1,
-			Status: status, Answer: answer, Error: cause})
+		if err := put(dead, seqKey(channel, seq), deadLetter{Events: p.Events, At: at, Attempts: p.Attempts + 1,
+			Status: status, Answer: answer, Error: cause}); err != nil {
+			return err
+		}
+		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = at, cause })
 	})
 }
 

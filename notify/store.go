@@ -28,9 +28,11 @@ var (
 	// bucketDead holds the messages a receiver refused for good: channel\x00seq → deadLetter,
 	// until `notify retry` queues them again.
 	bucketDead = []byte("dead")
+	// bucketSends holds each channel's last delivery and last failure: channel → Sends.
+	bucketSends = []byte("sends")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead}
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends}
 
 // logEntry records that an event was queued on a channel, and delivered. It holds what dedupe and
 // pruning need, not the event: the message in the outbox carries that until it is delivered. (At
@@ -428,12 +430,12 @@ func (s *Store) delivered(channel string, p *pending, at time.Time) error {
 				return err
 			}
 		}
-		return nil
+		return recordSend(tx, channel, func(s *Sends) { s.LastDelivered, s.LastDeliveredEvents = at, len(p.Events); s.Delivered++ })
 	})
 }
 
-// failed records a failed attempt and when to try again.
-func (s *Store) failed(p *pending, next time.Time, cause string) error {
+// failed records a failed attempt at ended and when to try again.
+func (s *Store) failed(channel string, p *pending, ended, next time.Time, cause string) error {
 	p.Attempts++
 	p.NextAttempt, p.LastError = next, cause
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -441,7 +443,10 @@ func (s *Store) failed(p *pending, next time.Time, cause string) error {
 		if b.Get(p.key) == nil {
 			return errors.New("outbox entry vanished")
 		}
-		return put(b, p.key, p.outboxEntry)
+		if err := put(b, p.key, p.outboxEntry); err != nil {
+			return err
+		}
+		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = ended, cause })
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 type delivery struct {
 	// Recovered is where a corrupt state file was moved at start: warnings may repeat.
 	Recovered string
+	Channels  []notify.Sends
 	Dead      []notify.Letter
 	Pending   []notify.Letter
 	Err       string
@@ -23,6 +24,13 @@ func newDelivery(n Notifications, log *zap.Logger) *delivery {
 		return nil
 	}
 	d := &delivery{Recovered: n.Recovered()}
+	channels, err := n.Sends()
+	if err != nil {
+		log.Error("reading the channels' sends", zap.Error(err))
+		d.Err = err.Error()
+		return d
+	}
+	d.Channels = channels
 	letters, err := n.Letters("")
 	if err != nil {
 		log.Error("reading the outbox", zap.Error(err))

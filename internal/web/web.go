@@ -35,6 +35,8 @@ type Notifications interface {
 	Retry(channel string) (int, error)
 	// Recovered is where a corrupt state file was moved aside at start, or "".
 	Recovered() string
+	// Sends is each channel's last delivery, last failure, and messages waiting and dead.
+	Sends() ([]notify.Sends, error)
 }
 
 // Options configures the handler.
