@@ -41,7 +41,11 @@ func (s *slack) Render(m Message) (Rendered, error) {
 	for _, e := range events {
 		blocks = append(blocks, block{Type: "section", Text: &text{Type: "mrkdwn", Text: truncate(e, 3000)}})
 	}
-	blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: "purgewatch · " + m.Now.UTC().Format("2006-01-02 15:04 UTC")}}})
+	footer := "purgewatch · " + m.Now.UTC().Format("2006-01-02 15:04 UTC")
+	if page := statusPage(m.ExternalURL, nil); page != "" {
+		footer += " · <" + escapeMrkdwn(page) + "|status page>"
+	}
+	blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: footer}}})
 	body, err := json.Marshal(struct {
 		Text   string  `json:"text"`
 		Blocks []block `json:"blocks"`
@@ -80,15 +84,16 @@ func (t *teams) Render(m Message) (Rendered, error) {
 	for _, e := range events {
 		body = append(body, map[string]any{"type": "TextBlock", "text": e, "wrap": true, "separator": true})
 	}
+	content := map[string]any{
+		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+		"type":    "AdaptiveCard", "version": "1.4", "body": body,
+	}
+	if page := statusPage(m.ExternalURL, nil); page != "" {
+		content["actions"] = []map[string]any{{"type": "Action.OpenUrl", "title": "Open the status page", "url": page}}
+	}
 	card := map[string]any{
-		"type": "message",
-		"attachments": []map[string]any{{
-			"contentType": "application/vnd.microsoft.card.adaptive",
-			"content": map[string]any{
-				"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-				"type":    "AdaptiveCard", "version": "1.4", "body": body,
-			},
-		}},
+		"type":        "message",
+		"attachments": []map[string]any{{"contentType": "application/vnd.microsoft.card.adaptive", "content": content}},
 	}
 	data, err := json.Marshal(card)
 	return Rendered{Subject: title, ContentType: "application/json", Body: data}, err

@@ -3,9 +3,11 @@ package notify
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/testtool"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -85,6 +87,33 @@ func TestAlertsLinkToTheStatusPage(t *testing.T) {
 	for _, a := range am.alerts(Message{Events: events, Now: t0}) {
 		if a.GeneratorURL != "" {
 			t.Errorf("%s links to %q with no external URL set", a.Labels["alertname"], a.GeneratorURL)
+		}
+	}
+}
+
+// Slack and Teams end with a link to the status page when its address is known, and with none
+// when it is not.
+func TestChatMessagesLinkToTheStatusPage(t *testing.T) {
+	events := []Event{{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "critical", Threshold: 6 * time.Hour,
+		Version: ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)}}
+	for typ, want := range map[string]string{
+		config.ChannelSlack: `\u003chttps://pw.example.com/|status page\u003e`, // <url|text>, as JSON writes it
+		config.ChannelTeams: `{"title":"Open the status page","type":"Action.OpenUrl","url":"https://pw.example.com/"}`,
+	} {
+		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x"}, Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		with, err := ch.Render(Message{Events: events, Now: t0, ExternalURL: "https://pw.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		without, err := ch.Render(Message{Events: events, Now: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(with.Body), want) || strings.Contains(string(without.Body), "status page") {
+			t.Errorf("%s: with an external URL:\n%s\nwithout:\n%s", typ, with.Body, without.Body)
 		}
 	}
 }
