@@ -34,9 +34,6 @@ type Budget struct {
 	PerSecond float64
 }
 
-// ReadBudget is ARM's documented read budget per subscription, principal and region.
-var ReadBudget = Budget{Burst: 250, PerSecond: 25}
-
 // Options configures a Pipeline.
 type Options struct {
 	Cloud    string // public | china | usgovernment

@@ -2,87 +2,17 @@ package arm
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"golang.org/x/time/rate"
 
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/retryafter"
 )
-
-// budgetPolicy runs once per attempt: it spends a token of the subscription's bucket, takes a
-// slot of the global concurrency bound, and reports the attempt to the Observer.
-type budgetPolicy struct {
-	clock    clock.Clock
-	budget   Budget
-	slots    chan struct{}
-	observer Observer
-	requests *atomic.Int64
-
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
-}
-
-func newBudgetPolicy(o Options, requests *atomic.Int64) *budgetPolicy {
-	return &budgetPolicy{clock: o.Clock, budget: o.Budget, slots: make(chan struct{}, o.Concurrency),
-		observer: o.Observer, requests: requests, limiters: map[string]*rate.Limiter{}}
-}
-
-func (b *budgetPolicy) limiter(sub string) *rate.Limiter {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	l, ok := b.limiters[sub]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(b.budget.PerSecond), b.budget.Burst)
-		b.limiters[sub] = l
-	}
-	return l
-}
-
-func (b *budgetPolicy) Do(req *policy.Request) (*http.Response, error) {
-	ctx := req.Raw().Context()
-	sub := SubscriptionOf(req.Raw().URL.Path)
-	// The bucket is read through the injected clock, so tests see the waits without sleeping.
-	if sub != "" {
-		now := b.clock.Now()
-		r := b.limiter(sub).ReserveN(now, 1)
-		if !r.OK() {
-			return nil, errors.New("arm: read budget cannot grant a single request")
-		}
-		if err := b.clock.Sleep(ctx, r.DelayFrom(now)); err != nil {
-			r.CancelAt(b.clock.Now())
-			return nil, err
-		}
-	}
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	resp, err := req.Next()
-	<-b.slots
-
-	b.requests.Add(1)
-	if b.observer != nil {
-		status, remaining := 0, -1
-		if resp != nil {
-			status = resp.StatusCode
-			if v, convErr := strconv.Atoi(resp.Header.Get("x-ms-ratelimit-remaining-subscription-reads")); convErr == nil {
-				remaining = v
-			}
-		}
-		b.observer.Request(Operation(req.Raw().Method, req.Raw().URL.Path), status, sub, remaining)
-	}
-	return resp, err
-}
 
 // throttlePolicy waits out 429s for as long as Retry-After asks, up to maxWaits times and never
 // past the context's deadline, where azcore's own retry gives up on anything over 60 s.
