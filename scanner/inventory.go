@@ -68,21 +68,21 @@ func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images 
 			inv.Errors = append(inv.Errors, scopeError(ctx, scope, err))
 		}
 	}
-	p := newPool()
+	p := newPool(s.opts.Pipeline.Wait)
 	for _, sub := range subscriptions {
 		c, err := s.clientsFor(sub)
 		if err != nil {
 			keep("/subscriptions/"+sub, nil, nil, err)
 			continue
 		}
-		p.add(func(ctx context.Context) {
+		p.add(sub, func(ctx context.Context) {
 			vms, err := collect(ctx, s.opts.MaxPages, c.vms.NewListAllPager(nil),
 				func(p armcompute.VirtualMachinesClientListAllResponse) ([]*armcompute.VirtualMachine, *string) {
 					return p.Value, p.NextLink
 				}, vmWorkload)
 			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachines", vms, nil, err)
 		})
-		p.add(func(ctx context.Context) {
+		p.add(sub, func(ctx context.Context) {
 			sets, err := collect(ctx, s.opts.MaxPages, c.scaleSets.NewListAllPager(nil),
 				func(p armcompute.VirtualMachineScaleSetsClientListAllResponse) ([]*armcompute.VirtualMachineScaleSet, *string) {
 					return p.Value, p.NextLink
@@ -96,7 +96,7 @@ func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images 
 			keep(img.ID, nil, nil, err)
 			continue
 		}
-		p.add(func(ctx context.Context) {
+		p.add(img.SubscriptionID, func(ctx context.Context) {
 			live, err := collect(ctx, s.opts.MaxPages, c.versions.NewListByGalleryImagePager(img.ResourceGroup, img.Gallery, img.Name, nil),
 				func(p armcompute.GalleryImageVersionsClientListByGalleryImageResponse) ([]*armcompute.GalleryImageVersion, *string) {
 					return p.Value, p.NextLink

@@ -18,7 +18,7 @@ import (
 func (s *Scanner) LiveVersions(ctx context.Context, ids []string) map[string]bool {
 	out := make(map[string]bool, len(ids))
 	var mu sync.Mutex
-	p := newPool() // asked at once, within the scan's concurrency and each subscription's budget
+	p := newPool(s.opts.Pipeline.Wait) // asked at once, within the scan's concurrency and each subscription's budget
 	for _, id := range ids {
 		ref, err := ParseVersionID(id)
 		if err != nil {
@@ -29,7 +29,7 @@ func (s *Scanner) LiveVersions(ctx context.Context, ids []string) map[string]boo
 		if err != nil {
 			continue
 		}
-		p.add(func(ctx context.Context) {
+		p.add(ref.SubscriptionID, func(ctx context.Context) {
 			live, err := exists(ctx, c, ref)
 			if err != nil {
 				s.opts.Logger.Warn("checking whether a version was recovered", zap.String("id", id), zap.Error(err))

@@ -94,10 +94,10 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		r.fail(ctx, "", RootScope, err)
 	} else {
-		p := newPool()
+		p := newPool(s.opts.Pipeline.Wait)
 		for _, sub := range subs {
 			r.complete[sub] = true
-			p.add(func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
+			p.add(sub, func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
 		}
 		p.run(ctx, s.opts.Concurrency)
 	}
@@ -259,7 +259,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 					continue
 				}
 				if take(r, &r.galleries, g.ID, g) {
-					p.add(func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
+					p.add(sub, func(ctx context.Context) { r.scanGallery(ctx, p, c, g) })
 				}
 			}
 		})
@@ -329,7 +329,7 @@ func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
 				def := ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
 					ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name}
 				if take(r, &r.images, def.ID, def) {
-					p.add(func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
+					p.add(g.SubscriptionID, func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
 				}
 			}
 		})
