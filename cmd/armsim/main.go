@@ -25,6 +25,8 @@ func main() {
 	versions := flag.Int("versions", 10, "soft-deleted versions per image definition")
 	latency := flag.Duration("latency", 20*time.Millisecond, "added to every request")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	burst := flag.Int("burst", 250, "each subscription's read bucket (ARM's is 250)")
+	perSecond := flag.Float64("per-second", 25, "its refill, reads a second (ARM's is 25; less, as when others share the budget)")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *listen)
@@ -33,7 +35,7 @@ func main() {
 		os.Exit(1)
 	}
 	estate := armsim.Synthetic(time.Now(), *subs, *galleries, *images, *versions)
-	sim := armsim.New(estate, armsim.Options{Latency: *latency, Burst: 250, PerSecond: 25})
+	sim := armsim.New(estate, armsim.Options{Latency: *latency, Burst: *burst, PerSecond: *perSecond})
 	mux := http.NewServeMux()
 	mux.Handle("/", sim)
 	// The benchmark's lever, not ARM's: POST /_armsim/churn?n=N moves N versions through the bins.

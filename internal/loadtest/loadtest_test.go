@@ -126,11 +126,17 @@ const subs, galleries, images, versions, latency, concurrency = 100, 10, 10, 10,
 // listen is the daemon's address: fixed, for the process prints none.
 const listen = "127.0.0.1:19772"
 
-// simulate starts cmd/armsim and returns its URL.
+// simulate starts cmd/armsim on the benchmarks' estate and returns its URL.
 func simulate(ctx context.Context, b *testing.B, sim string) string {
 	b.Helper()
-	cmd := exec.CommandContext(ctx, sim, "-subscriptions", fmt.Sprint(subs), "-galleries", fmt.Sprint(galleries),
+	return simulateWith(ctx, b, sim, "-subscriptions", fmt.Sprint(subs), "-galleries", fmt.Sprint(galleries),
 		"-images", fmt.Sprint(images), "-versions", fmt.Sprint(versions), "-latency", latency.String())
+}
+
+// simulateWith starts cmd/armsim with args and returns its URL.
+func simulateWith(ctx context.Context, b *testing.B, sim string, args ...string) string {
+	b.Helper()
+	cmd := exec.CommandContext(ctx, sim, args...)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -1,0 +1,70 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// summary is what `purgewatch scan` says of a scan on stderr.
+var summary = regexp.MustCompile(`(\d+) ARM requests \((\d+) throttled\); (\d+) failed scopes; took (\S+)`)
+
+// BenchmarkReadBudget runs `purgewatch scan` against the simulator, each its own process, on
+// estates whose size is set by the read budget rather than by latency, and reports the scan's
+// wall time against the floor the budget sets: each subscription's requests less its burst, at
+// its refill rate, the subscriptions in parallel.
+//
+//	go test -run '^$' -bench ReadBudget -benchtime 1x ./internal/loadtest/
+func BenchmarkReadBudget(b *testing.B) {
+	dir := b.TempDir()
+	sim, pw := build(b, dir, "./cmd/armsim"), build(b, dir, "./cmd/purgewatch")
+	for _, c := range []struct {
+		name             string
+		subs, images     int
+		burst, perSecond float64
+	}{
+		// Four subscriptions at ARM's own budget: fair turns keep all four budgets busy.
+		{"4x1000/arm-budget", 4, 1000, 250, 25},
+		// One whose budget others share: ARM refills 12 reads a second, not 25.
+		{"1x1000/shared-12rps", 1, 1000, 250, 12},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			url := simulateWith(ctx, b, sim, "-subscriptions", fmt.Sprint(c.subs), "-galleries", "1",
+				"-images", fmt.Sprint(c.images), "-versions", "1", "-latency", latency.String(),
+				"-burst", fmt.Sprint(c.burst), "-per-second", fmt.Sprint(c.perSecond))
+			cfg := config(b, dir, url, "")
+			var requests, throttled int
+			var took time.Duration
+			for b.Loop() {
+				var stderr bytes.Buffer
+				cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
+				cmd.Stderr = &stderr
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
+				}
+				m := summary.FindStringSubmatch(stderr.String())
+				if m == nil || m[3] != "0" {
+					b.Fatalf("the scan did not read everything:\n%s", stderr.String())
+				}
+				requests, _ = strconv.Atoi(m[1])
+				throttled, _ = strconv.Atoi(m[2])
+				took, _ = time.ParseDuration(m[4])
+			}
+			// One request lists the subscriptions, outside any subscription's budget.
+			perSub := float64(requests-throttled-1) / float64(c.subs)
+			floor := time.Duration((perSub - c.burst) / c.perSecond * float64(time.Second))
+			b.ReportMetric(float64(requests), "requests")
+			b.ReportMetric(100*float64(throttled)/float64(requests), "%throttled")
+			b.ReportMetric(took.Seconds(), "s/scan")
+			b.ReportMetric(floor.Seconds(), "s-floor")
+			b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
+		})
+	}
+}
