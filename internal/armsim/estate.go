@@ -19,12 +19,15 @@ type Estate struct {
 
 // Subscription is one subscription and its galleries.
 type Subscription struct {
-	ID          string     `yaml:"id"`
-	DisplayName string     `yaml:"displayName"`
-	State       string     `yaml:"state"` // Enabled (default), Disabled, ...
-	Galleries   []Gallery  `yaml:"galleries"`
-	VMs         []VM       `yaml:"vms"`
-	ScaleSets   []ScaleSet `yaml:"scaleSets"`
+	ID          string `yaml:"id"`
+	DisplayName string `yaml:"displayName"`
+	State       string `yaml:"state"` // Enabled (default), Disabled, ...
+	// ManagementGroup is the management group the subscription sits in, for Resource Graph
+	// queries scoped to management groups.
+	ManagementGroup string     `yaml:"managementGroup"`
+	Galleries       []Gallery  `yaml:"galleries"`
+	VMs             []VM       `yaml:"vms"`
+	ScaleSets       []ScaleSet `yaml:"scaleSets"`
 }
 
 // VM is a virtual machine created from ImageID (a gallery image version's ARM id, or anything).

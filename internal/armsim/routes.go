@@ -17,6 +17,7 @@ const (
 	kindVirtualMachines
 	kindScaleSets
 	kindOperation
+	kindGraph
 )
 
 // target is a parsed request path. scope is the ARM id a fault on it is matched against.
@@ -33,6 +34,9 @@ func route(path string) (target, bool) {
 		low[i] = strings.ToLower(s)
 	}
 	n := len(low)
+	if strings.EqualFold(strings.TrimSuffix(path, "/"), GraphPath) {
+		return target{kind: kindGraph, scope: GraphPath}, true
+	}
 	if n == 1 && low[0] == "subscriptions" {
 		return target{kind: kindSubscriptions, scope: "/subscriptions"}, true
 	}

@@ -70,21 +70,28 @@ type Options struct {
 	RestoreMethods []string
 	// OperationPolls is how many polls a long-running operation answers InProgress.
 	OperationPolls int
+	// GraphQuota is how many Resource Graph queries a GraphWindow (default 5 s) allows; zero
+	// means no limit. Resource Graph documents 15 per 5 s.
+	GraphQuota  int
+	GraphWindow time.Duration
 }
 
 // Server is an http.Handler that answers like ARM for an Estate.
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	estate   Estate
-	faults   []*Fault
-	buckets  map[string]*rate.Limiter
-	requests []string
-	writes   []Write
-	ops      map[string]int
-	opSeq    int
-	churned  int // versions moved by Churn so far
+	mu      sync.Mutex
+	estate  Estate
+	faults  []*Fault
+	buckets map[string]*rate.Limiter
+	// Resource Graph's quota: the current window's start and the queries spent in it.
+	graphWindow time.Time
+	graphSpent  int
+	requests    []string
+	writes      []Write
+	ops         map[string]int
+	opSeq       int
+	churned     int // versions moved by Churn so far
 }
 
 // New returns a Server for estate.
@@ -162,6 +169,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		header http.Header
 	)
 	switch {
+	case rt.kind == kindGraph && r.Method == http.MethodPost:
+		s.graph(w, r)
+		s.mu.Unlock()
+		return
 	case r.Method == http.MethodGet && rt.kind == kindOperation:
 		body, status = s.operation(rt.version)
 	case r.Method == http.MethodGet:
