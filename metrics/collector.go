@@ -21,6 +21,8 @@ var (
 		"1 when the subscription's last scan read every scope under it.", []string{"subscription_id"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("purgewatch_scan_last_success_timestamp_seconds",
 		"When the subscription was last scanned completely (Unix time).", []string{"subscription_id"}, nil)
+	fallbackDesc = prometheus.NewDesc("purgewatch_scan_discovery_fallback",
+		"1 when the last scan was to find galleries through Azure Resource Graph but walked ARM instead (the query was refused; see the log).", nil, nil)
 )
 
 // SnapshotCollector emits, at scrape time, the small part of the published state that the
@@ -36,7 +38,7 @@ func NewSnapshotCollector(state func() *status.State) *SnapshotCollector {
 }
 
 func (c *SnapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{scanSuccessDesc, lastSuccessDesc, findingsDesc} {
+	for _, d := range []*prometheus.Desc{scanSuccessDesc, lastSuccessDesc, findingsDesc, fallbackDesc} {
 		ch <- d
 	}
 }
@@ -51,6 +53,9 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		if !s.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unix(s.LastSuccess), s.ID)
 		}
+	}
+	if v.Snapshot != nil {
+		ch <- prometheus.MustNewConstMetric(fallbackDesc, prometheus.GaugeValue, boolValue(v.Snapshot.Stats.DiscoveryFallback != ""))
 	}
 	if v.Audit != nil { // an audit has run: its counts start at 0
 		counts := map[[2]string]int{}

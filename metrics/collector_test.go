@@ -158,11 +158,12 @@ func TestExpositionSpeaksOpenMetricsAndGzip(t *testing.T) {
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue
 			}
-			name, value, _ := strings.Cut(l, "} ")
+			i := strings.LastIndexByte(l, ' ') // the value follows the last space, labels or none
+			name, value := l[:i], l[i+1:]
 			if f, err := strconv.ParseFloat(value, 64); err == nil {
 				value = strconv.FormatFloat(f, 'g', -1, 64)
 			}
-			out[name+"} "+value] = true
+			out[name+" "+value] = true
 		}
 		return out
 	}
@@ -261,7 +262,7 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 		go func() { _, body := scrape(t, e, "", "gzip"); done <- series(t, body, "") }()
 	}
 	for range 4 {
-		if n := <-done; n != 3*4+3*4+3+2+2+7 { // versions, galleries, health, references, findings
+		if n := <-done; n != 3*4+3*4+3+2+2+7+1 { // versions, galleries, health, references, findings, discovery
 			t.Errorf("series = %d", n)
 		}
 	}

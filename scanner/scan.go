@@ -35,8 +35,12 @@ type Options struct {
 	Concurrency int
 	// MaxPages bounds one listing; 0 means DefaultMaxPages.
 	MaxPages int
-	Clock    clock.Clock
-	Logger   *zap.Logger
+	// Discovery is DiscoveryARM (the default) or DiscoveryResourceGraph.
+	Discovery string
+	// ManagementGroups scope Resource Graph discovery when no subscription is configured.
+	ManagementGroups []string
+	Clock            clock.Clock
+	Logger           *zap.Logger
 }
 
 // Scanner walks subscriptions, galleries, image definitions and their recycle bins.
@@ -90,15 +94,11 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 
 	r := &run{s: s, complete: map[string]bool{}, read: map[string]bool{}, seen: map[string]bool{},
 		versions: make([]Version, 0, s.found.Load()*9/8)}
-	subs, err := s.subscriptions(ctx)
+	p := newPool(s.opts.Pipeline.Wait)
+	subs, fallback, err := r.discoverOrWalk(ctx, p)
 	if err != nil {
 		r.fail(ctx, "", RootScope, err)
 	} else {
-		p := newPool(s.opts.Pipeline.Wait)
-		for _, sub := range subs {
-			r.complete[sub] = true
-			p.add(sub, func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
-		}
 		p.run(ctx, s.opts.Concurrency)
 	}
 	if subs == nil {
@@ -111,6 +111,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	snap.Duration = s.opts.Clock.Now().Sub(start)
 	snap.Stats.Requests = after.Requests - before.Requests
 	snap.Stats.Throttled = after.Throttled - before.Throttled
+	snap.Stats.DiscoveryFallback = fallback
 	return snap, nil
 }
 
@@ -133,10 +134,8 @@ func (s *Scanner) configured() []string {
 // excluded ones. It first asks for a token, so that a broken credential is reported once, as
 // itself, rather than as every subscription failing.
 func (s *Scanner) subscriptions(ctx context.Context) ([]string, error) {
-	if s.opts.Credential != nil {
-		if _, err := s.opts.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.opts.Pipeline.TokenScope()}}); err != nil {
-			return nil, fmt.Errorf("%w: %w", errCredential, err)
-		}
+	if err := s.checkToken(ctx); err != nil {
+		return nil, err
 	}
 	if len(s.opts.Subscriptions) > 0 {
 		return s.configured(), nil
@@ -171,6 +170,16 @@ func (s *Scanner) subscriptions(ctx context.Context) ([]string, error) {
 		return nil, errNoSubscription
 	}
 	return out, nil
+}
+
+// checkToken asks for a token, so that a broken credential is reported once, as itself.
+func (s *Scanner) checkToken(ctx context.Context) error {
+	if s.opts.Credential != nil {
+		if _, err := s.opts.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.opts.Pipeline.TokenScope()}}); err != nil {
+			return fmt.Errorf("%w: %w", errCredential, err)
+		}
+	}
+	return nil
 }
 
 func (s *Scanner) clientsFor(sub string) (*clients, error) {

@@ -102,6 +102,9 @@ type Subscription struct {
 type Stats struct {
 	Subscriptions, Galleries, Images, Versions int
 	Requests, Throttled                        int64
+	// DiscoveryFallback says why Resource Graph discovery was given up for the ARM walk in this
+	// scan; "" when it was not, or was not asked for.
+	DiscoveryFallback string
 }
 
 // Document is a Snapshot as the JSON document of `scan -o json` and /api/v1/versions.

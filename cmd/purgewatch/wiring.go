@@ -144,6 +144,7 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 	s := scanner.New(scanner.Options{Pipeline: pl, Credential: cred,
 		Subscriptions: cfg.Azure.Subscriptions, Exclude: cfg.Azure.ExcludeSubscriptions,
 		DefaultRetentionDays: cfg.Retention.DefaultDays, Concurrency: cfg.Azure.Concurrency,
+		Discovery: cfg.Azure.Discovery, ManagementGroups: cfg.Azure.ManagementGroups,
 		Clock: clock.Real{}, Logger: log})
 	return &azure{scanner: s, pipeline: pl, cred: cred, endpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}, nil
 }

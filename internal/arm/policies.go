@@ -88,6 +88,8 @@ func Operation(method, path string) string {
 	switch {
 	case n == 1 && segs[0] == "subscriptions":
 		return "list_subscriptions"
+	case n == 3 && segs[1] == "microsoft.resourcegraph" && segs[2] == "resources":
+		return "query_resource_graph"
 	case last(1) == "versions" && last(5) == "softdeletedartifacttypes":
 		return "list_soft_deleted_versions"
 	case last(2) == "versions" && last(6) == "softdeletedartifacttypes":

@@ -58,6 +58,13 @@ type Azure struct {
 	// Subscriptions to scan; empty means every enabled subscription the identity can list.
 	Subscriptions        []string `yaml:"subscriptions"`
 	ExcludeSubscriptions []string `yaml:"excludeSubscriptions"`
+	// Discovery is how galleries and image definitions are found: arm walks subscriptions and
+	// galleries; resourcegraph asks Azure Resource Graph in a few paged queries (and walks ARM
+	// for a scan whose query is refused). The recycle bins are listed through ARM either way.
+	Discovery string `yaml:"discovery" jsonschema:"enum=arm,enum=resourcegraph"`
+	// ManagementGroups, with discovery: resourcegraph and no subscriptions, scope the scan to
+	// the subscriptions under these management groups (their ids).
+	ManagementGroups []string `yaml:"managementGroups"`
 	// Concurrency bounds the ARM requests in flight, in total.
 	Concurrency int `yaml:"concurrency" jsonschema:"minimum=1"`
 	// RequestTimeout bounds each attempt of one ARM request, body included.
@@ -189,7 +196,7 @@ const (
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
-		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Concurrency: 16, RequestTimeout: 30 * time.Second},
+		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Discovery: "arm", Concurrency: 16, RequestTimeout: 30 * time.Second},
 		Retention: Retention{DefaultDays: 7},
 		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute},
 		Server:    Server{Listen: ":9772"},

@@ -44,6 +44,13 @@ func validate(file string, c *Config, idx *index) error {
 	v := &validator{file: file, idx: idx}
 	a := c.Azure
 	v.oneOf("azure.auth", a.Auth, AuthDefault, AuthWorkloadIdentity, AuthManagedIdentity, AuthAzureCLI, AuthClientSecret, AuthNone)
+	v.oneOf("azure.discovery", a.Discovery, "arm", "resourcegraph")
+	if len(a.ManagementGroups) > 0 && a.Discovery != "resourcegraph" {
+		v.failf("azure.managementGroups", "needs discovery: resourcegraph (the ARM walk cannot tell which subscriptions a management group holds)")
+	}
+	if len(a.ManagementGroups) > 0 && len(a.Subscriptions) > 0 {
+		v.failf("azure.managementGroups", "and azure.subscriptions both scope the scan: name one or the other")
+	}
 	v.oneOf("azure.cloud", a.Cloud, "public", "china", "usgovernment")
 	if a.Endpoint != "" {
 		u, err := neturl.Parse(a.Endpoint)

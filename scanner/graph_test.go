@@ -1,0 +1,128 @@
+package scanner_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/armsim"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// requests counts the simulator's requests whose path contains part.
+func requests(h *harness, part string) int {
+	n := 0
+	for _, r := range h.sim.Requests() {
+		if strings.Contains(strings.ToLower(r), strings.ToLower(part)) {
+			n++
+		}
+	}
+	return n
+}
+
+func versionIDs(snap *scanner.Snapshot) []string {
+	var ids []string
+	for _, v := range snap.Versions {
+		ids = append(ids, v.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Resource Graph finds what the ARM walk finds, priced the same, without a gallery or image
+// definition listing: three queries, then one recycle-bin listing per image definition.
+func TestResourceGraphFindsWhatTheWalkFinds(t *testing.T) {
+	walk := scan(t, newHarness(t, twoSubscriptions(), harnessOpts{}))
+	h := newHarness(t, twoSubscriptions(), harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph}})
+	graph := scan(t, h)
+	if len(graph.Errors) != 0 || graph.Stats.DiscoveryFallback != "" {
+		t.Fatalf("errors %+v, fallback %q", graph.Errors, graph.Stats.DiscoveryFallback)
+	}
+	if !slices.Equal(versionIDs(graph), versionIDs(walk)) || len(graph.Galleries) != len(walk.Galleries) {
+		t.Fatalf("Resource Graph found %v and %d galleries; the walk %v and %d", versionIDs(graph), len(graph.Galleries), versionIDs(walk), len(walk.Galleries))
+	}
+	for i, v := range graph.Versions {
+		if w := walk.Versions[i]; v.PurgeAt != w.PurgeAt || v.ConsumptionEndsAt != w.ConsumptionEndsAt || !maps(v.Tags, w.Tags) {
+			t.Errorf("%s: purge %v, usable until %v, tags %v; the walk says %v, %v, %v", v.ID, v.PurgeAt, v.ConsumptionEndsAt, v.Tags, w.PurgeAt, w.ConsumptionEndsAt, w.Tags)
+		}
+	}
+	if q, galleries, images := requests(h, armsim.GraphPath), requests(h, "/providers/Microsoft.Compute/galleries?"), requests(h, "/images?"); q != 3 || galleries != 0 || images != 0 {
+		t.Errorf("%d queries, %d gallery listings, %d image listings; want 3, 0, 0", q, galleries, images)
+	}
+	if graph.Stats.Subscriptions != 2 {
+		t.Errorf("subscriptions = %d", graph.Stats.Subscriptions)
+	}
+}
+
+func maps(a, b map[string]string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// bigEstate is one subscription with n image definitions, each with a version in the bin.
+func bigEstate(n int) armsim.Estate {
+	imgs := make([]armsim.Image, n)
+	for i := range imgs {
+		imgs[i] = armsim.Image{Name: fmt.Sprintf("img%04d", i), Versions: []string{"2.0.0"},
+			SoftDeleted: []armsim.SoftDeleted{{Version: "1.0.0", DeletedAt: t0.Add(-time.Hour)}}}
+	}
+	return armsim.Estate{Subscriptions: []armsim.Subscription{{ID: subA, Galleries: []armsim.Gallery{
+		{Name: "g", ResourceGroup: "rg", Location: "West US", SoftDelete: &armsim.SoftDeletePolicy{Enabled: true}, Images: imgs}}}}}
+}
+
+// Pages of 1,000 rows are followed by $skipToken, and the caller's quota (here 2 queries per 5 s)
+// is kept by waiting out x-ms-user-quota-resets-after, not by being throttled.
+func TestResourceGraphPagesWithinItsQuota(t *testing.T) {
+	h := newHarness(t, bigEstate(2500), harnessOpts{sim: armsim.Options{GraphQuota: 2, GraphWindow: 5 * time.Second},
+		scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph}})
+	snap := scan(t, h)
+	if len(snap.Errors) != 0 || snap.Stats.DiscoveryFallback != "" || len(snap.Versions) != 2500 {
+		t.Fatalf("%d versions, errors %+v, fallback %q", len(snap.Versions), snap.Errors, snap.Stats.DiscoveryFallback)
+	}
+	if q := requests(h, armsim.GraphPath); q != 5 { // subscriptions, galleries, three pages of image definitions
+		t.Errorf("%d queries, want 5", q)
+	}
+	if snap.Stats.Throttled != 0 {
+		t.Errorf("%d queries throttled: the quota was not kept", snap.Stats.Throttled)
+	}
+}
+
+// A Resource Graph that refuses the query costs this scan its speed, not its data: it walks ARM,
+// says why, and reads everything.
+func TestARefusedQueryFallsBackToTheWalk(t *testing.T) {
+	h := newHarness(t, twoSubscriptions(), harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph}})
+	h.sim.Inject(armsim.Fault{Scope: armsim.GraphPath, Status: 403, Code: "AuthorizationFailed", Message: "no Resource Graph for you"})
+	snap := scan(t, h)
+	if len(snap.Errors) != 0 || len(snap.Versions) != 4 {
+		t.Fatalf("%d versions, errors %+v", len(snap.Versions), snap.Errors)
+	}
+	if !strings.Contains(snap.Stats.DiscoveryFallback, "AuthorizationFailed") {
+		t.Errorf("fallback = %q, want the refusal", snap.Stats.DiscoveryFallback)
+	}
+	if requests(h, "/providers/Microsoft.Compute/galleries?") != 2 {
+		t.Error("the ARM walk did not list the galleries")
+	}
+}
+
+// Management groups scope discovery to their subscriptions; when Resource Graph cannot answer,
+// the scan fails rather than walk every subscription the identity sees, another estate.
+func TestManagementGroupsScopeDiscovery(t *testing.T) {
+	estate := twoSubscriptions()
+	estate.Subscriptions[0].ManagementGroup, estate.Subscriptions[1].ManagementGroup = "platform", "sandbox"
+	opts := harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph, ManagementGroups: []string{"platform"}}}
+	snap := scan(t, newHarness(t, estate, opts))
+	if len(snap.Errors) != 0 || snap.Stats.Subscriptions != 1 || len(snap.Versions) != 3 {
+		t.Fatalf("%d subscriptions, %d versions, errors %+v; want platform's 1 and 3", snap.Stats.Subscriptions, len(snap.Versions), snap.Errors)
+	}
+	for _, v := range snap.Versions {
+		if v.SubscriptionID != subA {
+			t.Errorf("%s is outside the management group", v.ID)
+		}
+	}
+
+	h := newHarness(t, estate, opts)
+	h.sim.Inject(armsim.Fault{Scope: armsim.GraphPath, Status: 403, Code: "AuthorizationFailed", Message: "no"})
+	snap = scan(t, h)
+	if !snap.Failed() || len(snap.Versions) != 0 || requests(h, "/providers/Microsoft.Compute/galleries?") != 0 {
+		t.Errorf("failed %v, %d versions, errors %+v: a management group scope must not widen to the walk", snap.Failed(), len(snap.Versions), snap.Errors)
+	}
+}
