@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcegraph/armresourcegraph"
@@ -163,7 +163,7 @@ func (s *Scanner) query(ctx context.Context, client *armresourcegraph.Client, wa
 			return nil, err
 		}
 		var raw *http.Response
-		resp, err := client.Resources(runtime.WithCaptureResponse(ctx, &raw), req, nil)
+		resp, err := client.Resources(policy.WithCaptureResponse(ctx, &raw), req, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -214,8 +214,21 @@ func quotaResets(v string) time.Duration {
 	return max(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute+time.Duration(sec)*time.Second, time.Second)
 }
 
-// scanDiscovered queues a recycle-bin listing for every image definition Resource Graph found.
+// scanDiscovered queues a recycle-bin listing for every image definition Resource Graph found;
+// an incremental scan carries forward, instead, the bins nothing says have changed.
 func (r *run) scanDiscovered(d *discovered, p *pool) {
+	s, now := r.s, r.s.opts.Clock.Now()
+	ids := map[string]bool{}
+	type listing struct {
+		id, name string
+		g        Gallery
+		c        *clients
+		t        map[string]string
+		live     uint64
+		ahead    time.Duration
+	}
+	var lists []listing
+	first := 0 // bins never listed: spread over the reconcile period
 	galleries := map[string]Gallery{}
 	for _, g := range d.galleries {
 		if take(r, &r.galleries, g.ID, g) {
@@ -238,10 +251,54 @@ func (r *run) scanDiscovered(d *discovered, p *pool) {
 		}
 		def := ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
 			ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name}
-		if take(r, &r.images, def.ID, def) {
-			t := tags(g.Tags, ptrMap(row.Tags))
-			p.add(g.SubscriptionID, func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
+		if !take(r, &r.images, def.ID, def) {
+			continue
 		}
+		t := tags(g.Tags, ptrMap(row.Tags))
+		if !s.opts.Incremental {
+			p.add(g.SubscriptionID, func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
+			continue
+		}
+		id, live := strings.ToLower(def.ID), liveHash(row.LiveVersions)
+		ids[id] = true
+		versions, ok, known := s.bins.carried(id, live, now, s.opts.FullEvery)
+		if ok {
+			r.carry(versions, t)
+			continue
+		}
+		l := listing{id: id, name: name, g: g, c: c, t: t, live: live, ahead: -1}
+		if !known {
+			l.ahead, first = time.Duration(first), first+1
+		}
+		lists = append(lists, l)
+	}
+	if !s.opts.Incremental {
+		return
+	}
+	s.bins.keepOnly(ids)
+	for _, l := range lists {
+		ahead := time.Duration(0)
+		if l.ahead >= 0 { // the k-th of the first-listed takes the k-th place in the period
+			ahead = time.Duration(int64(l.ahead) * int64(s.opts.FullEvery) / int64(first))
+		}
+		p.add(l.g.SubscriptionID, func(ctx context.Context) {
+			if versions, whole := r.listImage(ctx, l.c, l.g, l.name, l.t); whole {
+				s.bins.listed(l.id, l.live, now, s.opts.FullEvery, ahead, versions)
+			} else {
+				s.bins.forget(l.id) // listed again next scan
+			}
+		})
+	}
+}
+
+// carry adds a bin's versions from its last listing, with the tags its definition has now.
+func (r *run) carry(versions []Version, t map[string]string) {
+	r.carried.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range versions {
+		v.Tags = t
+		r.versions = append(r.versions, v)
 	}
 }
 
@@ -273,7 +330,7 @@ func (r *run) discoverOrWalk(ctx context.Context, p *pool) (subs []string, fallb
 		if len(s.opts.ManagementGroups) > 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// Without Resource Graph the management groups' subscriptions are unknown: walking
 			// every subscription the identity sees would watch another estate.
-			return nil, "", fmt.Errorf("Resource Graph: %w", err)
+			return nil, "", fmt.Errorf("querying Resource Graph: %w", err)
 		}
 		fallback = err.Error()
 		s.opts.Logger.Warn("Resource Graph discovery failed; walking ARM for this scan instead", zap.Error(err))

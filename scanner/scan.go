@@ -39,8 +39,14 @@ type Options struct {
 	Discovery string
 	// ManagementGroups scope Resource Graph discovery when no subscription is configured.
 	ManagementGroups []string
-	Clock            clock.Clock
-	Logger           *zap.Logger
+	// Incremental, with Resource Graph discovery, lists a recycle bin only when something says
+	// it may have changed: its image definition's live versions changed, one of its versions
+	// reached a deadline, its last listing failed, or FullEvery (default DefaultFullEvery) has
+	// passed since it was listed, spread across that period.
+	Incremental bool
+	FullEvery   time.Duration
+	Clock       clock.Clock
+	Logger      *zap.Logger
 }
 
 // Scanner walks subscriptions, galleries, image definitions and their recycle bins.
@@ -52,6 +58,8 @@ type Scanner struct {
 	// found is how many versions the last scan found: the next one sizes its list for as many,
 	// rather than growing it a quarter at a time through 100,000 versions.
 	found atomic.Int64
+	// bins is what incremental scans remember of each recycle bin.
+	bins bins
 }
 
 // clients are one subscription's SDK clients, made once and shared by every scan.
@@ -81,7 +89,10 @@ func New(opts Options) *Scanner {
 	if opts.DefaultRetentionDays <= 0 {
 		opts.DefaultRetentionDays = 7
 	}
-	return &Scanner{opts: opts, clients: map[string]*clients{}}
+	if opts.FullEvery <= 0 {
+		opts.FullEvery = DefaultFullEvery
+	}
+	return &Scanner{opts: opts, clients: map[string]*clients{}, bins: bins{records: map[string]*binRecord{}}}
 }
 
 // Scan reads the whole estate once. A scope that fails is recorded in Snapshot.Errors and the scan
@@ -112,6 +123,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	snap.Stats.Requests = after.Requests - before.Requests
 	snap.Stats.Throttled = after.Throttled - before.Throttled
 	snap.Stats.DiscoveryFallback = fallback
+	snap.Stats.BinsCarried = int(r.carried.Load())
 	return snap, nil
 }
 
@@ -210,6 +222,7 @@ type run struct {
 	complete  map[string]bool // every scope under the subscription was read
 	read      map[string]bool // the subscription's gallery list was read
 	seen      map[string]bool // lower-cased ids already taken: a service that lists one twice
+	carried   atomic.Int64    // recycle bins an incremental scan did not list
 }
 
 func (r *run) fail(ctx context.Context, sub, scope string, err error) {
@@ -350,9 +363,16 @@ func (r *run) scanGallery(ctx context.Context, p *pool, c *clients, g Gallery) {
 // scanImage reads one image definition's recycle bin. An entry that cannot be priced fails the
 // image definition's scope, so that its last good data is kept, and the rest of the bin is read.
 func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string, t map[string]string) {
+	r.listImage(ctx, c, g, image, t)
+}
+
+// listImage is scanImage returning what the bin held, and whether all of it was read and priced.
+func (r *run) listImage(ctx context.Context, c *clients, g Gallery, image string, t map[string]string) ([]Version, bool) {
 	scope := g.ID + "/images/" + image
 	policy := Policy{RetentionDays: g.RetentionDays, GraceDays: g.GraceDays}
 	seen := map[string]bool{}
+	var all []Version
+	whole := true
 	err := eachPage(ctx, r.s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil),
 		func(p armcompute.SoftDeletedResourceClientListByArtifactNameResponse) ([]*armcompute.GallerySoftDeletedResource, *string) {
 			return p.Value, p.NextLink
@@ -363,6 +383,7 @@ func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string
 				v, err := version(g, image, item, policy)
 				if err != nil {
 					r.fail(ctx, g.SubscriptionID, scope, err)
+					whole = false
 					continue
 				}
 				// A service that lists a version twice: ids differ only in the version's name
@@ -373,13 +394,16 @@ func (r *run) scanImage(ctx context.Context, c *clients, g Gallery, image string
 					found = append(found, v)
 				}
 			}
+			all = append(all, found...)
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.versions = append(r.versions, found...)
 		})
 	if err != nil {
 		r.fail(ctx, g.SubscriptionID, scope, err) // the pages already read are kept
+		return nil, false
 	}
+	return all, whole
 }
 
 // version turns one recycle-bin entry into a priced Version, or refuses it: a version whose times

@@ -105,6 +105,9 @@ type Stats struct {
 	// DiscoveryFallback says why Resource Graph discovery was given up for the ARM walk in this
 	// scan; "" when it was not, or was not asked for.
 	DiscoveryFallback string
+	// BinsCarried counts the recycle bins an incremental scan did not list, nothing saying they
+	// changed: their versions are those of their last listing.
+	BinsCarried int
 }
 
 // Document is a Snapshot as the JSON document of `scan -o json` and /api/v1/versions.

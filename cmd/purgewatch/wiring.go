@@ -145,6 +145,7 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 		Subscriptions: cfg.Azure.Subscriptions, Exclude: cfg.Azure.ExcludeSubscriptions,
 		DefaultRetentionDays: cfg.Retention.DefaultDays, Concurrency: cfg.Azure.Concurrency,
 		Discovery: cfg.Azure.Discovery, ManagementGroups: cfg.Azure.ManagementGroups,
+		Incremental: cfg.Scan.Incremental, FullEvery: cfg.Scan.FullEvery,
 		Clock: clock.Real{}, Logger: log})
 	return &azure{scanner: s, pipeline: pl, cred: cred, endpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}, nil
 }

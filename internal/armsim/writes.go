@@ -47,6 +47,18 @@ func (s *Server) write(rt target, r *http.Request) (any, int, http.Header) {
 	i := slices.IndexFunc(img.SoftDeleted, func(sd SoftDeleted) bool { return strings.EqualFold(sd.Version, rt.version) })
 
 	switch {
+	case rt.kind == kindVersion && r.Method == http.MethodDelete:
+		// Deleting a live version: into the recycle bin when the gallery's soft delete is on.
+		live := slices.IndexFunc(img.Versions, func(v string) bool { return strings.EqualFold(v, rt.version) })
+		if live < 0 {
+			return errorBody("ResourceNotFound", fmt.Sprintf("Version %s of %s does not exist.", rt.version, img.Name)), http.StatusNotFound, nil
+		}
+		img.Versions = slices.Delete(img.Versions, live, live+1)
+		if gal.SoftDelete != nil && gal.SoftDelete.Enabled {
+			img.SoftDeleted = append(img.SoftDeleted, SoftDeleted{Version: rt.version, DeletedAt: s.opts.Clock.Now()})
+		}
+		return nil, http.StatusOK, nil
+
 	case rt.kind == kindSoftDeletedVersion && r.Method == http.MethodDelete:
 		if i < 0 {
 			return errorBody("ResourceNotFound", fmt.Sprintf("Version %s of %s is not in the recycle bin.", rt.version, img.Name)), http.StatusNotFound, nil

@@ -81,6 +81,11 @@ type Scan struct {
 	// Schedule is a 5-field cron expression or a descriptor such as "@every 10m".
 	Schedule string        `yaml:"schedule"`
 	Timeout  time.Duration `yaml:"timeout"`
+	// Incremental, with azure.discovery: resourcegraph, lists a recycle bin only when something
+	// says it may have changed (its image definition's live versions, a deadline of a version in
+	// it, a failed listing), and each bin at least every FullEvery, spread across that period.
+	Incremental bool          `yaml:"incremental"`
+	FullEvery   time.Duration `yaml:"fullEvery"`
 }
 
 // Server is the HTTP endpoint of `purgewatch run`.
@@ -198,7 +203,7 @@ func Default() Config {
 	return Config{
 		Azure:     Azure{Auth: AuthDefault, Cloud: "public", Discovery: "arm", Concurrency: 16, RequestTimeout: 30 * time.Second},
 		Retention: Retention{DefaultDays: 7},
-		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute},
+		Scan:      Scan{Schedule: "*/15 * * * *", Timeout: 10 * time.Minute, FullEvery: 6 * time.Hour},
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
 		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour, Keep: 30 * 24 * time.Hour,

@@ -118,6 +118,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"keep too short", "notify:\n  keep: 10m\n", []string{"c.yaml:2: notify.keep: must be at least 1h (default 720h: 30 days)"}},
 		{"management groups need resourcegraph", "azure:\n  managementGroups: [platform]\n", []string{"c.yaml:2: azure.managementGroups: needs discovery: resourcegraph"}},
 		{"bad discovery", "azure:\n  discovery: graph\n", []string{`c.yaml:2: azure.discovery: "graph" is not one of arm, resourcegraph`}},
+		{"incremental needs resourcegraph", "scan:\n  incremental: true\n", []string{"c.yaml:2: scan.incremental: needs azure.discovery: resourcegraph"}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
 		{"relative external URL", "server:\n  externalURL: /purgewatch\n", []string{`c.yaml:2: server.externalURL: "/purgewatch" is not an absolute http(s) URL`}},
 		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},

@@ -87,6 +87,12 @@ func validate(file string, c *Config, idx *index) error {
 	if d := c.Retention.DefaultDays; d < 1 || d > 365 {
 		v.failf("retention.defaultDays", "%d is outside 1..365", d)
 	}
+	if c.Scan.Incremental && c.Azure.Discovery != "resourcegraph" {
+		v.failf("scan.incremental", "needs azure.discovery: resourcegraph (only Resource Graph says cheaply which image definitions changed)")
+	}
+	if c.Scan.FullEvery < time.Minute {
+		v.failf("scan.fullEvery", "must be at least 1m (default 6h)")
+	}
 	if c.Scan.Timeout <= 0 {
 		v.failf("scan.timeout", "must be a positive duration such as 10m")
 	}

@@ -229,6 +229,9 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	}
 	fields := []zap.Field{zap.String("result", rec.Result), zap.Duration("took", rec.Duration),
 		zap.Int("versions", rec.Versions), zap.Int("failedScopes", len(rec.Errors))}
+	if snap != nil && snap.Stats.BinsCarried > 0 {
+		fields = append(fields, zap.Int("binsCarried", snap.Stats.BinsCarried))
+	}
 	switch {
 	case rec.Err != "":
 		d.opts.Logger.Error("scan failed", append(fields, zap.String("error", rec.Err))...)
