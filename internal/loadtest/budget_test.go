@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,6 +68,61 @@ func BenchmarkReadBudget(b *testing.B) {
 			b.ReportMetric(took.Seconds(), "s/scan")
 			b.ReportMetric(floor.Seconds(), "s-floor")
 			b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
+		})
+	}
+}
+
+// BenchmarkTenant scans a simulated tenant of 1,000 subscriptions and 50,000 image definitions
+// (one soft-deleted version each), the simulator and `purgewatch scan` each their own process,
+// discovering the galleries by walking ARM and through Resource Graph. Each subscription's reads
+// stay within its burst, so the floor is latency's: requests × 20 ms ÷ the 64 in flight.
+//
+//	go test -run '^$' -bench Tenant -benchtime 1x ./internal/loadtest/
+func BenchmarkTenant(b *testing.B) {
+	dir := b.TempDir()
+	sim, pw := build(b, dir, "./cmd/armsim"), build(b, dir, "./cmd/purgewatch")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := simulateWith(ctx, b, sim, "-subscriptions", "1000", "-galleries", "1", "-images", "50", "-versions", "1",
+		"-latency", latency.String())
+	for _, discovery := range []string{"arm", "resourcegraph"} {
+		b.Run("discovery="+discovery, func(b *testing.B) {
+			cfg := filepath.Join(dir, discovery+".yaml")
+			body := fmt.Sprintf("azure:\n  auth: none\n  endpoint: %s\n  concurrency: %d\n  discovery: %s\naudit:\n  enabled: false\n",
+				url, concurrency, discovery)
+			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			var requests, throttled int
+			var took time.Duration
+			var peak float64
+			for b.Loop() {
+				var stderr bytes.Buffer
+				cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				done := make(chan float64)
+				go func() { done <- watchPeak(cmd.Process.Pid) }()
+				if err := cmd.Wait(); err != nil {
+					b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
+				}
+				peak = max(peak, <-done)
+				m := summary.FindStringSubmatch(stderr.String())
+				if m == nil || m[3] != "0" || !strings.Contains(stderr.String(), "50000 soft-deleted versions") {
+					b.Fatalf("the scan did not read everything:\n%s", stderr.String())
+				}
+				requests, _ = strconv.Atoi(m[1])
+				throttled, _ = strconv.Atoi(m[2])
+				took, _ = time.ParseDuration(m[4])
+			}
+			floor := time.Duration(float64(requests) * float64(latency) / float64(concurrency))
+			b.ReportMetric(float64(requests), "requests")
+			b.ReportMetric(float64(throttled), "throttled")
+			b.ReportMetric(took.Seconds(), "s/scan")
+			b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
+			b.ReportMetric(peak, "MB-peak-rss")
 		})
 	}
 }
