@@ -30,9 +30,12 @@ var (
 	bucketDead = []byte("dead")
 	// bucketSends holds each channel's last delivery and last failure: channel → Sends.
 	bucketSends = []byte("sends")
+	// bucketBins holds the incremental scans' memory of each recycle bin: image definition id →
+	// the scanner's record (scanner.BinMemory). The scanner owns the bytes.
+	bucketBins = []byte("bins")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends}
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins}
 
 // logEntry records that an event was queued on a channel, and delivered. It holds what dedupe and
 // pruning need, not the event: the message in the outbox carries that until it is delivered. (At

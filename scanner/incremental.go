@@ -1,6 +1,8 @@
 package scanner
 
 import (
+	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -12,19 +14,101 @@ import (
 // scan even when nothing says it changed.
 const DefaultFullEvery = 6 * time.Hour
 
+// BinMemory keeps what incremental scans know of each recycle bin across restarts and reloads;
+// the state file (notify.Store) is one. Records are opaque bytes, by lower-cased image
+// definition id.
+type BinMemory interface {
+	LoadBins() (map[string][]byte, error)
+	SaveBins(put map[string][]byte, drop []string) error
+}
+
 // binRecord is what an incremental scan remembers of one image definition's recycle bin.
 type binRecord struct {
-	live     uint64    // the names of its live versions, hashed, when the bin was listed
-	listedAt time.Time // when it was listed, less its share of the reconcile spread
-	due      time.Time // its binned versions' next deadline: list it again then
-	versions []Version // what the bin held
+	Live     uint64    `json:"live"`     // the names of its live versions, hashed, when the bin was listed
+	ListedAt time.Time `json:"listedAt"` // when it was listed, less its share of the reconcile spread
+	Due      time.Time `json:"due"`      // its binned versions' next deadline: list it again then
+	Versions []Version `json:"versions"` // what the bin held (tags are the definition's, set when carried)
 }
 
 // bins is the incremental scan's memory: per image definition (lower-cased id), its last
-// listing. It lives as long as the Scanner; a restart starts with a full scan.
+// listing, and which records changed since they were last saved.
 type bins struct {
 	mu      sync.Mutex
 	records map[string]*binRecord
+	loaded  bool            // read from the BinMemory, if there is one
+	changed map[string]bool // ids listed or forgotten since the last save
+}
+
+// load reads the records a BinMemory holds, once; a record it cannot read is left out, and so
+// listed at the next scan.
+func (b *bins) load(m BinMemory) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.loaded || m == nil {
+		return nil
+	}
+	b.loaded = true
+	saved, err := m.LoadBins()
+	if err != nil {
+		return err
+	}
+	var bad int
+	for id, data := range saved {
+		var rec binRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			bad++
+			continue
+		}
+		if b.records[id] == nil {
+			b.records[id] = &rec
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d recycle-bin records in the state file could not be read; those bins are listed again", bad)
+	}
+	return nil
+}
+
+// save writes the records changed since the last save.
+func (b *bins) save(m BinMemory) error {
+	b.mu.Lock()
+	put, drop := map[string][]byte{}, []string{}
+	for id := range b.changed {
+		rec := b.records[id]
+		if rec == nil {
+			drop = append(drop, id)
+			continue
+		}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		put[id] = data
+	}
+	changed := b.changed
+	b.changed = nil
+	b.mu.Unlock()
+	if len(put)+len(drop) == 0 {
+		return nil
+	}
+	if err := m.SaveBins(put, drop); err != nil {
+		b.mu.Lock()
+		for id := range changed { // saved next time
+			b.mark(id)
+		}
+		b.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// mark notes that id's record changed. Callers hold mu.
+func (b *bins) mark(id string) {
+	if b.changed == nil {
+		b.changed = map[string]bool{}
+	}
+	b.changed[id] = true
 }
 
 // liveHash fingerprints an image definition's live versions: a version gone from it was deleted
@@ -50,10 +134,10 @@ func (b *bins) carried(id string, live uint64, now time.Time, every time.Duratio
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	rec := b.records[id]
-	if rec == nil || rec.live != live || !now.Before(rec.due) || now.Sub(rec.listedAt) >= every {
+	if rec == nil || rec.Live != live || !now.Before(rec.Due) || now.Sub(rec.ListedAt) >= every {
 		return nil, false, rec != nil
 	}
-	return rec.versions, true, true
+	return rec.Versions, true, true
 }
 
 // listed records a successful listing. ahead moves the bin's first reconcile that much closer:
@@ -68,7 +152,8 @@ func (b *bins) listed(id string, live uint64, now time.Time, every, ahead time.D
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.records[id] = &binRecord{live: live, listedAt: now.Add(-ahead), due: due, versions: versions}
+	b.records[id] = &binRecord{Live: live, ListedAt: now.Add(-ahead), Due: due, Versions: versions}
+	b.mark(id)
 }
 
 // forget drops an image definition's record, so that its next scan lists the bin: its listing
@@ -77,6 +162,7 @@ func (b *bins) forget(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.records, id)
+	b.mark(id)
 }
 
 // keepOnly forgets every image definition not in ids.
@@ -86,6 +172,7 @@ func (b *bins) keepOnly(ids map[string]bool) {
 	for id := range b.records {
 		if !ids[id] {
 			delete(b.records, id)
+			b.mark(id)
 		}
 	}
 }

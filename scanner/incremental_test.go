@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/armsim"
+	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -115,5 +117,46 @@ func TestFailedAndDueBinsAreListedAgain(t *testing.T) {
 	}
 	if again := binListings(h) - counted; again < 50 || again > 50+12 {
 		t.Errorf("%d listings over an hour of 5-minute scans; want each of the 50 bins about once", again)
+	}
+}
+
+// The memory of the bins lives in the state file: a restarted purgewatch (a new Scanner on the
+// same file) scans incrementally from its first scan, and a version deleted while it was down is
+// found.
+func TestTheBinsAreRememberedAcrossARestart(t *testing.T) {
+	const n = 500
+	path := filepath.Join(t.TempDir(), "state.db")
+	store, err := notify.OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := scanner.Options{Subscriptions: []string{subA}, Discovery: scanner.DiscoveryResourceGraph, Incremental: true, BinMemory: store}
+	h := newHarness(t, incrementalEstate(n), harnessOpts{scanner: opts})
+	start := h.clock.Now()
+	if first := scan(t, h); len(first.Versions) != n || binListings(h) != n {
+		t.Fatalf("first scan: %d versions, %d listings", len(first.Versions), binListings(h))
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	deleteVersion(t, h, "g1", "img0001", "3.0.0") // while purgewatch is down
+	if store, err = notify.OpenStore(path); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opts.BinMemory, opts.Pipeline, opts.Clock = store, h.pl, h.clock
+	restarted := scanner.New(opts)
+	h.clock.Set(start.Add(15 * time.Minute))
+	listed := binListings(h)
+	snap, err := restarted.Scan(t.Context())
+	if err != nil || len(snap.Errors) != 0 {
+		t.Fatalf("%v %+v", err, snap.Errors)
+	}
+	if again := binListings(h) - listed; again > n/20 || snap.Stats.BinsCarried < n-n/20 {
+		t.Errorf("after the restart: %d bins listed, %d carried; the memory was lost", again, snap.Stats.BinsCarried)
+	}
+	if !slices.ContainsFunc(snap.Versions, func(v scanner.Version) bool { return v.Image == "img0001" && v.Version == "3.0.0" }) || len(snap.Versions) != n+1 {
+		t.Errorf("%d versions; the one deleted while purgewatch was down is missing", len(snap.Versions))
 	}
 }

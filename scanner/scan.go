@@ -45,8 +45,10 @@ type Options struct {
 	// passed since it was listed, spread across that period.
 	Incremental bool
 	FullEvery   time.Duration
-	Clock       clock.Clock
-	Logger      *zap.Logger
+	// BinMemory, when set, keeps the incremental scans' memory across restarts and reloads.
+	BinMemory BinMemory
+	Clock     clock.Clock
+	Logger    *zap.Logger
 }
 
 // Scanner walks subscriptions, galleries, image definitions and their recycle bins.
@@ -105,12 +107,22 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 
 	r := &run{s: s, complete: map[string]bool{}, read: map[string]bool{}, seen: map[string]bool{},
 		versions: make([]Version, 0, s.found.Load()*9/8)}
+	if s.opts.Incremental && s.opts.BinMemory != nil {
+		if err := s.bins.load(s.opts.BinMemory); err != nil {
+			s.opts.Logger.Warn("reading the incremental scans' memory", zap.Error(err))
+		}
+	}
 	p := newPool(s.opts.Pipeline.Wait)
 	subs, fallback, err := r.discoverOrWalk(ctx, p)
 	if err != nil {
 		r.fail(ctx, "", RootScope, err)
 	} else {
 		p.run(ctx, s.opts.Concurrency)
+	}
+	if s.opts.Incremental && s.opts.BinMemory != nil {
+		if err := s.bins.save(s.opts.BinMemory); err != nil {
+			s.opts.Logger.Warn("saving the incremental scans' memory; kept in memory and saved again next scan", zap.Error(err))
+		}
 	}
 	if subs == nil {
 		subs = s.configured() // a blind scan still names what it could not read

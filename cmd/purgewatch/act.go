@@ -132,7 +132,7 @@ func (a *actFlags) begin(ctx context.Context, stdout, stderr io.Writer) *acting 
 		return nil
 	}
 	watch := &waiting{w: stderr, limit: *a.wait}
-	az, err := newAzure(cfg, watch, zap.NewNop())
+	az, err := newAzure(cfg, watch, zap.NewNop(), nil)
 	if err != nil {
 		stopDemo()
 		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)

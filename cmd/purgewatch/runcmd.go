@@ -77,13 +77,15 @@ func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hook
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proc := metrics.NewProcess(reg)
-	scanners := &scannerSet{observer: proc, log: log.Named("scanner")}
+	state := &stateFile{}
+	scanners := &scannerSet{observer: proc, log: log.Named("scanner"), memory: state}
 	notifier, store, err := startNotifier(cfg, reg, stdout, scanners, log.Named("notify"))
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
 	if store != nil {
+		state.set(store)
 		defer store.Close()
 	}
 	var announcer daemon.Announcer

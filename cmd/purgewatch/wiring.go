@@ -15,6 +15,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -93,10 +94,48 @@ func (d *demo) stop() {
 type scannerSet struct {
 	observer arm.Observer
 	log      *zap.Logger
+	// memory keeps incremental scans' memory of the recycle bins: the state file, when there is one.
+	memory scanner.BinMemory
 
 	mu   sync.Mutex
 	cfg  *config.Config // the configuration last asked for (a reload asks for each part in turn)
 	last *scanner.Scanner
+}
+
+// stateFile is the state file as the scanners' BinMemory. It is opened after the first
+// scanner is built (the notifier's settings need one, and the state file is opened only once
+// the channels are known to build), and before the first scan.
+type stateFile struct {
+	mu    sync.Mutex
+	store *notify.Store
+}
+
+func (f *stateFile) set(s *notify.Store) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.store = s
+}
+
+func (f *stateFile) get() *notify.Store {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store
+}
+
+// LoadBins reads the state file's records; none when there is no state file (no channel).
+func (f *stateFile) LoadBins() (map[string][]byte, error) {
+	if s := f.get(); s != nil {
+		return s.LoadBins()
+	}
+	return nil, nil
+}
+
+// SaveBins writes them; without a state file the memory lives in the process only.
+func (f *stateFile) SaveBins(put map[string][]byte, drop []string) error {
+	if s := f.get(); s != nil {
+		return s.SaveBins(put, drop)
+	}
+	return nil
 }
 
 // For returns cfg's scanner, building it the first time cfg is asked for.
@@ -104,7 +143,7 @@ func (s *scannerSet) For(cfg *config.Config) (*scanner.Scanner, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg != cfg {
-		sc, err := newScanner(cfg, s.observer, s.log)
+		sc, err := newScanner(cfg, s.observer, s.log, s.memory)
 		if err != nil {
 			return nil, err
 		}
@@ -114,8 +153,8 @@ func (s *scannerSet) For(cfg *config.Config) (*scanner.Scanner, error) {
 }
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.
-func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*scanner.Scanner, error) {
-	a, err := newAzure(cfg, observer, log)
+func newScanner(cfg *config.Config, observer arm.Observer, log *zap.Logger, memory scanner.BinMemory) (*scanner.Scanner, error) {
+	a, err := newAzure(cfg, observer, log, memory)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +169,7 @@ type azure struct {
 	endpoint string
 }
 
-func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azure, error) {
+func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger, memory scanner.BinMemory) (*azure, error) {
 	a := cfg.Azure
 	cred, err := arm.Credential(arm.Identity{Auth: a.Auth, Cloud: a.Cloud, TenantID: a.TenantID, ClientID: a.ClientID, ClientSecret: a.ClientSecret})
 	if err != nil {
@@ -145,7 +184,7 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 		Subscriptions: cfg.Azure.Subscriptions, Exclude: cfg.Azure.ExcludeSubscriptions,
 		DefaultRetentionDays: cfg.Retention.DefaultDays, Concurrency: cfg.Azure.Concurrency,
 		Discovery: cfg.Azure.Discovery, ManagementGroups: cfg.Azure.ManagementGroups,
-		Incremental: cfg.Scan.Incremental, FullEvery: cfg.Scan.FullEvery,
+		Incremental: cfg.Scan.Incremental, FullEvery: cfg.Scan.FullEvery, BinMemory: memory,
 		Clock: clock.Real{}, Logger: log})
 	return &azure{scanner: s, pipeline: pl, cred: cred, endpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint)}, nil
 }
@@ -153,7 +192,7 @@ func newAzure(cfg *config.Config, observer arm.Observer, log *zap.Logger) (*azur
 // scanOnce is a one-shot command's scan: ARM clients for cfg and one scan within scan.timeout.
 // The scanner comes back too, for commands that read more (the audit's inventory).
 func scanOnce(ctx context.Context, cfg *config.Config) (*scanner.Scanner, *scanner.Snapshot, error) {
-	s, err := newScanner(cfg, nil, zap.NewNop())
+	s, err := newScanner(cfg, nil, zap.NewNop(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
