@@ -17,6 +17,40 @@ import (
 // summary is what `purgewatch scan` says of a scan on stderr.
 var summary = regexp.MustCompile(`(\d+) ARM requests \((\d+) throttled\); (\d+) failed scopes; took (\S+)`)
 
+// scanned is what one `purgewatch scan` process did.
+type scanned struct {
+	requests, throttled int
+	took                time.Duration
+	peak                float64 // MB of RSS at most
+	stderr              string
+}
+
+// scanProcess runs `purgewatch scan -o json` with cfg as its own process, watching its peak RSS,
+// and reads the summary it prints; it fails the benchmark unless the scan read every scope.
+func scanProcess(b *testing.B, pw, cfg string) scanned {
+	b.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan float64)
+	go func() { done <- watchPeak(cmd.Process.Pid) }()
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
+	}
+	out := scanned{peak: <-done, stderr: stderr.String()}
+	m := summary.FindStringSubmatch(out.stderr)
+	if m == nil || m[3] != "0" {
+		b.Fatalf("the scan did not read everything:\n%s", out.stderr)
+	}
+	out.requests, _ = strconv.Atoi(m[1])
+	out.throttled, _ = strconv.Atoi(m[2])
+	out.took, _ = time.ParseDuration(m[4])
+	return out
+}
+
 // BenchmarkReadBudget runs `purgewatch scan` against the simulator, each its own process, on
 // estates whose size is set by the read budget rather than by latency, and reports the scan's
 // wall time against the floor the budget sets: each subscription's requests less its burst, at
@@ -43,23 +77,11 @@ func BenchmarkReadBudget(b *testing.B) {
 				"-images", fmt.Sprint(c.images), "-versions", "1", "-latency", latency.String(),
 				"-burst", fmt.Sprint(c.burst), "-per-second", fmt.Sprint(c.perSecond))
 			cfg := config(b, dir, url, "")
-			var requests, throttled int
-			var took time.Duration
+			var r scanned
 			for b.Loop() {
-				var stderr bytes.Buffer
-				cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
-				cmd.Stderr = &stderr
-				if err := cmd.Run(); err != nil {
-					b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
-				}
-				m := summary.FindStringSubmatch(stderr.String())
-				if m == nil || m[3] != "0" {
-					b.Fatalf("the scan did not read everything:\n%s", stderr.String())
-				}
-				requests, _ = strconv.Atoi(m[1])
-				throttled, _ = strconv.Atoi(m[2])
-				took, _ = time.ParseDuration(m[4])
+				r = scanProcess(b, pw, cfg)
 			}
+			requests, throttled, took := r.requests, r.throttled, r.took
 			// One request lists the subscriptions, outside any subscription's budget.
 			perSub := float64(requests-throttled-1) / float64(c.subs)
 			floor := time.Duration((perSub - c.burst) / c.perSecond * float64(time.Second))
@@ -93,30 +115,13 @@ func BenchmarkTenant(b *testing.B) {
 			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 				b.Fatal(err)
 			}
-			var requests, throttled int
-			var took time.Duration
-			var peak float64
+			var r scanned
 			for b.Loop() {
-				var stderr bytes.Buffer
-				cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
-				cmd.Stderr = &stderr
-				if err := cmd.Start(); err != nil {
-					b.Fatal(err)
+				if r = scanProcess(b, pw, cfg); !strings.Contains(r.stderr, "50000 soft-deleted versions") {
+					b.Fatalf("the scan missed versions:\n%s", r.stderr)
 				}
-				done := make(chan float64)
-				go func() { done <- watchPeak(cmd.Process.Pid) }()
-				if err := cmd.Wait(); err != nil {
-					b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
-				}
-				peak = max(peak, <-done)
-				m := summary.FindStringSubmatch(stderr.String())
-				if m == nil || m[3] != "0" || !strings.Contains(stderr.String(), "50000 soft-deleted versions") {
-					b.Fatalf("the scan did not read everything:\n%s", stderr.String())
-				}
-				requests, _ = strconv.Atoi(m[1])
-				throttled, _ = strconv.Atoi(m[2])
-				took, _ = time.ParseDuration(m[4])
 			}
+			requests, throttled, took, peak := r.requests, r.throttled, r.took, r.peak
 			floor := time.Duration(float64(requests) * float64(latency) / float64(concurrency))
 			b.ReportMetric(float64(requests), "requests")
 			b.ReportMetric(float64(throttled), "throttled")
