@@ -3,7 +3,6 @@ package scanner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcegraph/armresourcegraph"
-	"go.uber.org/zap"
 )
 
 // Discovery is how a scan finds the galleries and image definitions whose recycle bins it lists.
@@ -60,146 +58,184 @@ type graphRow struct {
 	Tags           map[string]string `json:"tags"`
 	SubscriptionID string            `json:"subscriptionId"`
 	LiveVersions   []string          `json:"liveVersions"`
-	raw            json.RawMessage
+	fields         map[string]any    // the row as decoded: a gallery's is its ARM body
 }
 
-// discovered is what Resource Graph said of the estate.
-type discovered struct {
-	subscriptions []string
-	galleries     []Gallery
-	images        []graphRow
+// graph is one scan's Resource Graph client, the scopes its queries cover, and what the last
+// answer said of the quota. Its queries run one after another.
+type graph struct {
+	s      *Scanner
+	client *armresourcegraph.Client
+	// scopes are subscription batches of at most graphBatch; one nil scope is the tenant or the
+	// management groups.
+	scopes [][]string
+	// wait is what the last answer said of the quota: wait this long before the next query.
+	wait time.Duration
 }
 
-// discover asks Resource Graph for the subscriptions, galleries and image definitions in scope:
-// the configured subscriptions (300 a query), else the configured management groups, else the
-// tenant. It returns an error, and nothing, if any query fails: a part of the estate must not
-// go missing because one page did.
-func (s *Scanner) discover(ctx context.Context) (*discovered, error) {
+func (s *Scanner) newGraph() (*graph, error) {
 	client, err := armresourcegraph.NewClient(s.opts.Credential, s.opts.Pipeline.ClientOptions())
 	if err != nil {
 		return nil, fmt.Errorf("creating the Resource Graph client: %w", err)
 	}
-	var scopes [][]string // subscription batches; one nil scope is the tenant or the management groups
-	subs := s.configured()
-	for b := range slices.Chunk(subs, graphBatch) {
-		scopes = append(scopes, b)
+	g := &graph{s: s, client: client}
+	for b := range slices.Chunk(s.configured(), graphBatch) {
+		g.scopes = append(g.scopes, b)
 	}
-	if len(scopes) == 0 {
-		scopes = [][]string{nil}
+	if len(g.scopes) == 0 {
+		g.scopes = [][]string{nil}
 	}
-	d := &discovered{subscriptions: subs}
-	var wait time.Duration // what the last answer said of the quota: wait this before the next query
+	return g, nil
+}
+
+// pages runs query over every scope to its last page, handing each page to fn with the number of
+// rows the scope has in all and where the page starts among them. It keeps inside the caller's
+// quota: once an answer says x-ms-user-quota-remaining is 0, the next page or query waits out
+// x-ms-user-quota-resets-after (a 429 is waited out by the pipeline as any other).
+func (g *graph) pages(ctx context.Context, query string, fn func(total, offset int, rows []graphRow) error) error {
+	for _, scope := range g.scopes {
+		req := armresourcegraph.QueryRequest{Query: to.Ptr(query), Options: &armresourcegraph.QueryRequestOptions{
+			Top: to.Ptr[int32](1000), ResultFormat: to.Ptr(armresourcegraph.ResultFormatObjectArray)}}
+		for _, id := range scope {
+			req.Subscriptions = append(req.Subscriptions, to.Ptr(id))
+		}
+		if scope == nil {
+			for _, mg := range g.s.opts.ManagementGroups {
+				req.ManagementGroups = append(req.ManagementGroups, to.Ptr(mg))
+			}
+		}
+		for page, offset := 0, 0; ; page++ {
+			if page >= g.s.opts.MaxPages {
+				return badResponse(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
+			}
+			if err := g.s.opts.Clock.Sleep(ctx, g.wait); err != nil {
+				return err
+			}
+			var raw *http.Response
+			resp, err := g.client.Resources(policy.WithCaptureResponse(ctx, &raw), req, nil)
+			if err != nil {
+				return err
+			}
+			g.wait = 0
+			if raw != nil && raw.Header.Get("x-ms-user-quota-remaining") == "0" {
+				g.wait = quotaResets(raw.Header.Get("x-ms-user-quota-resets-after"))
+			}
+			rows, err := graphRows(resp.Data)
+			if err != nil {
+				return err
+			}
+			total := len(rows)
+			if resp.TotalRecords != nil {
+				total = max(total, int(*resp.TotalRecords))
+			}
+			if err := fn(total, offset, rows); err != nil {
+				return err
+			}
+			offset += len(rows)
+			if resp.SkipToken == nil || *resp.SkipToken == "" {
+				break
+			}
+			req.Options.SkipToken = resp.SkipToken
+		}
+	}
+	return nil
+}
+
+// galleries asks Resource Graph for the subscriptions (unless they are configured) and the
+// galleries in scope. It returns an error, and nothing, if any query fails.
+func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Gallery, err error) {
+	s := g.s
 	exclude := map[string]bool{}
 	for _, id := range s.opts.Exclude {
 		exclude[strings.ToLower(id)] = true
 	}
-	for _, scope := range scopes {
-		if len(subs) == 0 {
-			rows, err := s.query(ctx, client, &wait, subscriptionsQuery, scope)
-			if err != nil {
-				return nil, fmt.Errorf("listing subscriptions: %w", err)
-			}
+	subs = s.configured()
+	if len(subs) == 0 {
+		err := g.pages(ctx, subscriptionsQuery, func(_, _ int, rows []graphRow) error {
 			for _, row := range rows {
-				if id := strings.ToLower(row.SubscriptionID); id != "" && !exclude[id] && !slices.Contains(d.subscriptions, id) {
-					d.subscriptions = append(d.subscriptions, id)
+				if id := strings.ToLower(row.SubscriptionID); id != "" && !exclude[id] && !slices.Contains(subs, id) {
+					subs = append(subs, id)
 				}
 			}
-		}
-		rows, err := s.query(ctx, client, &wait, galleriesQuery, scope)
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("listing galleries: %w", err)
+			return nil, nil, fmt.Errorf("listing subscriptions: %w", err)
 		}
+		if len(subs) == 0 {
+			return nil, nil, errNoSubscription
+		}
+	}
+	err = g.pages(ctx, galleriesQuery, func(_, _ int, rows []graphRow) error {
 		for _, row := range rows {
 			var item armcompute.Gallery // a row is the gallery's ARM body
-			if err := json.Unmarshal(row.raw, &item); err != nil {
-				return nil, badResponse(fmt.Sprintf("gallery row %s: %v", row.ID, err))
+			body, err := json.Marshal(row.fields)
+			if err == nil {
+				err = json.Unmarshal(body, &item)
+			}
+			if err != nil {
+				return badResponse(fmt.Sprintf("gallery row %s: %v", row.ID, err))
 			}
 			sub := strings.ToLower(row.SubscriptionID)
 			if exclude[sub] {
 				continue
 			}
-			g, err := newGallery(sub, &item, s.opts.DefaultRetentionDays)
+			gal, err := newGallery(sub, &item, s.opts.DefaultRetentionDays)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			d.galleries = append(d.galleries, g)
+			galleries = append(galleries, gal)
 		}
-		if rows, err = s.query(ctx, client, &wait, imagesQuery, scope); err != nil {
-			return nil, fmt.Errorf("listing image definitions: %w", err)
-		}
-		for _, row := range rows {
-			if !exclude[strings.ToLower(row.SubscriptionID)] {
-				d.images = append(d.images, row)
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing galleries: %w", err)
 	}
-	if len(d.subscriptions) == 0 {
-		return nil, errNoSubscription
-	}
-	return d, nil
+	return subs, galleries, nil
 }
 
-// query runs one Resource Graph query to its last page. It keeps inside the caller's quota: once
-// an answer says x-ms-user-quota-remaining is 0, the next query or page waits out
-// x-ms-user-quota-resets-after, carried in *wait (a 429 is waited out by the pipeline as any
-// other).
-func (s *Scanner) query(ctx context.Context, client *armresourcegraph.Client, wait *time.Duration, query string, subs []string) ([]graphRow, error) {
-	req := armresourcegraph.QueryRequest{Query: to.Ptr(query), Options: &armresourcegraph.QueryRequestOptions{
-		Top: to.Ptr[int32](1000), ResultFormat: to.Ptr(armresourcegraph.ResultFormatObjectArray)}}
-	for _, id := range subs {
-		req.Subscriptions = append(req.Subscriptions, to.Ptr(id))
-	}
-	for _, mg := range s.opts.ManagementGroups {
-		if subs == nil {
-			req.ManagementGroups = append(req.ManagementGroups, to.Ptr(mg))
-		}
-	}
-	var out []graphRow
-	for page := 0; ; page++ {
-		if page >= s.opts.MaxPages {
-			return nil, badResponse(fmt.Sprintf("Resource Graph gave more than %d pages", s.opts.MaxPages))
-		}
-		if err := s.opts.Clock.Sleep(ctx, *wait); err != nil {
-			return nil, err
-		}
-		var raw *http.Response
-		resp, err := client.Resources(policy.WithCaptureResponse(ctx, &raw), req, nil)
-		if err != nil {
-			return nil, err
-		}
-		*wait = 0
-		if raw != nil && raw.Header.Get("x-ms-user-quota-remaining") == "0" {
-			*wait = quotaResets(raw.Header.Get("x-ms-user-quota-resets-after"))
-		}
-		rows, err := graphRows(resp.Data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-		if resp.SkipToken == nil || *resp.SkipToken == "" {
-			return out, nil
-		}
-		req.Options.SkipToken = resp.SkipToken
-	}
-}
-
-// graphRows decodes a page's objectArray rows.
+// graphRows reads a page's objectArray rows from what the SDK decoded them into. A field of the
+// wrong type is refused, naming the row; the whole row is kept for the galleries, whose ARM body
+// it is.
 func graphRows(data any) ([]graphRow, error) {
 	items, ok := data.([]any)
 	if !ok && data != nil {
 		return nil, badResponse(fmt.Sprintf("Resource Graph data is %T, not an array of rows", data))
 	}
 	rows := make([]graphRow, 0, len(items))
-	for _, item := range items {
-		b, err := json.Marshal(item)
-		if err != nil {
-			return nil, err
+	for i, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, badResponse(fmt.Sprintf("Resource Graph row %d is %T, not an object", i, item))
 		}
-		var row graphRow
-		if err := json.Unmarshal(b, &row); err != nil {
-			return nil, badResponse(fmt.Sprintf("a Resource Graph row: %v", err))
+		row := graphRow{fields: m}
+		var bad []string
+		text := func(key string) string {
+			v, _ := m[key].(string)
+			if _, there := m[key]; there && m[key] != nil && v == "" {
+				bad = append(bad, key)
+			}
+			return v
 		}
-		row.raw = b
+		row.ID, row.Name, row.SubscriptionID = text("id"), text("name"), text("subscriptionId")
+		if tags, ok := m["tags"].(map[string]any); ok {
+			row.Tags = make(map[string]string, len(tags))
+			for k, v := range tags {
+				if s, ok := v.(string); ok {
+					row.Tags[k] = s
+				}
+			}
+		}
+		if live, ok := m["liveVersions"].([]any); ok {
+			for _, v := range live {
+				if s, ok := v.(string); ok {
+					row.LiveVersions = append(row.LiveVersions, s)
+				}
+			}
+		}
+		if len(bad) > 0 {
+			return nil, badResponse(fmt.Sprintf("Resource Graph row %d (%s): %v not strings", i, row.ID, bad))
+		}
 		rows = append(rows, row)
 	}
 	return rows, nil
@@ -212,135 +248,4 @@ func quotaResets(v string) time.Duration {
 		return time.Second
 	}
 	return max(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute+time.Duration(sec)*time.Second, time.Second)
-}
-
-// scanDiscovered queues a recycle-bin listing for every image definition Resource Graph found;
-// an incremental scan carries forward, instead, the bins nothing says have changed.
-func (r *run) scanDiscovered(d *discovered, p *pool) {
-	s, now := r.s, r.s.opts.Clock.Now()
-	ids := map[string]bool{}
-	type listing struct {
-		id, name string
-		g        Gallery
-		c        *clients
-		t        map[string]string
-		live     uint64
-		ahead    time.Duration
-	}
-	var lists []listing
-	first := 0 // bins never listed: spread over the reconcile period
-	galleries := map[string]Gallery{}
-	for _, g := range d.galleries {
-		if take(r, &r.galleries, g.ID, g) {
-			galleries[strings.ToLower(g.ID)] = g
-		}
-	}
-	for _, sub := range d.subscriptions {
-		r.read[sub] = true
-	}
-	for _, row := range d.images {
-		galleryID, name, ok := strings.Cut(row.ID, "/images/")
-		g, known := galleries[strings.ToLower(galleryID)]
-		if !ok || !known || name == "" || strings.Contains(name, "/") {
-			continue // a definition of a gallery out of scope, or a row that is not one
-		}
-		c, err := r.s.clientsFor(g.SubscriptionID)
-		if err != nil {
-			r.fail(context.Background(), g.SubscriptionID, g.ID, err)
-			continue
-		}
-		def := ImageDefinition{ID: g.ID + "/images/" + name, SubscriptionID: g.SubscriptionID,
-			ResourceGroup: g.ResourceGroup, Gallery: g.Name, Name: name}
-		if !take(r, &r.images, def.ID, def) {
-			continue
-		}
-		t := tags(g.Tags, ptrMap(row.Tags))
-		if !s.opts.Incremental {
-			p.add(g.SubscriptionID, func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
-			continue
-		}
-		id, live := strings.ToLower(def.ID), liveHash(row.LiveVersions)
-		ids[id] = true
-		versions, ok, known := s.bins.carried(id, live, now, s.opts.FullEvery)
-		if ok {
-			r.carry(versions, t)
-			continue
-		}
-		l := listing{id: id, name: name, g: g, c: c, t: t, live: live, ahead: -1}
-		if !known {
-			l.ahead, first = time.Duration(first), first+1
-		}
-		lists = append(lists, l)
-	}
-	if !s.opts.Incremental {
-		return
-	}
-	s.bins.keepOnly(ids)
-	for _, l := range lists {
-		ahead := time.Duration(0)
-		if l.ahead >= 0 { // the k-th of the first-listed takes the k-th place in the period
-			ahead = time.Duration(int64(l.ahead) * int64(s.opts.FullEvery) / int64(first))
-		}
-		p.add(l.g.SubscriptionID, func(ctx context.Context) {
-			if versions, whole := r.listImage(ctx, l.c, l.g, l.name, l.t); whole {
-				s.bins.listed(l.id, l.live, now, s.opts.FullEvery, ahead, versions)
-			} else {
-				s.bins.forget(l.id) // listed again next scan
-			}
-		})
-	}
-}
-
-// carry adds a bin's versions from its last listing, with the tags its definition has now.
-func (r *run) carry(versions []Version, t map[string]string) {
-	r.carried.Add(1)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, v := range versions {
-		v.Tags = t
-		r.versions = append(r.versions, v)
-	}
-}
-
-func ptrMap(m map[string]string) map[string]*string {
-	out := make(map[string]*string, len(m))
-	for k, v := range m {
-		out[k] = to.Ptr(v)
-	}
-	return out
-}
-
-// discoverOrWalk starts a scan: through Resource Graph when so configured, falling back to the
-// ARM walk, loudly, when a query is refused; else the ARM walk. It returns the subscriptions in
-// scope and why Resource Graph was not used, if it was to be.
-func (r *run) discoverOrWalk(ctx context.Context, p *pool) (subs []string, fallback string, err error) {
-	s := r.s
-	if s.opts.Discovery == DiscoveryResourceGraph {
-		if err := s.checkToken(ctx); err != nil {
-			return nil, "", err
-		}
-		d, err := s.discover(ctx)
-		if err == nil {
-			for _, sub := range d.subscriptions {
-				r.complete[sub] = true
-			}
-			r.scanDiscovered(d, p)
-			return d.subscriptions, "", nil
-		}
-		if len(s.opts.ManagementGroups) > 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			// Without Resource Graph the management groups' subscriptions are unknown: walking
-			// every subscription the identity sees would watch another estate.
-			return nil, "", fmt.Errorf("querying Resource Graph: %w", err)
-		}
-		fallback = err.Error()
-		s.opts.Logger.Warn("Resource Graph discovery failed; walking ARM for this scan instead", zap.Error(err))
-	}
-	if subs, err = s.subscriptions(ctx); err != nil {
-		return nil, fallback, err
-	}
-	for _, sub := range subs {
-		r.complete[sub] = true
-		p.add(sub, func(ctx context.Context) { r.scanSubscription(ctx, p, sub) })
-	}
-	return subs, fallback, nil
 }

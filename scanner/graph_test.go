@@ -2,6 +2,7 @@ package scanner_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,45 @@ func TestManagementGroupsScopeDiscovery(t *testing.T) {
 	snap = scan(t, h)
 	if !snap.Failed() || len(snap.Versions) != 0 || requests(h, "/providers/Microsoft.Compute/galleries?") != 0 {
 		t.Errorf("failed %v, %d versions, errors %+v: a management group scope must not widen to the walk", snap.Failed(), len(snap.Versions), snap.Errors)
+	}
+}
+
+// A query that fails part way, after some image definitions have been queued, walks the
+// galleries through ARM for the rest: every bin is listed, none twice.
+func TestAQueryFailingPartWayIsFinishedByTheWalk(t *testing.T) {
+	var h *harness
+	graphQueries := 0
+	h = newHarness(t, bigEstate(2500), harnessOpts{
+		sim: armsim.Options{OnRequest: func(r *http.Request) {
+			if strings.EqualFold(r.URL.Path, armsim.GraphPath) {
+				if graphQueries++; graphQueries == 3 { // the galleries and a first page of definitions went through
+					h.sim.Inject(armsim.Fault{Scope: armsim.GraphPath, Status: 503, Code: "ServiceUnavailable", Message: "down"})
+				}
+			}
+		}},
+		scanner: scanner.Options{Subscriptions: []string{subA}, Discovery: scanner.DiscoveryResourceGraph}})
+	snap := scan(t, h)
+	if len(snap.Errors) != 0 || len(snap.Versions) != 2500 {
+		t.Fatalf("%d versions, errors %+v", len(snap.Versions), snap.Errors)
+	}
+	if !strings.Contains(snap.Stats.DiscoveryFallback, "listing image definitions") {
+		t.Errorf("fallback = %q", snap.Stats.DiscoveryFallback)
+	}
+	if n := requests(h, "/softDeletedArtifactTypes/Images/artifacts/"); n != 2500 {
+		t.Errorf("%d bin listings for 2,500 image definitions", n)
+	}
+	if requests(h, "/images?") == 0 {
+		t.Error("the galleries were not walked for the definitions the query did not return")
+	}
+}
+
+// A row that is not what the query projects (an id that is a number) is refused, naming the row,
+// and that scan walks ARM instead.
+func TestAMalformedRowFallsBackToTheWalk(t *testing.T) {
+	h := newHarness(t, twoSubscriptions(), harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph}})
+	h.sim.Inject(armsim.Fault{Scope: armsim.GraphPath, Raw: true, Body: `{"totalRecords": 1, "count": 1, "data": [{"id": 5, "subscriptionId": "x"}]}`})
+	snap := scan(t, h)
+	if len(snap.Errors) != 0 || len(snap.Versions) != 4 || !strings.Contains(snap.Stats.DiscoveryFallback, "[id] not strings") {
+		t.Errorf("%d versions, errors %+v, fallback %q", len(snap.Versions), snap.Errors, snap.Stats.DiscoveryFallback)
 	}
 }

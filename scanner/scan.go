@@ -113,7 +113,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	p := newPool(s.opts.Pipeline.Wait)
-	subs, fallback, err := r.discoverOrWalk(ctx, p)
+	subs, err := r.discoverOrWalk(ctx, p)
 	if err != nil {
 		r.fail(ctx, "", RootScope, err)
 	} else {
@@ -134,7 +134,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	snap.Duration = s.opts.Clock.Now().Sub(start)
 	snap.Stats.Requests = after.Requests - before.Requests
 	snap.Stats.Throttled = after.Throttled - before.Throttled
-	snap.Stats.DiscoveryFallback = fallback
+	snap.Stats.DiscoveryFallback = r.fallback
 	snap.Stats.BinsCarried = int(r.carried.Load())
 	return snap, nil
 }
@@ -235,6 +235,7 @@ type run struct {
 	read      map[string]bool // the subscription's gallery list was read
 	seen      map[string]bool // lower-cased ids already taken: a service that lists one twice
 	carried   atomic.Int64    // recycle bins an incremental scan did not list
+	fallback  string          // why Resource Graph was given up for the ARM walk, if it was
 }
 
 func (r *run) fail(ctx context.Context, sub, scope string, err error) {

@@ -230,5 +230,8 @@ func (b *budgetPolicy) Do(req *policy.Request) (*http.Response, error) {
 // Wait is how long until sub can be sent a request beyond ahead already promised to it: zero
 // when its budget has room now. The scanner's workers take the subscription that is ready first.
 func (p *Pipeline) Wait(sub string, ahead int) time.Duration {
+	if sub == "" { // not a subscription's request (Resource Graph): no budget of ours to wait on
+		return 0
+	}
 	return p.budget.of(strings.ToLower(sub)).ready(p.opts.Clock.Now(), ahead)
 }
