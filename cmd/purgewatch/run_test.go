@@ -479,3 +479,50 @@ func TestAReloadStormBySignalAndHTTP(t *testing.T) {
 		t.Error("no reload said which channels it added")
 	}
 }
+
+// An incremental daemon (Resource Graph discovery, scan.incremental) announces a version deleted
+// between two of its scans, though the second lists only the bins that may have changed.
+func TestAnIncrementalDaemonAnnouncesAVersionDeletedBetweenScans(t *testing.T) {
+	images := make([]armsim.Image, 200)
+	for i := range images {
+		images[i] = armsim.Image{Name: fmt.Sprintf("img%03d", i), Versions: []string{"1.0.0", "2.0.0"}}
+	}
+	sub := "33333333-3333-3333-3333-333333333333"
+	sim := armsim.New(armsim.Estate{Subscriptions: []armsim.Subscription{{ID: sub, Galleries: []armsim.Gallery{{
+		Name: "prod", ResourceGroup: "rg", Location: "West Europe", Images: images,
+		SoftDelete: &armsim.SoftDeletePolicy{Enabled: true, RetentionDays: new(2)}}}}}}, armsim.Options{})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	// No audit: its listing of each definition's live versions would spend the read budget and
+	// hold each scan for seconds.
+	body := "azure:\n  auth: none\n  endpoint: " + srv.URL + "\n  discovery: resourcegraph\nscan:\n  schedule: \"@every 1s\"\n  incremental: true\n" +
+		"audit:\n  enabled: false\n" +
+		"notify:\n  stateFile: " + filepath.Join(dir, "state.db") + "\n  channels:\n    - {name: stdout, type: log}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--config.file", cfg)
+	d.waitReady(t)
+	if out := d.stdout.String(); out != "" {
+		t.Fatalf("announced before anything was deleted:\n%s", out)
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/subscriptions/"+sub+
+		"/resourceGroups/rg/providers/Microsoft.Compute/galleries/prod/images/img042/versions/1.0.0?api-version=2025-03-03", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(d.stdout.String(), `img042`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted version was not announced:\n%s", d.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(d.logs.String(), `"binsCarried":199`) {
+		t.Errorf("the scan that found it was not incremental:\n%s", grep(d.logs.String(), `{"level":"info"`))
+	}
+}
