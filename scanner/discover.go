@@ -46,6 +46,7 @@ func (r *run) discoverOrWalk(ctx context.Context, p *pool) ([]string, error) {
 		}
 		r.fellBack(err)
 	}
+	s.discoveredLive.Store(nil)
 	subs, err := s.subscriptions(ctx)
 	if err != nil {
 		return nil, err
@@ -72,8 +73,10 @@ func (r *run) fellBack(err error) {
 func (r *run) listDiscovered(ctx context.Context, p *pool, g *graph, galleries map[string]Gallery) {
 	s, now := r.s, r.s.opts.Clock.Now()
 	ids := map[string]bool{}
+	live := map[string][]LiveVersion{}
 	err := g.pages(ctx, imagesQuery, func(total, offset int, rows []graphRow) error {
 		for i, row := range rows {
+			live[strings.ToLower(row.ID)] = row.Live
 			// A bin never listed takes the place of its row in the reconcile period, so that the
 			// bins first listed together are reconciled a share at a time, not all at once.
 			ahead := time.Duration(int64(offset+i) * int64(s.opts.FullEvery) / int64(max(total, 1)))
@@ -86,6 +89,7 @@ func (r *run) listDiscovered(ctx context.Context, p *pool, g *graph, galleries m
 			r.fail(ctx, "", RootScope, err)
 			return
 		}
+		s.discoveredLive.Store(nil) // the audit lists them through ARM
 		r.fellBack(fmt.Errorf("listing image definitions: %w", err))
 		for _, gal := range galleries {
 			if c, err := s.clientsFor(gal.SubscriptionID); err == nil {
@@ -94,6 +98,7 @@ func (r *run) listDiscovered(ctx context.Context, p *pool, g *graph, galleries m
 		}
 		return
 	}
+	s.discoveredLive.Store(&live)
 	if s.opts.Incremental {
 		s.bins.keepOnly(ids)
 	}

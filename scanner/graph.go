@@ -43,9 +43,11 @@ const (
     resources
     | where type =~ 'microsoft.compute/galleries/images/versions'
     | extend imageId = tolower(tostring(split(id, '/versions/')[0]))
-    | summarize liveVersions = make_list(name) by imageId
+    | summarize liveVersions = make_list(name),
+        liveDetails = make_list(pack('id', id, 'location', location, 'provisioningState', tostring(properties.provisioningState)))
+        by imageId
   ) on imageId
-| project id, name, type, tags, subscriptionId, resourceGroup, liveVersions`
+| project id, name, type, tags, subscriptionId, resourceGroup, liveVersions, liveDetails`
 )
 
 // graphBatch is how many subscriptions one query names; Resource Graph advises about 300.
@@ -53,12 +55,13 @@ const graphBatch = 300
 
 // graphRow is a row of the galleries or image definitions query.
 type graphRow struct {
-	ID             string            `json:"id"`
-	Name           string            `json:"name"`
-	Tags           map[string]string `json:"tags"`
-	SubscriptionID string            `json:"subscriptionId"`
-	LiveVersions   []string          `json:"liveVersions"`
-	fields         map[string]any    // the row as decoded: a gallery's is its ARM body
+	ID, Name, SubscriptionID string
+	Tags                     map[string]string
+	// LiveVersions names the image definition's live versions; Live is what the audit reads of
+	// each (the query's liveDetails).
+	LiveVersions []string
+	Live         []LiveVersion
+	fields       map[string]any // the row as decoded: a gallery's is its ARM body
 }
 
 // graph is one scan's Resource Graph client, the scopes its queries cover, and what the last
@@ -230,6 +233,18 @@ func graphRows(data any) ([]graphRow, error) {
 			for _, v := range live {
 				if s, ok := v.(string); ok {
 					row.LiveVersions = append(row.LiveVersions, s)
+				}
+			}
+		}
+		if details, ok := m["liveDetails"].([]any); ok {
+			for _, d := range details {
+				if d, ok := d.(map[string]any); ok {
+					id, _ := d["id"].(string)
+					loc, _ := d["location"].(string)
+					state, _ := d["provisioningState"].(string)
+					if id != "" {
+						row.Live = append(row.Live, LiveVersion{ID: id, Location: ShortLocation(loc), ProvisioningState: state})
+					}
 				}
 			}
 		}

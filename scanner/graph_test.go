@@ -167,3 +167,31 @@ func TestAMalformedRowFallsBackToTheWalk(t *testing.T) {
 		t.Errorf("%d versions, errors %+v, fallback %q", len(snap.Versions), snap.Errors, snap.Stats.DiscoveryFallback)
 	}
 }
+
+// The audit's live versions come with Resource Graph's image definitions: the inventory reads
+// them from the scan instead of listing each definition's versions, and finds what the listing
+// finds (a version in Failed provisioning state among them).
+func TestTheAuditReadsLiveVersionsFromResourceGraph(t *testing.T) {
+	estate := twoSubscriptions()
+	img := &estate.Subscriptions[0].Galleries[0].Images[0]
+	img.Versions, img.Failed = []string{"2.0.0", "2.1.0"}, []string{"2.1.0"}
+	live := func(discovery string) ([]scanner.LiveVersion, int) {
+		h := newHarness(t, estate, harnessOpts{scanner: scanner.Options{Discovery: discovery}})
+		snap := scan(t, h)
+		inv := h.scanner.Inventory(t.Context(), nil, snap.Images)
+		if len(inv.Errors) != 0 {
+			t.Fatalf("%s: %+v", discovery, inv.Errors)
+		}
+		slices.SortFunc(inv.LiveVersions, func(a, b scanner.LiveVersion) int { return strings.Compare(a.ID, b.ID) })
+		// Live-version listings: .../images/I/versions?, not the bins' .../artifacts/I/versions?.
+		return inv.LiveVersions, requests(h, "/versions?") - requests(h, "/softDeletedArtifactTypes/")
+	}
+	walked, listings := live(scanner.DiscoveryARM)
+	graphed, graphListings := live(scanner.DiscoveryResourceGraph)
+	if len(walked) != 2 || walked[1].ProvisioningState != "Failed" || !slices.Equal(graphed, walked) {
+		t.Errorf("Resource Graph gave %+v; the listing %+v", graphed, walked)
+	}
+	if listings == 0 || graphListings != 0 {
+		t.Errorf("live-version listings: %d walking, %d with Resource Graph (want none)", listings, graphListings)
+	}
+}

@@ -90,7 +90,14 @@ func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images 
 			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachineScaleSets", sets, nil, err)
 		})
 	}
+	discovered := s.discoveredLive.Load()
 	for _, img := range images {
+		if discovered != nil {
+			if lv, ok := (*discovered)[strings.ToLower(img.ID)]; ok { // Resource Graph gave them with the scan
+				keep(img.ID, nil, lv, nil)
+				continue
+			}
+		}
 		c, err := s.clientsFor(img.SubscriptionID)
 		if err != nil {
 			keep(img.ID, nil, nil, err)

@@ -62,6 +62,9 @@ type Scanner struct {
 	found atomic.Int64
 	// bins is what incremental scans remember of each recycle bin.
 	bins bins
+	// discoveredLive is the live versions Resource Graph gave with each image definition in the
+	// last scan that read them all (lower-cased image id); the audit reads them from here.
+	discoveredLive atomic.Pointer[map[string][]LiveVersion]
 }
 
 // clients are one subscription's SDK clients, made once and shared by every scan.

@@ -149,8 +149,15 @@ func (s *Server) graphImages(subs []*Subscription) []map[string]any {
 			for ii := range g.Images {
 				img := &g.Images[ii]
 				m := imageModel(sub.ID, g, img)
+				details := []map[string]any{}
+				for _, v := range img.Versions {
+					vm := versionModel(sub.ID, g, img, v)
+					details = append(details, map[string]any{"id": *vm.ID, "location": *vm.Location,
+						"provisioningState": string(*vm.Properties.ProvisioningState)})
+				}
 				row := map[string]any{"id": *m.ID, "name": *m.Name, "type": *m.Type, "tags": m.Tags,
-					"subscriptionId": sub.ID, "resourceGroup": g.ResourceGroup, "liveVersions": slices.Clone(img.Versions)}
+					"subscriptionId": sub.ID, "resourceGroup": g.ResourceGroup, "liveVersions": slices.Clone(img.Versions),
+					"liveDetails": details}
 				if img.Versions == nil {
 					row["liveVersions"] = []string{}
 				}
