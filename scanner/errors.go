@@ -61,6 +61,8 @@ func scopeError(ctx context.Context, scope string, err error) ScopeError {
 	case errors.As(err, &re):
 		e.Code, e.Message = serviceError(re)
 		e.Reason = reasonFor(re.StatusCode)
+	case errors.Is(err, arm.ErrBudgetPaused):
+		e.Code, e.Reason = "SubscriptionRequestsThrottled", ReasonThrottled
 	case errors.Is(err, errNoSubscription):
 		e.Code, e.Reason = "NoSubscription", ReasonNotFound
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:

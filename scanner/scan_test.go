@@ -355,3 +355,33 @@ func TestScanParsesOddTimestampsThroughTheWire(t *testing.T) {
 		t.Errorf("errors = %+v, want one bad_response naming the broken version", snap.Errors)
 	}
 }
+
+// When ARM throttles a subscription's reads with a Retry-After past the scan's deadline, the
+// subscription's other reads are not sent only to be throttled too, nor do they sleep past the
+// deadline: they fail at once, as throttled.
+func TestASubscriptionThrottledPastTheDeadlineFailsFast(t *testing.T) {
+	h := newHarness(t, twoSubscriptions(), harnessOpts{sim: armsim.Options{Burst: 2, PerSecond: 0.0001}})
+	h.clock.Set(time.Now()) // the deadline is on the wall clock
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	snap, err := h.scanner.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Errors) == 0 {
+		t.Fatal("nothing was throttled")
+	}
+	for _, e := range snap.Errors {
+		if e.Reason != scanner.ReasonThrottled {
+			t.Errorf("%s: %s (%s), want throttled", e.Scope, e.Reason, e.Message)
+		}
+	}
+	for _, d := range h.clock.Sleeps() {
+		if d >= 10*time.Minute {
+			t.Errorf("slept %v, past the scan's deadline", d)
+		}
+	}
+	if sent := len(h.sim.Requests()); sent > 12 {
+		t.Errorf("%d requests: the paused subscription's reads were still sent", sent)
+	}
+}

@@ -2,6 +2,7 @@ package arm
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ func newBudget(b Budget) *budget {
 	return &budget{limiter: rate.NewLimiter(ceiling, burst), ceiling: ceiling}
 }
 
+// ErrBudgetPaused is returned for a request that would have to wait, past its deadline, for the
+// end of a pause ARM asked for on the whole subscription (a 429 with a long Retry-After).
+var ErrBudgetPaused = errors.New("arm: ARM throttled the subscription's reads until after this scan's deadline")
+
 // wait returns when a request may be sent: after any pause, with a token of the bucket. It takes
 // the token only when it is there, rather than reserving one ahead: a reservation made at the
 // old rate would still go out after ARM had said to slow down, or to pause.
@@ -70,6 +75,10 @@ func (b *budget) wait(ctx context.Context, c clock.Clock) error {
 		now := c.Now()
 		b.mu.Lock()
 		delay := b.paused.Sub(now)
+		if delay > 0 && pastDeadline(ctx, b.paused) {
+			b.mu.Unlock()
+			return ErrBudgetPaused // as throttlePolicy does: never sleep past the deadline
+		}
 		if delay <= 0 {
 			if b.limiter.AllowN(now, 1) {
 				b.mu.Unlock()
@@ -102,12 +111,17 @@ func (b *budget) ready(now time.Time, ahead int) time.Duration {
 	return wait
 }
 
-// observe learns from an answer: its status, ARM's remaining reads (-1 when not given) and,
-// for a 429, how long ARM asks to wait.
-func (b *budget) observe(now time.Time, status, remaining int, retryAfter time.Duration) {
+// observe learns from an answer: its status, ARM's remaining reads (-1 when not given), whether
+// a 429 throttled the subscription's reads as a whole (rather than one resource provider's
+// operation, which throttlePolicy waits out for that request alone) and how long ARM asks to
+// wait.
+func (b *budget) observe(now time.Time, status, remaining int, wholeSubscription bool, retryAfter time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if status == http.StatusTooManyRequests {
+		if !wholeSubscription {
+			return
+		}
 		if until := now.Add(retryAfter); until.After(b.paused) {
 			b.paused = until
 		}
@@ -219,7 +233,10 @@ func (b *budgetPolicy) Do(req *policy.Request) (*http.Response, error) {
 		}
 	}
 	if s != nil && resp != nil {
-		s.observe(b.clock.Now(), status, remaining, RetryAfter(resp.Header, defaultRetryAfter))
+		// ARM's own throttling of the subscription's reads says so in its error code, or leaves
+		// no reads; a provider's throttling of one operation does neither.
+		whole := resp.Header.Get("x-ms-error-code") == "SubscriptionRequestsThrottled" || remaining == 0
+		s.observe(b.clock.Now(), status, remaining, whole, RetryAfter(resp.Header, defaultRetryAfter))
 	}
 	if b.observer != nil {
 		b.observer.Request(Operation(req.Raw().Method, req.Raw().URL.Path), status, sub, remaining)

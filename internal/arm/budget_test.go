@@ -39,10 +39,10 @@ func (s *simulation) spend(t *testing.T, n int, latency time.Duration) (throttle
 		if !s.theirs.AllowN(at, 1) {
 			throttled++
 			retry := time.Duration(math.Ceil((1-s.theirs.TokensAt(at))/float64(s.theirs.Limit()))) * time.Second
-			s.ours.observe(at, http.StatusTooManyRequests, 0, retry)
+			s.ours.observe(at, http.StatusTooManyRequests, 0, true, retry)
 			return
 		}
-		s.ours.observe(at, http.StatusOK, int(s.theirs.TokensAt(at)), 0)
+		s.ours.observe(at, http.StatusOK, int(s.theirs.TokensAt(at)), false, 0)
 		n--
 	}
 	for n > 0 {
