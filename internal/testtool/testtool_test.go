@@ -41,22 +41,29 @@ func (r *recorder) Cleanup(f func()) {
 	r.cleanups = append(r.cleanups, f)
 }
 
-// A program that keeps losing its port is tried three times, then reported with its output,
-// and its cleanups return: an early exit used to leave the cleanup waiting forever, turning a
-// failed start into the whole package's ten-minute timeout.
-func TestServeRetriesATakenPortThenFails(t *testing.T) {
+// serveScript runs Serve on a shell script that exits early (given the port it was offered), as a
+// test's goroutine would, then runs the cleanups Serve registered: they must return.
+func serveScript(t *testing.T, script func(port int) string) *recorder {
 	r := &recorder{TB: t}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Serve(r, 1, "/bin/sh", func(p []int) (string, []string) {
-			return URL(p[0]), []string{"-c", "echo 'listen tcp " + Addr(p[0]) + ": bind: address already in use' >&2; exit 1"}
-		})
+		Serve(r, 1, "/bin/sh", func(p []int) (string, []string) { return URL(p[0]), []string{"-c", script(p[0])} })
 	}()
 	<-done
 	for _, cleanup := range r.cleanups {
 		cleanup()
 	}
+	return r
+}
+
+// A program that keeps losing its port is tried three times, then reported with its output,
+// and its cleanups return: an early exit used to leave the cleanup waiting forever, turning a
+// failed start into the whole package's ten-minute timeout.
+func TestServeRetriesATakenPortThenFails(t *testing.T) {
+	r := serveScript(t, func(port int) string {
+		return "echo 'listen tcp " + Addr(port) + ": bind: address already in use' >&2; exit 1"
+	})
 	if len(r.cleanups) != 3 {
 		t.Errorf("%d starts, want 3", len(r.cleanups))
 	}
@@ -70,18 +77,7 @@ func TestServeRetriesATakenPortThenFails(t *testing.T) {
 
 // Any other early exit is reported at once: retrying a broken config would only hide it.
 func TestServeReportsOtherExitsAtOnce(t *testing.T) {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Serve(r, 1, "/bin/sh", func(p []int) (string, []string) {
-			return URL(p[0]), []string{"-c", "echo 'error loading config' >&2; exit 2"}
-		})
-	}()
-	<-done
-	for _, cleanup := range r.cleanups {
-		cleanup()
-	}
+	r := serveScript(t, func(int) string { return "echo 'error loading config' >&2; exit 2" })
 	if len(r.cleanups) != 1 || !strings.Contains(r.fatal, "error loading config") {
 		t.Errorf("%d starts, failure %q; want one start reported with its output", len(r.cleanups), r.fatal)
 	}
