@@ -94,7 +94,7 @@ func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hook
 	}
 	d, err := daemon.New(cfg, daemon.Options{
 		Build:     func(c *config.Config) (daemon.Scanner, error) { return scanners.For(c) },
-		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc,
+		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)

@@ -50,6 +50,9 @@ type Options struct {
 	Metrics   *metrics.Process
 	// History is how many past scans State keeps; 0 means 20.
 	History int
+	// Settle, when set, runs after each scan is published and announced: `run` hands the scan's
+	// garbage back to the operating system there.
+	Settle func()
 }
 
 // Daemon schedules scans and holds their State.
@@ -245,6 +248,9 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		d.opts.Logger.Error("scan read nothing; the last good data is kept", fields...)
 	default:
 		d.opts.Logger.Info("scan finished", fields...)
+	}
+	if d.opts.Settle != nil {
+		d.opts.Settle()
 	}
 	return rec
 }

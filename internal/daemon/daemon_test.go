@@ -306,3 +306,17 @@ func TestEachScanIsAudited(t *testing.T) {
 		t.Error("audit.enabled: false still audits")
 	}
 }
+
+// Settle runs once after each scan, once the scan is published: `run` releases memory there.
+func TestSettleRunsAfterEachPublishedScan(t *testing.T) {
+	var settled []int
+	var f *fixture
+	f = newFixtureWith(t, armsim.Options{}, "", func(o *Options, _ *clock.Fake) {
+		o.Settle = func() { settled = append(settled, len(f.d.State().History)) }
+	})
+	f.d.ScanOnce(t.Context())
+	f.d.ScanOnce(t.Context())
+	if len(settled) != 2 || settled[0] != 1 || settled[1] != 2 {
+		t.Errorf("settled after %v published scans, want once after each", settled)
+	}
+}
