@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +23,6 @@ type Sends struct {
 	// LastFailed is the last attempt that failed (to be retried, or refused for good) and why.
 	LastFailed time.Time `json:"lastFailed,omitzero"`
 	LastError  string    `json:"lastError,omitempty"`
-	// Pending and Dead count the channel's messages waiting and refused for good.
-	Pending int `json:"pending"`
-	Dead    int `json:"dead"`
 }
 
 // recordSend updates channel's record inside tx, beside the outcome it records.
@@ -38,46 +37,28 @@ func recordSend(tx *bolt.Tx, channel string, update func(*Sends)) error {
 	return put(b, []byte(channel), s)
 }
 
-// Sends reads every channel's record, with its pending and dead messages counted.
+// Sends reads every channel's record.
 func (s *Store) Sends() (map[string]*Sends, error) {
 	out := map[string]*Sends{}
-	at := func(channel string) *Sends {
-		if out[channel] == nil {
-			out[channel] = &Sends{Channel: channel}
-		}
-		return out[channel]
-	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketSends); b != nil { // absent from an older file opened read-only
-			if err := b.ForEach(func(k, v []byte) error {
-				_, err := get(b, k, at(string(k)))
-				return err
-			}); err != nil {
-				return err
-			}
+		b := tx.Bucket(bucketSends)
+		if b == nil { // absent from an older file opened read-only
+			return nil
 		}
-		for _, c := range []struct {
-			bucket []byte
-			count  func(*Sends)
-		}{{bucketOutbox, func(s *Sends) { s.Pending++ }}, {bucketDead, func(s *Sends) { s.Dead++ }}} {
-			b := tx.Bucket(c.bucket)
-			if b == nil {
-				continue
+		return b.ForEach(func(k, _ []byte) error {
+			rec := &Sends{}
+			if _, err := get(b, k, rec); err != nil {
+				return fmt.Errorf("channel %q's record: %w", k, err)
 			}
-			if err := b.ForEach(func(k, _ []byte) error {
-				c.count(at(channelOf(k)))
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
+			out[string(k)] = rec
+			return nil
+		})
 	})
 	return out, err
 }
 
-// Sends is each configured channel's record, in configuration order, then any channel the state
-// file still holds messages of (removed by a reload, its messages waiting).
+// Sends is each configured channel's record, in configuration order, then the records of
+// channels a reload removed.
 func (n *Notifier) Sends() ([]Sends, error) {
 	records, err := n.store.Sends()
 	if err != nil {
@@ -96,18 +77,9 @@ func (n *Notifier) Sends() ([]Sends, error) {
 		s.Type = ch.Type()
 		out = append(out, s)
 	}
-	var rest []Sends
-	for _, r := range records {
-		if r.Pending+r.Dead > 0 {
-			rest = append(rest, *r)
-		}
+	rest := slices.SortedFunc(maps.Values(records), func(a, b *Sends) int { return strings.Compare(a.Channel, b.Channel) })
+	for _, r := range rest {
+		out = append(out, *r)
 	}
-	slices.SortFunc(rest, func(a, b Sends) int { return strings.Compare(a.Channel, b.Channel) })
-	return append(out, rest...), nil
-}
-
-// channelOf is the channel of a "channel\x00…" key.
-func channelOf(k []byte) string {
-	name, _, _ := strings.Cut(string(k), "\x00")
-	return name
+	return out, nil
 }

@@ -9,14 +9,21 @@ import (
 	"github.com/purgewatch/purgewatch/notify"
 )
 
-// delivery is the notification section of the page: dead letters first, then what waits.
+// delivery is the notification section of the page: each channel's last sends, the dead
+// letters, then what waits.
 type delivery struct {
 	// Recovered is where a corrupt state file was moved at start: warnings may repeat.
 	Recovered string
-	Channels  []notify.Sends
+	Channels  []channelRow
 	Dead      []notify.Letter
 	Pending   []notify.Letter
 	Err       string
+}
+
+// channelRow is a channel's last sends and how many of its messages wait or were refused.
+type channelRow struct {
+	notify.Sends
+	Pending, Dead int
 }
 
 func newDelivery(n Notifications, log *zap.Logger) *delivery {
@@ -24,27 +31,43 @@ func newDelivery(n Notifications, log *zap.Logger) *delivery {
 		return nil
 	}
 	d := &delivery{Recovered: n.Recovered()}
-	channels, err := n.Sends()
-	if err != nil {
-		log.Error("reading the channels' sends", zap.Error(err))
-		d.Err = err.Error()
-		return d
-	}
-	d.Channels = channels
-	letters, err := n.Letters("")
-	if err != nil {
-		log.Error("reading the outbox", zap.Error(err))
-		d.Err = err.Error()
-		return d
-	}
-	for _, l := range letters {
-		if l.State == notify.LetterDead {
-			d.Dead = append(d.Dead, l)
-		} else {
-			d.Pending = append(d.Pending, l)
+	sends, err := n.Sends()
+	if err == nil {
+		var letters []notify.Letter
+		if letters, err = n.Letters(""); err == nil {
+			d.Channels, d.Dead, d.Pending = channelRows(sends, letters)
 		}
 	}
+	if err != nil {
+		log.Error("reading the notification state", zap.Error(err))
+		d.Err = err.Error()
+	}
 	return d
+}
+
+// channelRows counts each channel's letters into its row (adding a row for a channel with
+// letters and no record, one a reload removed) and splits the letters into dead and pending.
+func channelRows(sends []notify.Sends, letters []notify.Letter) (rows []channelRow, dead, pending []notify.Letter) {
+	at := map[string]int{}
+	for _, s := range sends {
+		at[s.Channel] = len(rows)
+		rows = append(rows, channelRow{Sends: s})
+	}
+	for _, l := range letters {
+		i, ok := at[l.Channel]
+		if !ok {
+			i, at[l.Channel] = len(rows), len(rows)
+			rows = append(rows, channelRow{Sends: notify.Sends{Channel: l.Channel}})
+		}
+		if l.State == notify.LetterDead {
+			rows[i].Dead++
+			dead = append(dead, l)
+		} else {
+			rows[i].Pending++
+			pending = append(pending, l)
+		}
+	}
+	return rows, dead, pending
 }
 
 // outbox serves GET /api/v1/outbox[?channel=C] (what `purgewatch notify outbox` shows) and, behind

@@ -192,9 +192,11 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 	n := fakeNotifications{recovered: "/var/lib/purgewatch/state.db.corrupt-20261127T120000Z", letters: []notify.Letter{
 		{Channel: "chat", State: notify.LetterDead, DeadSince: now.Add(-time.Hour), Status: 404, Answer: "no_service", Events: 2, Versions: []string{"g/i/1.0.0"}},
 		{Channel: "mail", State: notify.LetterPending, Attempts: 3, NextAttempt: now.Add(time.Minute), LastError: "smtp: timeout", Events: 1, Versions: []string{"g/i/2.0.0"}},
+		// a channel a reload removed: its message still waits, and it keeps a row
+		{Channel: "gone", State: notify.LetterPending, Attempts: 1, NextAttempt: now.Add(time.Minute), LastError: "removed", Events: 1, Versions: []string{"g/i/3.0.0"}},
 	}, sends: []notify.Sends{
-		{Channel: "chat", Type: "slack", LastDelivered: now.Add(-2 * time.Hour), LastDeliveredEvents: 4, Delivered: 9, LastFailed: now.Add(-time.Hour), LastError: "HTTP 404: no_service", Dead: 1},
-		{Channel: "mail", Type: "email", LastFailed: now.Add(-time.Minute), LastError: "smtp: timeout", Pending: 1},
+		{Channel: "chat", Type: "slack", LastDelivered: now.Add(-2 * time.Hour), LastDeliveredEvents: 4, Delivered: 9, LastFailed: now.Add(-time.Hour), LastError: "HTTP 404: no_service"},
+		{Channel: "mail", Type: "email", LastFailed: now.Add(-time.Minute), LastError: "smtp: timeout"},
 	}}
 	st := &status.State{Ready: true, History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
 	_, page := get(t, serveWith(t, Options{Daemon: fixedDaemon{st}, Notifications: n}).URL+"/")
@@ -214,12 +216,17 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 	// Each channel's last sends open the section: when the last message arrived, the last failure.
 	channels := page[strings.Index(page, `id="channels"`):strings.Index(page, `id="dead-letters"`)]
 	rows := strings.Split(channels, "<tr")[2:]
-	if len(rows) != 2 || !strings.Contains(rows[0], `class="critical"`) || !strings.Contains(rows[0], "2026-11-27 10:00 UTC") ||
-		!strings.Contains(rows[0], "4 events; 9 messages in all") || !strings.Contains(rows[0], "HTTP 404: no_service") {
-		t.Errorf("chat's row:\n%s", rows[0])
+	if len(rows) != 3 || !strings.Contains(rows[0], `class="critical"`) || !strings.Contains(rows[0], "2026-11-27 10:00 UTC") ||
+		!strings.Contains(rows[0], "4 events; 9 messages in all") || !strings.Contains(rows[0], "HTTP 404: no_service") ||
+		!strings.Contains(rows[0], `data-label="dead letters">1<`) {
+		t.Fatalf("%d rows; chat's:\n%s", len(rows), rows[0])
 	}
-	if len(rows) == 2 && (!strings.Contains(rows[1], `class="warning"`) || !strings.Contains(rows[1], "never") || !strings.Contains(rows[1], "smtp: timeout")) {
+	if !strings.Contains(rows[1], `class="warning"`) || !strings.Contains(rows[1], "never") || !strings.Contains(rows[1], "smtp: timeout") ||
+		!strings.Contains(rows[1], `data-label="waiting">1<`) {
 		t.Errorf("mail's row:\n%s", rows[1])
+	}
+	if !strings.Contains(rows[2], "gone") || !strings.Contains(rows[2], `data-label="waiting">1<`) {
+		t.Errorf("the removed channel's row:\n%s", rows[2])
 	}
 }
 
