@@ -77,10 +77,7 @@ func (r *run) listDiscovered(ctx context.Context, p *pool, g *graph, galleries m
 	err := g.pages(ctx, imagesQuery, func(total, offset int, rows []graphRow) error {
 		for i, row := range rows {
 			live[strings.ToLower(row.ID)] = row.Live
-			// A bin never listed takes the place of its row in the reconcile period, so that the
-			// bins first listed together are reconciled a share at a time, not all at once.
-			ahead := time.Duration(int64(offset+i) * int64(s.opts.FullEvery) / int64(max(total, 1)))
-			r.queueDiscovered(p, row, galleries, ids, now, ahead)
+			r.queueDiscovered(p, row, galleries, ids, now, place(offset+i, total, s.opts.FullEvery))
 		}
 		return nil
 	})
@@ -102,6 +99,15 @@ func (r *run) listDiscovered(ctx context.Context, p *pool, g *graph, galleries m
 	if s.opts.Incremental {
 		s.bins.keepOnly(ids)
 	}
+}
+
+// place is the k-th of total rows' place in the reconcile period: a bin never listed takes it,
+// so that the bins first listed together are reconciled a share at a time, not all at once. In
+// floating point, since rows × nanoseconds overflows an int64 past ~400,000 rows; a total the
+// service understated is clamped to the period.
+func place(k, total int, every time.Duration) time.Duration {
+	share := min(float64(k)/float64(max(total, 1)), 1)
+	return time.Duration(share * float64(every))
 }
 
 // queueDiscovered queues the listing of one discovered image definition's bin, or carries its

@@ -121,6 +121,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"incremental needs resourcegraph", "scan:\n  incremental: true\n", []string{"c.yaml:2: scan.incremental: needs azure.discovery: resourcegraph"}},
 		{"bad listen", "server:\n  listen: 9772\n", []string{`c.yaml:2: server.listen: "9772" is not host:port`}},
 		{"relative external URL", "server:\n  externalURL: /purgewatch\n", []string{`c.yaml:2: server.externalURL: "/purgewatch" is not an absolute http(s) URL`}},
+		{"external URL with a query", "server:\n  externalURL: https://pw.example.com/?a=b\n", []string{`c.yaml:2: server.externalURL: "https://pw.example.com/?a=b" has a query`}},
 		{"missing web config", "server:\n  webConfigFile: /nonexistent/web.yml\n", []string{"c.yaml:2: server.webConfigFile: /nonexistent/web.yml:"}},
 		{"notify channel errors", `notify:
   stateFile: /tmp/s.db

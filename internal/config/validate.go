@@ -257,5 +257,9 @@ func CheckExternalURL(s string) error {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute http(s) URL such as https://purgewatch.example.com/", s)
 	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		// Links add their own path and query: the base must be only scheme, host and path.
+		return fmt.Errorf("%q has a query, a fragment or credentials; give only the address, such as https://purgewatch.example.com/", s)
+	}
 	return nil
 }
