@@ -22,16 +22,18 @@ type scanned struct {
 	requests, throttled int
 	took                time.Duration
 	peak                float64 // MB of RSS at most
+	written             int64   // bytes on stdout
 	stderr              string
 }
 
-// scanProcess runs `purgewatch scan -o json` with cfg as its own process, watching its peak RSS,
-// and reads the summary it prints; it fails the benchmark unless the scan read every scope.
-func scanProcess(b *testing.B, pw, cfg string) scanned {
+// scanProcess runs `purgewatch scan -o output` with cfg as its own process, watching its peak
+// RSS, and reads the summary it prints; it fails the benchmark unless the scan read every scope.
+func scanProcess(b *testing.B, pw, cfg, output string) scanned {
 	b.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", "json")
-	cmd.Stderr = &stderr
+	var stdout counter
+	cmd := exec.Command(pw, "scan", "--config.file="+cfg, "-o", output)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func scanProcess(b *testing.B, pw, cfg string) scanned {
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("purgewatch scan: %v\n%s", err, stderr.String())
 	}
-	out := scanned{peak: <-done, stderr: stderr.String()}
+	out := scanned{peak: <-done, written: int64(stdout), stderr: stderr.String()}
 	m := summary.FindStringSubmatch(out.stderr)
 	if m == nil || m[3] != "0" {
 		b.Fatalf("the scan did not read everything:\n%s", out.stderr)
@@ -79,7 +81,7 @@ func BenchmarkReadBudget(b *testing.B) {
 			cfg := config(b, dir, url, "")
 			var r scanned
 			for b.Loop() {
-				r = scanProcess(b, pw, cfg)
+				r = scanProcess(b, pw, cfg, "json")
 			}
 			requests, throttled, took := r.requests, r.throttled, r.took
 			// One request lists the subscriptions, outside any subscription's budget.
@@ -117,7 +119,7 @@ func BenchmarkTenant(b *testing.B) {
 			}
 			var r scanned
 			for b.Loop() {
-				if r = scanProcess(b, pw, cfg); !strings.Contains(r.stderr, "50000 soft-deleted versions") {
+				if r = scanProcess(b, pw, cfg, "json"); !strings.Contains(r.stderr, "50000 soft-deleted versions") {
 					b.Fatalf("the scan missed versions:\n%s", r.stderr)
 				}
 			}

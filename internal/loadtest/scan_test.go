@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -42,26 +41,16 @@ func BenchmarkScanOutput(b *testing.B) {
 	for _, output := range []string{"table", "json"} {
 		b.Run("o="+output, func(b *testing.B) {
 			var peak float64
-			var out counter
+			var r scanned
 			for b.Loop() {
-				out = 0
-				cmd := exec.Command(pw, "scan", "--config", cfg, "-o", output)
-				cmd.Stdout = &out
-				if err := cmd.Start(); err != nil {
-					b.Fatal(err)
-				}
-				done := make(chan float64)
-				go func() { done <- watchPeak(cmd.Process.Pid) }()
-				if err := cmd.Wait(); err != nil {
-					b.Fatalf("purgewatch scan -o %s: %v", output, err)
-				}
-				peak = max(peak, <-done)
+				r = scanProcess(b, pw, cfg, output)
+				peak = max(peak, r.peak)
 			}
-			if out == 0 {
+			if r.written == 0 {
 				b.Fatal("nothing written")
 			}
 			b.ReportMetric(peak, "MB-peak-rss")
-			b.ReportMetric(float64(out)/1e6, "MB-written")
+			b.ReportMetric(float64(r.written)/1e6, "MB-written")
 		})
 	}
 }
