@@ -67,8 +67,8 @@ func benchSnapshot(galleries, perGallery int) *scanner.Snapshot {
 		snap.Galleries = append(snap.Galleries, gal)
 		for v := range perGallery {
 			deleted := now.Add(-time.Duration(v) * time.Hour)
-			snap.Versions = append(snap.Versions, scanner.Version{SubscriptionID: sub, ResourceGroup: gal.ResourceGroup,
-				Gallery: gal.Name, Image: fmt.Sprintf("image%02d", v%25), Version: fmt.Sprintf("1.%d.%d", g, v), Location: gal.Location,
+			snap.Versions = append(snap.Versions, scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: gal.ResourceGroup, Gallery: gal.Name, Image: fmt.Sprintf("image%02d", v%25)},
+				Version: fmt.Sprintf("1.%d.%d", g, v), Location: gal.Location,
 				SoftDeletedAt: deleted, ConsumptionEndsAt: deleted.Add(7 * 24 * time.Hour), PurgeAt: deleted.Add(7 * 24 * time.Hour)})
 		}
 	}

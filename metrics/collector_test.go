@@ -35,8 +35,8 @@ const (
 func fixtureView() *status.State {
 	v := func(sub, rg, gal, img, ver string, deleted time.Time, retention, grace int) scanner.Version {
 		t := scanner.Price(deleted, nil, nil, scanner.Policy{RetentionDays: retention, GraceDays: grace})
-		return scanner.Version{ID: "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/galleries/" + gal + "/images/" + img + "/versions/" + ver,
-			SubscriptionID: sub, ResourceGroup: rg, Gallery: gal, Image: img, Version: ver, Location: "westeurope",
+		return scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: rg, Gallery: gal, Image: img},
+			Version: ver, Location: "westeurope",
 			SoftDeletedAt: deleted, ConsumptionEndsAt: t.ConsumptionEndsAt, PurgeAt: t.PurgeAt, PurgeAtSource: t.PurgeAtSource}
 	}
 	snap := &scanner.Snapshot{
@@ -53,7 +53,7 @@ func fixtureView() *status.State {
 		},
 	}
 	refs := map[string][]scanner.Workload{
-		strings.ToLower(snap.Versions[0].ID): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
+		strings.ToLower(snap.Versions[0].ID()): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
 	}
 	return &status.State{Snapshot: snap, Audit: &audit.Report{References: refs, Findings: []audit.Finding{
 		{Severity: audit.Critical, Check: audit.CheckPinnedVersion}, {Severity: audit.Critical, Check: audit.CheckPinnedVersion},

@@ -238,9 +238,13 @@ func (r *rendering) families(l *lines) {
 		"When the soft-deleted image version will be purged for good (Unix time).", func(v *scanner.Version) float64 { return unix(v.PurgeAt) })
 	refs := family{name: "purgewatch_soft_deleted_version_references",
 		help: "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any."}
-	for _, i := range r.order {
+	referenced := r.order
+	if len(users) == 0 {
+		referenced = nil // no audit, or no references: build no version's id to look it up
+	}
+	for _, i := range referenced {
 		v := &snap.Versions[i]
-		workloads := users[strings.ToLower(v.ID)]
+		workloads := users[strings.ToLower(v.ID())]
 		if len(workloads) == 0 {
 			continue
 		}

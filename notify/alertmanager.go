@@ -132,14 +132,14 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 		"summary":         summary,
 		"purge_at":        v.PurgeAt.UTC().Format(time.RFC3339),
 		"consumption_end": v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
-		"resource_id":     v.ID,
+		"resource_id":     v.ID(),
 		"description":     "Recover it before the purge if it is still needed; after the purge nothing brings it back.",
 		"runbook_url":     runbook(name),
 	}
 	if name == AlertUnusable {
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
 	}
-	if cmd, ok := restore.RecoverCommand(m.ARMEndpoint, v.ID); ok {
+	if cmd, ok := restore.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
 		ann["recover"] = cmd
 	}
 	if len(e.Workloads) > 0 {

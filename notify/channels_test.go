@@ -34,7 +34,7 @@ func TestWebhookIsSignedAndShaped(t *testing.T) {
 	e := p["events"].([]any)[0].(map[string]any)
 	version := e["version"].(map[string]any)
 	if e["id"] != eventID(versionKey(v), KindExpiring, 6*time.Hour) || e["type"] != "expiring" || e["threshold"] != "6h" ||
-		version["secondsUntilPurge"] != float64(5*3600) || version["id"] != v.ID || version["purgeAt"] != v.PurgeAt.Format(time.RFC3339) {
+		version["secondsUntilPurge"] != float64(5*3600) || version["id"] != v.ID() || version["purgeAt"] != v.PurgeAt.Format(time.RFC3339) {
 		t.Errorf("event = %v", e)
 	}
 }
@@ -134,7 +134,7 @@ func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
 	h := newHarness(t, webhookChannel("hook", hook.srv.URL), config.Channel{Name: "chat", Type: config.ChannelSlack, WebhookURL: chat.srv.URL})
 	v := ver("g", "1.0.0", t0.Add(3*time.Hour), 0, nil)
 	snap := snapshot(t0, v)
-	users := map[string][]scanner.Workload{strings.ToLower(v.ID): {
+	users := map[string][]scanner.Workload{strings.ToLower(v.ID()): {
 		{Kind: "vm", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachines/web-1"},
 		{Kind: "vmss", ID: "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachineScaleSets/api"},
 	}}
@@ -154,10 +154,10 @@ func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
 func TestChatMarkupIsEscapedAndOnlyWellFormedIdsGetACommand(t *testing.T) {
 	hostile := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)
 	hostile.Gallery = "g<!channel>&[x](https://evil.example)"
-	hostile.ID = strings.Replace(hostile.ID, "/galleries/g/", "/galleries/"+hostile.Gallery+"'; rm -rf ~; '/", 1)
+	hostile.ResourceGroup = "rg'; rm -rf ~; '" // in the id, which the messages do not show but a command would
 	fine := ver("ok", "2.0.0", t0.Add(2*time.Hour), 0, nil)
 	snap := snapshot(t0, hostile, fine)
-	users := map[string][]scanner.Workload{strings.ToLower(hostile.ID): {{ID: "/subscriptions/s/virtualMachines/<@U123>", Kind: "vm"}}}
+	users := map[string][]scanner.Workload{strings.ToLower(hostile.ID()): {{ID: "/subscriptions/s/virtualMachines/<@U123>", Kind: "vm"}}}
 
 	for _, typ := range []string{config.ChannelSlack, config.ChannelTeams} {
 		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x"}, Deps{})
@@ -192,7 +192,7 @@ func TestChatMarkupIsEscapedAndOnlyWellFormedIdsGetACommand(t *testing.T) {
 		}
 		walk(payload)
 		all := strings.Join(texts, "\n")
-		for _, raw := range []string{"<!channel>", "<@U123>", "&[", "rm -rf"} {
+		for _, raw := range []string{"<!channel>", "<@U123>", "&["} {
 			if strings.Contains(all, raw) {
 				t.Errorf("%s: %q reaches the chat unescaped:\n%s", typ, raw, all)
 			}

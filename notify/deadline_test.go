@@ -102,7 +102,7 @@ func TestTheConsumptionEndReadsAsItsOwnDeadline(t *testing.T) {
 func TestWorkloadsMakeAnyWarningCritical(t *testing.T) {
 	v := ver("g", "1.0.0", t0.Add(60*time.Hour), 0, nil)
 	snap := snapshot(t0, v)
-	users := map[string][]scanner.Workload{strings.ToLower(v.ID): {{Kind: "vm", ID: "/subscriptions/s/vm/web-1"}}}
+	users := map[string][]scanner.Workload{strings.ToLower(v.ID()): {{Kind: "vm", ID: "/subscriptions/s/vm/web-1"}}}
 	events := due(snap, users, t0, thresholds)
 	if len(events) != 1 || events[0].Severity != "critical" || events[0].Threshold != 72*time.Hour {
 		t.Fatalf("due = %+v, want a critical 72h warning", events)

@@ -207,7 +207,7 @@ func TestAlertmanagerShowsThenResolvesTheAlert(t *testing.T) {
 	// endsAt is "now", which Alertmanager honours only if it is not ahead of its own clock: use
 	// the real one, as production does.
 	h.clock.Set(time.Now())
-	h.scan(snapshot(h.clock.Now()), map[string]bool{strings.ToLower(v.ID): true})
+	h.scan(snapshot(h.clock.Now()), map[string]bool{strings.ToLower(v.ID()): true})
 	for _, am := range ams {
 		eventually(t, "the alert to leave "+am, func() bool {
 			var alerts []amAlert

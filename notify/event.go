@@ -71,7 +71,7 @@ func (e Event) At() time.Time {
 // versionKey names one soft deletion of a version: deleted, recovered and deleted again is a new
 // key, so it is announced afresh.
 func versionKey(v scanner.Version) string {
-	return strings.ToLower(v.ID) + "@" + v.SoftDeletedAt.UTC().Format(time.RFC3339Nano)
+	return strings.ToLower(v.ID()) + "@" + v.SoftDeletedAt.UTC().Format(time.RFC3339Nano)
 }
 
 func eventID(vkey string, kind Kind, threshold time.Duration) string {
@@ -187,7 +187,7 @@ func workloads(inUse map[string][]scanner.Workload, v scanner.Version) []string 
 		return nil
 	}
 	var out []string
-	for _, w := range inUse[strings.ToLower(v.ID)] {
+	for _, w := range inUse[strings.ToLower(v.ID())] {
 		kind := "VM"
 		if w.Kind == "vmss" {
 			kind = "scale set"

@@ -24,11 +24,11 @@ var thresholds = []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}
 
 // ver is a version of gallery g purged at purge, with its usable life ending grace days earlier.
 func ver(g, name string, purge time.Time, graceDays int, tags map[string]string) scanner.Version {
-	id := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.Compute/galleries/" + g + "/images/img/versions/" + name
 	end := purge.Add(-time.Duration(graceDays) * 24 * time.Hour)
-	return scanner.Version{ID: id, SubscriptionID: sub, ResourceGroup: "rg", Gallery: g, Image: "img", Version: name,
+	return scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: "rg", Gallery: g, Image: "img", Tags: tags},
+		Version:  name,
 		Location: "westeurope", SoftDeletedAt: end.Add(-7 * 24 * time.Hour), ConsumptionEndsAt: end, PurgeAt: purge,
-		PurgeAtSource: scanner.SourceComputed, Tags: tags}
+		PurgeAtSource: scanner.SourceComputed}
 }
 
 func snapshot(now time.Time, vs ...scanner.Version) *scanner.Snapshot {

@@ -97,7 +97,7 @@ func TestResolvedCarriesWhyTheVersionLeft(t *testing.T) {
 	again.SoftDeletedAt = h.clock.Now().Add(-time.Minute) // recovered, then deleted again
 	again.PurgeAt = again.SoftDeletedAt.Add(7 * 24 * time.Hour)
 	again.ConsumptionEndsAt = again.PurgeAt
-	live := map[string]bool{strings.ToLower(recovered.ID): true, strings.ToLower(gone.ID): false}
+	live := map[string]bool{strings.ToLower(recovered.ID()): true, strings.ToLower(gone.ID()): false}
 	before := len(rx.webhookEvents(t))
 	h.scan(snapshot(h.clock.Now(), again, quiet), live)
 	got := kinds(rx.webhookEvents(t)[before:])
@@ -110,7 +110,7 @@ func TestResolvedCarriesWhyTheVersionLeft(t *testing.T) {
 	// Next scan, the live check answers for "unknown": it is resolved then, once.
 	h.clock.Advance(time.Hour)
 	before = len(rx.webhookEvents(t))
-	h.scan(snapshot(h.clock.Now(), again, quiet), map[string]bool{strings.ToLower(unknown.ID): false})
+	h.scan(snapshot(h.clock.Now(), again, quiet), map[string]bool{strings.ToLower(unknown.ID()): false})
 	if got := kinds(rx.webhookEvents(t)[before:]); !slices.Equal(got, []string{"unknown/resolvedgone"}) {
 		t.Fatalf("got %v", got)
 	}

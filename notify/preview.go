@@ -47,9 +47,9 @@ func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s S
 // Sample is the event `notify test` sends: a made-up version, clearly labelled as a test.
 func Sample(now time.Time) Event {
 	v := scanner.Version{
-		ID:             "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/purgewatch-test/providers/Microsoft.Compute/galleries/purgewatch_test/images/test-image/versions/0.0.1",
-		SubscriptionID: "00000000-0000-0000-0000-000000000000", ResourceGroup: "purgewatch-test", Gallery: "purgewatch_test",
-		Image: "test-image", Version: "0.0.1", Location: "westeurope", SoftDeletedAt: now.Add(-6 * 24 * time.Hour),
+		Definition: &scanner.Definition{SubscriptionID: "00000000-0000-0000-0000-000000000000", ResourceGroup: "purgewatch-test",
+			Gallery: "purgewatch_test", Image: "test-image"},
+		Version: "0.0.1", Location: "westeurope", SoftDeletedAt: now.Add(-6 * 24 * time.Hour),
 		ConsumptionEndsAt: now.Add(24 * time.Hour), PurgeAt: now.Add(24 * time.Hour), PurgeAtSource: scanner.SourceComputed,
 	}
 	return Event{ID: "purgewatch-test-" + now.UTC().Format("20060102T150405"), Kind: KindExpiring, Threshold: 24 * time.Hour,

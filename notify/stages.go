@@ -97,7 +97,7 @@ type presence struct {
 func newPresence(snap *scanner.Snapshot) presence {
 	p := presence{keys: keys(snap), ids: make(map[string]bool, len(snap.Versions))}
 	for _, v := range snap.Versions {
-		p.ids[strings.ToLower(v.ID)] = true
+		p.ids[strings.ToLower(v.ID())] = true
 	}
 	return p
 }
@@ -129,7 +129,7 @@ func resolve(opens []openVersion, seen presence, live map[string]bool, now time.
 		if err := json.Unmarshal(o.raw, &v); err != nil {
 			return nil, fmt.Errorf("open version %s: %w", o.key, err)
 		}
-		id := strings.ToLower(v.ID)
+		id := strings.ToLower(v.ID())
 		alive, checked := live[id]
 		var reason Reason
 		switch {

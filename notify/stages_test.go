@@ -30,7 +30,7 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 	gone := ver("g", "4.0.0", t0.Add(time.Hour), 0, nil)
 	unknown := ver("g", "5.0.0", t0.Add(time.Hour), 0, nil)
 	opens := []openVersion{open(t, stay, t0), open(t, recovered, t0), open(t, purged, t0), open(t, gone, t0), open(t, unknown, t0)}
-	live := map[string]bool{lower(recovered.ID): true, lower(gone.ID): false}
+	live := map[string]bool{lower(recovered.ID()): true, lower(gone.ID()): false}
 	events, err := resolve(opens, newPresence(snapshot(t0, stay)), live, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestAnnounceAsksLivenessOnlyAboutVersionsThatLeft(t *testing.T) {
 	rx := newReceiver(t)
 	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
 	a, b := ver("g", "1.0.0", t0.Add(5*time.Hour), 0, nil), ver("g", "2.0.0", t0.Add(5*time.Hour), 0, nil)
-	live := &liveSet{live: map[string]bool{lower(a.ID): true}}
+	live := &liveSet{live: map[string]bool{lower(a.ID()): true}}
 	h.set.Liveness = live
 	h.n.Configure(h.set)
 	cov := scanner.Coverage{Complete: true, Since: t0}

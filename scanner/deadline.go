@@ -3,7 +3,6 @@ package scanner
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -128,7 +127,7 @@ func NextDeadlineOrder(vs []Version, now time.Time) []int32 {
 		a, b := &vs[i], &vs[j]
 		_, x := a.NextDeadline(now)
 		_, y := b.NextDeadline(now)
-		return cmp.Or(x.Compare(y), strings.Compare(a.ID, b.ID))
+		return cmp.Or(x.Compare(y), CompareIDs(a, b))
 	})
 	return order
 }

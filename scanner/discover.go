@@ -153,13 +153,19 @@ func (r *run) queueDiscovered(p *pool, row graphRow, galleries map[string]Galler
 	})
 }
 
-// carry adds a bin's versions from its last listing, with the tags its definition has now.
+// carry adds a bin's versions from its last listing, with the tags its definition has now. They
+// get a Definition of their own: the last one is the published snapshot's, read meanwhile.
 func (r *run) carry(versions []Version, t map[string]string) {
 	r.carried.Add(1)
+	if len(versions) == 0 {
+		return
+	}
+	def := *versions[0].Definition // a bin's versions are all of its one image definition
+	def.Tags = t
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range versions {
-		v.Tags = t
+		v.Definition = &def
 		r.versions = append(r.versions, v)
 	}
 }

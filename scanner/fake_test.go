@@ -99,8 +99,8 @@ func TestScanThroughTheSDKFakeServer(t *testing.T) {
 		t.Errorf("2026-03-03 version = %+v", newer)
 	}
 	wantID := "/subscriptions/" + subA + "/resourceGroups/myResourceGroup/providers/Microsoft.Compute/galleries/myGalleryName/images/myGalleryImageName/versions/1.0.0"
-	if old.ID != wantID {
-		t.Errorf("id = %s, want the live version's id %s", old.ID, wantID)
+	if old.ID() != wantID {
+		t.Errorf("id = %s, want the live version's id %s", old.ID(), wantID)
 	}
 	for _, g := range snap.Galleries {
 		if g.Name == "newGallery" && (g.RetentionDays != 7 || g.GraceDays != 30) {

@@ -72,7 +72,8 @@ func (s *Scanner) Find(ctx context.Context, ref VersionRef) (*Found, error) {
 				if f.InRecycleBin != nil || item == nil || item.Name == nil || !strings.EqualFold(*item.Name, ref.Version) {
 					continue
 				}
-				v, err := version(gal, ref.Image, item, policy)
+				v, err := version(gal, &Definition{SubscriptionID: gal.SubscriptionID, ResourceGroup: gal.ResourceGroup,
+					Gallery: gal.Name, Image: ref.Image}, item, policy)
 				if err != nil {
 					bad = err
 					continue

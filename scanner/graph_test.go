@@ -26,7 +26,7 @@ func requests(h *harness, part string) int {
 func versionIDs(snap *scanner.Snapshot) []string {
 	var ids []string
 	for _, v := range snap.Versions {
-		ids = append(ids, v.ID)
+		ids = append(ids, v.ID())
 	}
 	slices.Sort(ids)
 	return ids
@@ -46,7 +46,7 @@ func TestResourceGraphFindsWhatTheWalkFinds(t *testing.T) {
 	}
 	for i, v := range graph.Versions {
 		if w := walk.Versions[i]; v.PurgeAt != w.PurgeAt || v.ConsumptionEndsAt != w.ConsumptionEndsAt || !maps(v.Tags, w.Tags) {
-			t.Errorf("%s: purge %v, usable until %v, tags %v; the walk says %v, %v, %v", v.ID, v.PurgeAt, v.ConsumptionEndsAt, v.Tags, w.PurgeAt, w.ConsumptionEndsAt, w.Tags)
+			t.Errorf("%s: purge %v, usable until %v, tags %v; the walk says %v, %v, %v", v.ID(), v.PurgeAt, v.ConsumptionEndsAt, v.Tags, w.PurgeAt, w.ConsumptionEndsAt, w.Tags)
 		}
 	}
 	if q, galleries, images := requests(h, armsim.GraphPath), requests(h, "/providers/Microsoft.Compute/galleries?"), requests(h, "/images?"); q != 3 || galleries != 0 || images != 0 {
@@ -116,7 +116,7 @@ func TestManagementGroupsScopeDiscovery(t *testing.T) {
 	}
 	for _, v := range snap.Versions {
 		if v.SubscriptionID != subA {
-			t.Errorf("%s is outside the management group", v.ID)
+			t.Errorf("%s is outside the management group", v.ID())
 		}
 	}
 

@@ -30,6 +30,18 @@ type binRecord struct {
 	Versions []Version `json:"versions"` // what the bin held (tags are the definition's, set when carried)
 }
 
+// shareDefinition points a decoded record's versions at one Definition, as a listing's share
+// theirs, and reports false for a record with a version that names none.
+func (rec *binRecord) shareDefinition() bool {
+	for i := range rec.Versions {
+		if rec.Versions[i].Definition == nil {
+			return false
+		}
+		rec.Versions[i].Definition = rec.Versions[0].Definition
+	}
+	return true
+}
+
 // bins is the incremental scan's memory: per image definition (lower-cased id), its last
 // listing, and which records changed since they were last saved.
 type bins struct {
@@ -55,7 +67,7 @@ func (b *bins) load(m BinMemory) error {
 	var bad int
 	for id, data := range saved {
 		var rec binRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
+		if err := json.Unmarshal(data, &rec); err != nil || !rec.shareDefinition() {
 			bad++
 			continue
 		}

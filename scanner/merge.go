@@ -22,7 +22,7 @@ func Merge(prev, next *Snapshot) *Snapshot {
 		return slices.ContainsFunc(failed, func(scope string) bool { return within(id, scope) })
 	}
 	out := *next
-	if kept := carry(prev.Versions, next.Versions, func(v Version) string { return v.ID }, underFailed); kept != nil {
+	if kept := carry(prev.Versions, next.Versions, Version.ID, underFailed); kept != nil {
 		out.Versions = kept
 		SortVersions(out.Versions)
 	}

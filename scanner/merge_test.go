@@ -52,13 +52,15 @@ func TestMergeKeepsTheLastGoodDataOfFailedScopes(t *testing.T) {
 func TestMergeScopeBoundaries(t *testing.T) {
 	prefix := "/subscriptions/" + subA + "/resourceGroups/rg/providers/Microsoft.Compute/galleries/"
 	prev := &scanner.Snapshot{Versions: []scanner.Version{
-		{ID: prefix + "g/images/i/versions/1"},
-		{ID: prefix + "g2/images/i/versions/1"}, // g is a prefix of g2's name, not its scope
-		{ID: prefix + "G/images/j/versions/1"},  // ARM ids are case-insensitive
+		{Definition: &scanner.Definition{SubscriptionID: subA, ResourceGroup: "rg", Gallery: "g", Image: "i"}, Version: "1"},
+		{Definition: &scanner.Definition{SubscriptionID: subA, ResourceGroup: "rg", Gallery: "g2", Image: "i"},
+			Version: "1"}, // g is a prefix of g2's name, not its scope
+		{Definition: &scanner.Definition{SubscriptionID: subA, ResourceGroup: "rg", Gallery: "G", Image: "j"},
+			Version: "1"}, // ARM ids are case-insensitive
 	}}
 	next := &scanner.Snapshot{Errors: []scanner.ScopeError{{Scope: prefix + "g"}}}
 	got := scanner.Merge(prev, next)
-	if len(got.Versions) != 2 || got.Versions[0].ID == prefix+"g2/images/i/versions/1" || got.Versions[1].ID == prefix+"g2/images/i/versions/1" {
+	if len(got.Versions) != 2 || got.Versions[0].ID() == prefix+"g2/images/i/versions/1" || got.Versions[1].ID() == prefix+"g2/images/i/versions/1" {
 		t.Errorf("kept %+v", got.Versions)
 	}
 }

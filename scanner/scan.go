@@ -387,6 +387,7 @@ func (r *run) listImage(ctx context.Context, c *clients, g Gallery, image string
 	scope := g.ID + "/images/" + image
 	policy := Policy{RetentionDays: g.RetentionDays, GraceDays: g.GraceDays}
 	seen := map[string]bool{}
+	def := &Definition{SubscriptionID: g.SubscriptionID, ResourceGroup: g.ResourceGroup, Gallery: g.Name, Image: image, Tags: t}
 	var all []Version
 	whole := true
 	err := eachPage(ctx, r.s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil),
@@ -396,7 +397,7 @@ func (r *run) listImage(ctx context.Context, c *clients, g Gallery, image string
 		func(page []*armcompute.GallerySoftDeletedResource) {
 			found := make([]Version, 0, len(page))
 			for _, item := range page {
-				v, err := version(g, image, item, policy)
+				v, err := version(g, def, item, policy)
 				if err != nil {
 					r.fail(ctx, g.SubscriptionID, scope, err)
 					whole = false
@@ -406,7 +407,6 @@ func (r *run) listImage(ctx context.Context, c *clients, g Gallery, image string
 				// here, and names are short, so the set is per image definition.
 				if name := strings.ToLower(v.Version); !seen[name] {
 					seen[name] = true
-					v.Tags = t
 					found = append(found, v)
 				}
 			}
@@ -424,7 +424,7 @@ func (r *run) listImage(ctx context.Context, c *clients, g Gallery, image string
 
 // version turns one recycle-bin entry into a priced Version, or refuses it: a version whose times
 // cannot be written as RFC 3339 would break every JSON reader downstream.
-func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResource, p Policy) (Version, error) {
+func version(g Gallery, def *Definition, item *armcompute.GallerySoftDeletedResource, p Policy) (Version, error) {
 	if item == nil || item.Name == nil || item.Properties == nil {
 		return Version{}, badResponse("a recycle-bin entry without a name or properties")
 	}
@@ -434,20 +434,16 @@ func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResourc
 		return Version{}, badResponse(fmt.Sprintf("version %s: %v", *item.Name, err))
 	}
 	// The entry's own resourceArmId must be the version this listing is of: an id elsewhere would
-	// send warnings, and recovery commands, to another resource.
-	id := g.ID + "/images/" + image + "/versions/" + *item.Name
+	// send warnings, and recovery commands, to another resource. The id is not kept (Version.ID
+	// builds it from the names), so ARM's decoded string is garbage once checked.
 	if claimed := deref(props.ResourceArmID); claimed != "" {
-		if !strings.EqualFold(claimed, id) {
+		if id := g.ID + "/images/" + def.Image + "/versions/" + *item.Name; !strings.EqualFold(claimed, id) {
 			return Version{}, badResponse(fmt.Sprintf("version %s: resourceArmId %q is not %s", *item.Name, claimed, id))
 		}
-		id = claimed
 	}
-	// The version's name is kept as the tail of its id, and its location as the one copy every
-	// version in that region shares: at 100,000 versions the snapshot holds each string once.
+	// The location is the one copy every version in that region shares: at 100,000 versions the
+	// snapshot holds each string once.
 	name := *item.Name
-	if strings.HasSuffix(id, "/"+name) {
-		name = id[len(id)-len(name):]
-	}
 	loc := g.Location
 	if l := ShortLocation(deref(item.Location)); l != "" && l != loc {
 		loc = unique.Make(l).Value()
@@ -462,8 +458,7 @@ func version(g Gallery, image string, item *armcompute.GallerySoftDeletedResourc
 				t.at.Format(time.RFC3339), minYear, maxYear))
 		}
 	}
-	return Version{ID: id, SubscriptionID: g.SubscriptionID, ResourceGroup: g.ResourceGroup, Gallery: g.Name,
-		Image: image, Version: name, Location: loc, SoftDeletedAt: deletedAt,
+	return Version{Definition: def, Version: name, Location: loc, SoftDeletedAt: deletedAt,
 		ConsumptionEndsAt: times.ConsumptionEndsAt, PurgeAt: times.PurgeAt, PurgeAtSource: times.PurgeAtSource}, nil
 }
 
@@ -494,7 +489,7 @@ func (r *run) snapshot(subs []string) *Snapshot {
 // SortVersions orders versions soonest purge first, then by id, so output is stable.
 func SortVersions(vs []Version) {
 	slices.SortFunc(vs, func(a, b Version) int {
-		return cmp.Or(a.PurgeAt.Compare(b.PurgeAt), strings.Compare(a.ID, b.ID))
+		return cmp.Or(a.PurgeAt.Compare(b.PurgeAt), CompareIDs(&a, &b))
 	})
 }
 

@@ -56,7 +56,7 @@ func TestScanFindsAndPricesEveryVersion(t *testing.T) {
 
 	v := versionByName(t, snap, "1.0.0")
 	wantID := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/Microsoft.Compute/galleries/g2024/images/ubuntu/versions/1.0.0"
-	if v.ID != wantID || v.Location != "westus" || v.ResourceGroup != "rg1" || v.Gallery != "g2024" || v.Image != "ubuntu" {
+	if v.ID() != wantID || v.Location != "westus" || v.ResourceGroup != "rg1" || v.Gallery != "g2024" || v.Image != "ubuntu" {
 		t.Errorf("identity = %+v", v)
 	}
 	if !v.PurgeAt.Equal(t0.Add(day)) || v.PurgeAtSource != scanner.SourceComputed || !v.ConsumptionEndsAt.Equal(v.PurgeAt) {

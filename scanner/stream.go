@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,24 @@ import (
 // WriteDocument writes the document of s (as Document makes it, indented) to w one version at a
 // time, so that 100,000 versions never sit in memory twice: only the snapshot does.
 func (s *Snapshot) WriteDocument(w io.Writer, now time.Time) error {
+	return s.WriteDocumentOf(w, s.Versions, now, nil)
+}
+
+// WriteDocumentOf writes the document of s with only vs (a selection or a page of its versions)
+// as its versions, the same way; then, when extra is not nil, the members of extra (a struct or
+// map, marshalled as a JSON object) after the document's own.
+func (s *Snapshot) WriteDocumentOf(w io.Writer, vs []Version, now time.Time, extra any) error {
+	var tail []byte
+	if extra != nil {
+		data, err := json.MarshalIndent(extra, "", "  ")
+		if err != nil {
+			return fmt.Errorf("the document's extra members: %w", err)
+		}
+		if len(data) < 2 || data[0] != '{' {
+			return fmt.Errorf("the document's extra members %T are not a JSON object", extra)
+		}
+		tail = bytes.TrimSpace(data[1 : len(data)-1])
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	doc := s.DocumentOf(nil, now) // galleries and errors, [] where empty
 	at, err := json.Marshal(doc.ScannedAt)
@@ -18,10 +37,10 @@ func (s *Snapshot) WriteDocument(w io.Writer, now time.Time) error {
 		return err
 	}
 	fmt.Fprintf(bw, "{\n  \"scannedAt\": %s,\n  \"versions\": [", at)
-	for i, v := range s.Versions {
+	for i, v := range vs {
 		item, err := json.MarshalIndent(NewDocumentVersion(v, now), "    ", "  ")
 		if err != nil {
-			return fmt.Errorf("version %s: %w", v.ID, err)
+			return fmt.Errorf("version %s: %w", v.ID(), err)
 		}
 		if i > 0 {
 			bw.WriteString(",")
@@ -29,7 +48,7 @@ func (s *Snapshot) WriteDocument(w io.Writer, now time.Time) error {
 		bw.WriteString("\n    ")
 		bw.Write(item)
 	}
-	if len(s.Versions) > 0 {
+	if len(vs) > 0 {
 		bw.WriteString("\n  ")
 	}
 	bw.WriteString("],\n")
@@ -42,10 +61,13 @@ func (s *Snapshot) WriteDocument(w io.Writer, now time.Time) error {
 			return err
 		}
 		sep := ",\n"
-		if i == 1 {
+		if i == 1 && len(tail) == 0 {
 			sep = "\n"
 		}
 		fmt.Fprintf(bw, "  %q: %s%s", part.name, data, sep)
+	}
+	if len(tail) > 0 {
+		fmt.Fprintf(bw, "  %s\n", tail)
 	}
 	bw.WriteString("}\n")
 	return bw.Flush()

@@ -39,14 +39,43 @@ func TestWriteDocumentStreamsWhatDocumentBuilds(t *testing.T) {
 	}
 }
 
+// A page of the document (the API's) is what encoding/json makes of the document with those
+// versions and the page's own members after it.
+func TestWriteDocumentOfAddsThePagesMembers(t *testing.T) {
+	h := newHarness(t, twoSubscriptions(), harnessOpts{})
+	snap := scan(t, h)
+	more := struct {
+		Total    int    `json:"total"`
+		Continue string `json:"continue,omitempty"`
+	}{len(snap.Versions), "next"}
+	var streamed, built bytes.Buffer
+	if err := snap.WriteDocumentOf(&streamed, snap.Versions[1:2], t0, more); err != nil {
+		t.Fatal(err)
+	}
+	enc := json.NewEncoder(&built)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		scanner.Document
+		Total    int    `json:"total"`
+		Continue string `json:"continue,omitempty"`
+	}{snap.DocumentOf(snap.Versions[1:2], t0), more.Total, more.Continue}); err != nil {
+		t.Fatal(err)
+	}
+	if streamed.String() != built.String() {
+		t.Errorf("streamed:\n%s\nbuilt:\n%s", streamed.String(), built.String())
+	}
+	if err := snap.WriteDocumentOf(io.Discard, nil, t0, []int{1}); err == nil {
+		t.Error("members that are not an object were written")
+	}
+}
+
 // BenchmarkDocument compares the JSON of `scan -o json` built whole (as before) with streamed, at
 // 100,000 versions: what matters is the memory beside the snapshot, bytes allocated per op.
 func BenchmarkDocument(b *testing.B) {
 	snap := &scanner.Snapshot{ScannedAt: t0}
 	for i := range 100_000 {
-		id := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g%d/images/img/versions/1.0.%d", subA, i%100, i)
-		snap.Versions = append(snap.Versions, scanner.Version{ID: id, SubscriptionID: subA, ResourceGroup: "rg",
-			Gallery: fmt.Sprintf("g%d", i%100), Image: "img", Version: fmt.Sprintf("1.0.%d", i), Location: "westeurope",
+		snap.Versions = append(snap.Versions, scanner.Version{Definition: &scanner.Definition{SubscriptionID: subA, ResourceGroup: "rg", Gallery: fmt.Sprintf("g%d", i%100), Image: "img"},
+			Version: fmt.Sprintf("1.0.%d", i), Location: "westeurope",
 			SoftDeletedAt: t0, ConsumptionEndsAt: t0.Add(time.Hour), PurgeAt: t0.Add(time.Hour), PurgeAtSource: scanner.SourceComputed})
 	}
 	b.Run("built", func(b *testing.B) {

@@ -168,7 +168,7 @@ func confirm(yes bool, stderr io.Writer, question string) error {
 
 // describe says where a version in the recycle bin stands.
 func describeVersion(w io.Writer, v *scanner.Version, now time.Time) {
-	fmt.Fprintf(w, "%s is in the recycle bin: soft-deleted %s, usable until %s, purged %s (%s)\n", v.ID,
+	fmt.Fprintf(w, "%s is in the recycle bin: soft-deleted %s, usable until %s, purged %s (%s)\n", v.ID(),
 		v.SoftDeletedAt.UTC().Format(time.RFC3339), v.ConsumptionEndsAt.UTC().Format(time.RFC3339),
 		v.PurgeAt.UTC().Format(time.RFC3339), humantime.Left(v.PurgeAt.Sub(now)))
 }

@@ -257,8 +257,8 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 		t.Fatalf("the page shows %d versions, the snapshot has %d", len(rows), len(doc.Versions))
 	}
 	for i, r := range rows {
-		if r[2] != doc.Versions[i].ID {
-			t.Errorf("row %d is %s, want %s (soonest deadline first)", i, r[2], doc.Versions[i].ID)
+		if r[2] != doc.Versions[i].ID() {
+			t.Errorf("row %d is %s, want %s (soonest deadline first)", i, r[2], doc.Versions[i].ID())
 		}
 		// The demo's version unusable in 12h, crossed the 24h threshold: critical, however far its purge.
 		if strings.HasSuffix(r[2], "aks-node-ubuntu/versions/2024.10.0") && r[1] != "critical" {

@@ -81,7 +81,7 @@ func Evaluate(snap *scanner.Snapshot, inv *scanner.Inventory, minRetentionDays i
 
 	soft := make(map[string]scanner.Version, len(snap.Versions))
 	for _, v := range snap.Versions {
-		soft[strings.ToLower(v.ID)] = v
+		soft[strings.ToLower(v.ID())] = v
 	}
 	galleries := make(map[string]scanner.Gallery, len(snap.Galleries))
 	for _, g := range snap.Galleries {
@@ -94,7 +94,7 @@ func Evaluate(snap *scanner.Snapshot, inv *scanner.Inventory, minRetentionDays i
 			r.References[img] = append(r.References[img], w)
 			add(Finding{Severity: Critical, Check: CheckPinnedVersion, ID: w.ID,
 				Message: fmt.Sprintf("%s is created from soft-deleted version %s/%s/%s: %s", kindName(w), v.Gallery, v.Image, v.Version, consequence(v, now)),
-				Action:  fmt.Sprintf("recover the version (purgewatch recover %s) or move the %s to another version before %s", v.ID, kindName(w), v.ConsumptionEndsAt.UTC().Format(time.RFC3339))})
+				Action:  fmt.Sprintf("recover the version (purgewatch recover %s) or move the %s to another version before %s", v.ID(), kindName(w), v.ConsumptionEndsAt.UTC().Format(time.RFC3339))})
 		}
 		if w.Kind == "vmss" && w.Flexible {
 			if g, ok := galleryOf(galleries, img); ok && g.SoftDeleteEnabled {
@@ -132,8 +132,8 @@ func Evaluate(snap *scanner.Snapshot, inv *scanner.Inventory, minRetentionDays i
 	}
 	perImage := map[string]int{}
 	for _, v := range snap.Versions {
-		if g, ok := galleryOf(galleries, strings.ToLower(v.ID)); ok && v.Location != "" && v.Location != g.Location {
-			add(locationFinding(v.ID, v.Location, g))
+		if g, ok := galleryOf(galleries, strings.ToLower(v.ID())); ok && v.Location != "" && v.Location != g.Location {
+			add(locationFinding(v.ID(), v.Location, g))
 		}
 		perImage[imageID(v)]++
 	}
@@ -190,7 +190,8 @@ func galleryOf(galleries map[string]scanner.Gallery, id string) (scanner.Gallery
 }
 
 func imageID(v scanner.Version) string {
-	return v.ID[:strings.LastIndex(v.ID, "/versions/")]
+	id := v.ID()
+	return id[:strings.LastIndex(id, "/versions/")]
 }
 
 // Inventorier lists the workloads and live versions the audit judges; *scanner.Scanner.

@@ -87,7 +87,7 @@ func selectVersions(st *status.State, vs []scanner.Version, f filter, now time.T
 
 // continueToken names the last version of a page.
 func continueToken(v scanner.Version) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(v.PurgeAt.UTC().Format(time.RFC3339Nano) + "|" + v.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(v.PurgeAt.UTC().Format(time.RFC3339Nano) + "|" + v.ID()))
 }
 
 // resume returns the index of the first version after the one token names.
@@ -105,7 +105,7 @@ func resume(vs []scanner.Version, token string) (int, error) {
 		if c := v.PurgeAt.Compare(purge); c != 0 {
 			return c
 		}
-		if v.ID <= id {
+		if v.ID() <= id {
 			return -1
 		}
 		return 1

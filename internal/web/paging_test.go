@@ -22,9 +22,8 @@ func estate(n int) *status.State {
 		if i%2 == 1 {
 			sub, gal = "22222222-2222-2222-2222-222222222222", "beta"
 		}
-		id := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/galleries/%s/images/i/versions/1.0.%d", sub, gal, i)
 		purge := now.Add(time.Duration(i-3) * time.Hour) // the first three are overdue
-		vs = append(vs, scanner.Version{ID: id, SubscriptionID: sub, ResourceGroup: "rg", Gallery: gal, Image: "i",
+		vs = append(vs, scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: "rg", Gallery: gal, Image: "i"},
 			Version: fmt.Sprintf("1.0.%d", i), ConsumptionEndsAt: purge, PurgeAt: purge})
 	}
 	return &status.State{Ready: true, Snapshot: &scanner.Snapshot{ScannedAt: now, Versions: vs},
@@ -98,8 +97,8 @@ func TestTheAPIPagesAndTheWholeListIsAWalkAway(t *testing.T) {
 		t.Fatalf("walked %d versions, want 2500", len(ids))
 	}
 	for i, v := range st.Snapshot.Versions {
-		if ids[i] != v.ID {
-			t.Fatalf("version %d: %s, want %s (the snapshot's order, none repeated or skipped)", i, ids[i], v.ID)
+		if ids[i] != v.ID() {
+			t.Fatalf("version %d: %s, want %s (the snapshot's order, none repeated or skipped)", i, ids[i], v.ID())
 		}
 	}
 	_, body := get(t, srv.URL+"/api/v1/versions?subscription=22222222-2222-2222-2222-222222222222&urgency=overdue")

@@ -273,18 +273,18 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 	case !now.Before(v.ConsumptionEndsAt):
 		r.Detail = "unusable since " + utc(v.ConsumptionEndsAt)
 	}
-	if cmd, ok := restore.RecoverCommand(endpoint, v.ID); ok {
-		r.Restore = "purgewatch recover " + restore.ShellQuote(v.ID) + "\n# or, without purgewatch:\n" + cmd
+	if cmd, ok := restore.RecoverCommand(endpoint, v.ID()); ok {
+		r.Restore = "purgewatch recover " + restore.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd
 	}
 	return r
 }
 
 // usedBy are the workloads the last audit found created from v.
 func usedBy(st *status.State, v *scanner.Version) []scanner.Workload {
-	if st.Audit == nil {
+	if st.Audit == nil || len(st.Audit.References) == 0 {
 		return nil
 	}
-	return st.Audit.References[strings.ToLower(v.ID)]
+	return st.Audit.References[strings.ToLower(v.ID())]
 }
 
 func thresholdsOf(o Options) []time.Duration {

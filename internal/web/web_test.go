@@ -71,8 +71,8 @@ func page(t *testing.T, st *status.State) string {
 }
 
 func TestABlindScanIsTheFirstThingThePageSays(t *testing.T) {
-	v := scanner.Version{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
-		Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
+	v := scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+		Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
 	blind := &status.State{Ready: true, Started: now.Add(-3 * time.Hour), LastComplete: now.Add(-2 * time.Hour),
 		Snapshot: &scanner.Snapshot{Versions: []scanner.Version{v}},
 		History: []status.ScanRecord{{Started: now, Result: status.ResultFailed, Errors: []scanner.ScopeError{
@@ -231,13 +231,12 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 }
 
 func TestThePageAndTheAPIAreGzippedForClientsThatAskForIt(t *testing.T) {
-	v := scanner.Version{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
-		Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
+	v := scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+		Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour)}
 	versions := []scanner.Version{v}
 	for i := range 20 { // enough to be worth compressing (gzhttp leaves answers under 1 KiB alone)
 		w := v
 		w.Version = fmt.Sprintf("1.0.%d", i+1)
-		w.ID = strings.TrimSuffix(v.ID, "1.0.0") + w.Version
 		versions = append(versions, w)
 	}
 	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{Versions: versions},
@@ -277,9 +276,10 @@ func TestThePageAndTheAPIAreGzippedForClientsThatAskForIt(t *testing.T) {
 // The page opens with a summary: the version whose deadline comes first, the counts per urgency,
 // and whether the last scan saw everything.
 func TestThePageOpensWithTheNextDeadline(t *testing.T) {
-	id := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/"
-	late := scanner.Version{ID: id + "2.0.0", Gallery: "g", Image: "i", Version: "2.0.0", ConsumptionEndsAt: now.Add(90 * time.Hour), PurgeAt: now.Add(90 * time.Hour)}
-	soon := scanner.Version{ID: id + "1.0.0", Gallery: "g", Image: "i", Version: "1.0.0", ConsumptionEndsAt: now.Add(5 * time.Hour), PurgeAt: now.Add(5 * time.Hour)}
+	late := scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+		Version: "2.0.0", ConsumptionEndsAt: now.Add(90 * time.Hour), PurgeAt: now.Add(90 * time.Hour)}
+	soon := scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+		Version: "1.0.0", ConsumptionEndsAt: now.Add(5 * time.Hour), PurgeAt: now.Add(5 * time.Hour)}
 	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{Versions: []scanner.Version{late, soon}},
 		History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}}
 	body := page(t, st)
