@@ -92,12 +92,16 @@ func Handler(o Options) http.Handler {
 			jsonError(w, "no scan has read anything yet", http.StatusServiceUnavailable)
 			return
 		}
-		page, err := versionsPage(st, r.URL.Query(), o.Now(), thresholdsOf(o))
+		now := o.Now()
+		page, err := versionsPage(st, r.URL.Query(), now, thresholdsOf(o))
 		if err != nil {
 			jsonError(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, page)
+		w.Header().Set("Content-Type", "application/json")
+		if err := st.Snapshot.WriteDocumentOf(w, page.versions, now, page.More); err != nil {
+			o.Logger.Warn("writing a page of /api/v1/versions", zap.Error(err)) // the client went away
+		}
 	}))
 	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Reload(); err != nil {
