@@ -67,6 +67,25 @@ func memory(b *testing.B, pid int) (rss, peak float64) {
 	return st["VmRSS"], st["VmHWM"]
 }
 
+// sampled reads VmRSS of pid every 100 ms for d and returns the median and the largest sample,
+// in MB: over a whole scan interval, the median is what the daemon holds while it idles between
+// scans (as it does nearly all the time at any real schedule) and the largest what a scan adds.
+func sampled(b *testing.B, pid int, d time.Duration) (median, most float64) {
+	b.Helper()
+	var rss []float64
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+		st, err := status(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss = append(rss, st["VmRSS"])
+	}
+	slices.Sort(rss)
+	return rss[len(rss)/2], rss[len(rss)-1]
+}
+
 // timed GETs url n times with header and returns the median time and the last body's size on
 // the wire and decoded.
 func timed(b *testing.B, url string, n int, header map[string]string) (median time.Duration, wire, body int) {
@@ -122,6 +141,10 @@ func BenchmarkDaemon(b *testing.B) {
 // The estate of these benchmarks: 100 subscriptions × 10 galleries × 10 image definitions × 10
 // soft-deleted versions, 20 ms on every request.
 const subs, galleries, images, versions, latency, concurrency = 100, 10, 10, 10, 20 * time.Millisecond, 64
+
+// interval is BenchmarkDaemon's scan schedule: thirty times the default's rate, so that scans are
+// always near, and about three times a scan's length, so that there is an idle part to measure.
+const interval = 20 * time.Second
 
 // listen is the daemon's address: fixed, for the process prints none.
 const listen = "127.0.0.1:19772"
@@ -212,12 +235,15 @@ func daemon(b *testing.B, relative bool, env []string) {
 	sim, pw := build(b, dir, "./cmd/armsim"), build(b, dir, "./cmd/purgewatch")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := config(b, dir, simulate(ctx, b, sim), fmt.Sprintf("scan:\n  schedule: \"@every 10s\"\nmetrics:\n  relative: %v\n", relative))
+	cfg := config(b, dir, simulate(ctx, b, sim), fmt.Sprintf("scan:\n  schedule: \"@every %v\"\nmetrics:\n  relative: %v\n", interval, relative))
 	pwCmd := start(ctx, b, pw, cfg, env)
 	base := "http://" + listen
 	until(b, 5*time.Minute, "5 scans", func(m string) bool { return sample(m, `purgewatch_scans_total{result="success"}`) >= 5 })
 	rss, peak := memory(b, pwCmd.Process.Pid)
 	b.ReportMetric(rss, "MB-rss-after-5-scans")
+	idle, scanning := sampled(b, pwCmd.Process.Pid, interval)
+	b.ReportMetric(idle, "MB-rss-median-over-an-interval")
+	b.ReportMetric(scanning, "MB-rss-most-over-an-interval")
 
 	scrape, scrapeWire, scrapeBody := timed(b, base+"/metrics", 21, map[string]string{"Accept": prometheusAccept, "Accept-Encoding": "gzip"})
 	page, pageWire, _ := timed(b, base+"/", 11, map[string]string{"Accept-Encoding": "gzip"})
