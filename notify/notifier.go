@@ -123,9 +123,12 @@ func (n *Notifier) absent(seen presence) ([]string, error) {
 				continue
 			}
 			var v scanner.Version
-			if err := json.Unmarshal(o.raw, &v); err == nil && !asked[strings.ToLower(v.ID())] {
-				asked[strings.ToLower(v.ID())] = true
-				out = append(out, strings.ToLower(v.ID()))
+			if err := json.Unmarshal(o.raw, &v); err != nil {
+				continue
+			}
+			if id := strings.ToLower(v.ID()); !asked[id] {
+				asked[id] = true
+				out = append(out, id)
 			}
 		}
 	}

@@ -83,7 +83,8 @@ func (v Version) Ref() VersionRef {
 	if v.Definition == nil {
 		return VersionRef{Version: v.Version}
 	}
-	return VersionRef{SubscriptionID: v.SubscriptionID, ResourceGroup: v.ResourceGroup, Gallery: v.Gallery, Image: v.Image, Version: v.Version}
+	return VersionRef{SubscriptionID: v.SubscriptionID, ResourceGroup: v.ResourceGroup, Gallery: v.Gallery, Image: v.Image,
+		Version: v.Version}
 }
 
 // CompareIDs orders a and b as strings.Compare orders their ids, without building them: sorting

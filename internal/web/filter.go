@@ -175,7 +175,7 @@ func (s selection) link(from int) string {
 // written one version at a time: a page of 10,000 versions is 6.7 MB of JSON, never held whole.
 type versionPage struct {
 	versions []scanner.Version
-	More     struct {
+	more     struct {
 		Total    int    `json:"total"`
 		Continue string `json:"continue,omitempty"`
 	}
@@ -199,9 +199,9 @@ func versionsPage(st *status.State, q url.Values, now time.Time, thresholds []ti
 	}
 	end := min(start+limit, len(vs))
 	p := versionPage{versions: vs[start:end]}
-	p.More.Total = len(vs)
+	p.more.Total = len(vs)
 	if end < len(vs) {
-		p.More.Continue = continueToken(vs[end-1])
+		p.more.Continue = continueToken(vs[end-1])
 	}
 	return p, nil
 }

@@ -99,8 +99,8 @@ func Handler(o Options) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if err := st.Snapshot.WriteDocumentOf(w, page.versions, now, page.More); err != nil {
-			o.Logger.Warn("writing a page of /api/v1/versions", zap.Error(err)) // the client went away
+		if err := st.Snapshot.WriteDocumentOf(w, page.versions, now, page.more); err != nil {
+			o.Logger.Warn("writing a page of /api/v1/versions", zap.Error(err)) // most likely a client that went away
 		}
 	}))
 	mux.Handle("POST /-/reload", lifecycle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
