@@ -30,11 +30,14 @@ type binRecord struct {
 	Versions []Version `json:"versions"` // what the bin held (tags are the definition's, set when carried)
 }
 
-// shareDefinition points a decoded record's versions at one Definition, as a listing's share
-// theirs, and reports false for a record with a version that names none.
-func (rec *binRecord) shareDefinition() bool {
+// shareDefinition checks that each version of a decoded record names the image definition the
+// record is kept under (lower-cased id), and points them all at one Definition, as a listing's
+// share theirs. A record that fails is refused: carried, its versions would be announced under
+// another image definition.
+func (rec *binRecord) shareDefinition(id string) bool {
 	for i := range rec.Versions {
-		if rec.Versions[i].Definition == nil {
+		ref := rec.Versions[i].Ref()
+		if !strings.EqualFold(ref.GalleryID()+"/images/"+ref.Image, id) {
 			return false
 		}
 		rec.Versions[i].Definition = rec.Versions[0].Definition
@@ -67,7 +70,7 @@ func (b *bins) load(m BinMemory) error {
 	var bad int
 	for id, data := range saved {
 		var rec binRecord
-		if err := json.Unmarshal(data, &rec); err != nil || !rec.shareDefinition() {
+		if err := json.Unmarshal(data, &rec); err != nil || !rec.shareDefinition(id) {
 			bad++
 			continue
 		}

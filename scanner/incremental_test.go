@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +159,58 @@ func TestTheBinsAreRememberedAcrossARestart(t *testing.T) {
 	}
 	if !slices.ContainsFunc(snap.Versions, func(v scanner.Version) bool { return v.Image == "img0001" && v.Version == "3.0.0" }) || len(snap.Versions) != n+1 {
 		t.Errorf("%d versions; the one deleted while purgewatch was down is missing", len(snap.Versions))
+	}
+}
+
+// A remembered bin whose versions name another image definition (a state file edited or corrupted)
+// is not carried: its versions would be announced under the wrong image. The bin is listed again
+// and the scan has each version once, under its own image.
+func TestABinRecordNamingAnotherDefinitionIsListedAgain(t *testing.T) {
+	const n = 50
+	store, err := notify.OpenStore(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opts := scanner.Options{Subscriptions: []string{subA}, Discovery: scanner.DiscoveryResourceGraph, Incremental: true, BinMemory: store}
+	h := newHarness(t, incrementalEstate(n), harnessOpts{scanner: opts})
+	start := h.clock.Now()
+	scan(t, h)
+
+	saved, err := store.LoadBins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for k := range saved {
+		if strings.HasSuffix(k, "/images/img0002") {
+			key = k
+		}
+	}
+	tampered := strings.ReplaceAll(string(saved[key]), `"image":"img0002"`, `"image":"img0007"`)
+	if key == "" || tampered == string(saved[key]) {
+		t.Fatalf("no record of img0002 to tamper with in %d records", len(saved))
+	}
+	if err := store.SaveBins(map[string][]byte{key: []byte(tampered)}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	opts.Pipeline, opts.Clock = h.pl, h.clock
+	restarted := scanner.New(opts)
+	h.clock.Set(start.Add(15 * time.Minute))
+	listed := binListings(h)
+	snap, err := restarted.Scan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	perImage := map[string]int{}
+	for _, v := range snap.Versions {
+		perImage[v.Image]++
+	}
+	if len(snap.Versions) != n || perImage["img0002"] != 1 || perImage["img0007"] != 1 {
+		t.Errorf("%d versions, img0002 %d, img0007 %d: the tampered record was carried", len(snap.Versions), perImage["img0002"], perImage["img0007"])
+	}
+	if binListings(h) == listed {
+		t.Error("the tampered bin was not listed again")
 	}
 }
