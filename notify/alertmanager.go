@@ -54,6 +54,9 @@ type alertmanager struct {
 
 func (a *alertmanager) MaxEvents() int { return 500 }
 
+// ResendsActive: Alertmanager resolves an alert at its endsAt unless it is sent again.
+func (a *alertmanager) ResendsActive() bool { return true }
+
 // postableAlert is Alertmanager's API v2 alert.
 type postableAlert struct {
 	Labels       map[string]string `json:"labels"`

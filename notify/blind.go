@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"time"
 
 	"github.com/purgewatch/purgewatch/scanner"
@@ -57,45 +56,3 @@ func contains(list []string, s string) bool {
 
 // blindKey names one blind episode: from the last time the estate was seen whole.
 func blindKey(since time.Time) string { return "scan@" + since.UTC().Format(time.RFC3339Nano) }
-
-// Watch announces blindness: once the estate has not been seen whole for BlindAfter, every
-// channel gets one scan-failing event; the first complete scan after it, one scan-recovered
-// resolution. Both go through the same log and outbox as version events, so each is sent once
-// and survives a restart (the open episode is kept in the state file).
-func (n *Notifier) Watch(_ context.Context, cov scanner.Coverage) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	now := n.clock.Now()
-	p := plan{active: map[string][]Event{}, source: sourceScan}
-	for _, ch := range n.s.Channels {
-		name := ch.Name()
-		open, err := n.store.blindEpisode(name)
-		if err != nil {
-			return err
-		}
-		var e Event
-		switch {
-		case !cov.Complete && open == nil && now.Sub(cov.Since) >= n.s.BlindAfter:
-			e = Event{ID: eventID(blindKey(cov.Since), KindScanFailing, 0), Kind: KindScanFailing, Severity: "critical",
-				Since: cov.Since.UTC(), Scan: scanFailure(cov)}
-		case cov.Complete && open != nil:
-			e = Event{ID: eventID(blindKey(open.Scan.Since), KindResolved, 0), Kind: KindResolved, Reason: ReasonScanRecovered,
-				Severity: "critical", Since: open.Since, Scan: &ScanFailure{Since: open.Scan.Since}}
-		case open != nil:
-			if _, ok := ch.(*alertmanager); ok { // still blind: keep the alert from expiring
-				p.active[name] = []Event{*open}
-			}
-			continue
-		default:
-			continue
-		}
-		logged, err := n.store.logged(name, []string{e.ID})
-		if err != nil {
-			return err
-		}
-		if !logged[e.ID] {
-			p.batches = append(p.batches, queued{channel: name, messages: [][]Event{{e}}})
-		}
-	}
-	return n.commit(p, now)
-}

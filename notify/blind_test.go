@@ -23,10 +23,10 @@ func TestBlindnessIsAnnouncedOnceAndResolvedOnce(t *testing.T) {
 	watch := func(after time.Duration, cov scanner.Coverage) {
 		t.Helper()
 		h.clock.Advance(after)
-		if err := h.n.Watch(context.Background(), cov); err != nil {
+		if err := h.watch(cov); err != nil {
 			t.Fatal(err)
 		}
-		h.n.Deliver(context.Background())
+		h.n.deliverAll(context.Background())
 	}
 
 	watch(30*time.Minute, blind)

@@ -28,6 +28,19 @@ type Channel interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// ActiveResender is a channel whose receiver forgets what it is not told again: Alertmanager
+// ends an alert at its endsAt. Such a channel is sent, once per scan, every alert still active
+// (Alertmanager's integrations are asked in the same way whether they send resolved alerts).
+type ActiveResender interface {
+	ResendsActive() bool
+}
+
+// resendsActive reports whether ch is sent what is still active each scan.
+func resendsActive(ch Channel) bool {
+	r, ok := ch.(ActiveResender)
+	return ok && r.ResendsActive()
+}
+
 // Message is one digest for one channel: the events of one scan, soonest purge first.
 type Message struct {
 	Channel string

@@ -141,7 +141,7 @@ func TestMessagesNameTheWorkloadsThatStillUseAVersion(t *testing.T) {
 	if err := h.n.Announce(t.Context(), snap, users, scanner.Coverage{Complete: true, Since: t0}); err != nil {
 		t.Fatal(err)
 	}
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	events := hook.webhookEvents(t)
 	if len(events) != 1 || strings.Join(events[0].Workloads, ",") != "VM web-1,scale set api" {
 		t.Errorf("webhook workloads = %+v", events)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
 )
 
 // minBackoff is the least a failed send waits, whatever notify.retry.initial says: a receiver
@@ -111,15 +112,12 @@ func (n *Notifier) work(ctx context.Context, name string, l *lane) {
 	}
 }
 
-// Deliver sends what is due now on every channel, one channel after the other (tests and
-// one-shot commands; Run does the same from a worker per channel). It returns when the next
-// attempt is due (zero when nothing waits).
-func (n *Notifier) Deliver(ctx context.Context) time.Time {
-	n.mu.Lock()
-	names := channelNames(n.s.Channels)
-	n.mu.Unlock()
+// deliverAll sends what is due now on every channel, one channel after the other, as the
+// workers of Run would; it returns when the next attempt is due (zero when nothing waits). Tests
+// deliver through it between the steps of an injected clock.
+func (n *Notifier) deliverAll(ctx context.Context) time.Time {
 	var next time.Time
-	for _, name := range names {
+	for _, name := range channelNames(n.current().Channels) {
 		if at := n.deliverChannel(ctx, name); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
@@ -141,7 +139,7 @@ func (n *Notifier) deliverChannel(ctx context.Context, name string) time.Time {
 		if ch == nil {
 			return time.Time{} // removed by a reload; its messages wait in the state file
 		}
-		head, err := n.store.head(name)
+		head, err := n.head(name)
 		if err != nil {
 			n.log.Error("reading the outbox", zap.String("channel", name), zap.Error(err))
 			return time.Time{}
@@ -159,19 +157,38 @@ func (n *Notifier) deliverChannel(ctx context.Context, name string) time.Time {
 	return time.Time{}
 }
 
+// outgoing is a channel's oldest message, its events read back from the outbox.
+type outgoing struct {
+	*state.Pending
+	events []Event
+}
+
+// head is the channel's oldest message, or nil.
+func (n *Notifier) head(channel string) (*outgoing, error) {
+	p, err := n.state.Head(channel)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	events, err := decodeEvents(p.Events)
+	if err != nil {
+		return nil, err
+	}
+	return &outgoing{Pending: p, events: events}, nil
+}
+
 // attempt sends one message and records the outcome; it returns when to try again, or zero to
 // go on with the next message.
-func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *pending) time.Time {
-	name, events := ch.Name(), len(head.Events)
+func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *outgoing) time.Time {
+	name, events := ch.Name(), len(head.events)
 	if head.Attempts > 0 {
 		n.metrics.count(ch, "resent", events) // the receiver may have had it already (a timeout)
 	}
-	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.Events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
+	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
 	ended := n.clock.Now() // a backoff counts from the end of the attempt, not its start
 	fields := []zap.Field{zap.String("channel", name), zap.String("type", ch.Type()), zap.Int("events", events), zap.Int("attempt", head.Attempts+1)}
 	switch {
 	case sendErr == nil:
-		if err := n.store.delivered(name, head, ended); err != nil {
+		if err := n.state.Delivered(name, head.Pending, logged(head.events), ended); err != nil {
 			// Sent but not recorded: the one message that may repeat (see README).
 			n.log.Error("recording a delivered notification", zap.String("channel", name), zap.Error(err))
 			return ended.Add(minBackoff)
@@ -182,7 +199,7 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *pe
 		return time.Time{} // stopping: the message stays as it was, due at once on the next start
 	case permanent(sendErr):
 		status, answer := refusal(sendErr)
-		if err := n.store.bury(name, head, ended, status, answer, sendErr.Error()); err != nil {
+		if err := n.state.Bury(name, head.Pending, ended, status, answer, sendErr.Error()); err != nil {
 			n.log.Error("recording a dead letter", zap.String("channel", name), zap.Error(err))
 			return ended.Add(minBackoff)
 		}
@@ -192,7 +209,7 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *pe
 		return time.Time{}
 	}
 	wait := backoff(s.Retry, head.Attempts+1, retryAfter(sendErr))
-	if err := n.store.failed(name, head, ended, ended.Add(wait), sendErr.Error()); err != nil {
+	if err := n.state.Failed(name, head.Pending, ended, ended.Add(wait), sendErr.Error()); err != nil {
 		n.log.Error("recording a failed notification", zap.String("channel", name), zap.Error(err))
 	}
 	n.metrics.count(ch, "failed", events)
@@ -227,7 +244,7 @@ func backoff(r config.Retry, attempt int, asked time.Duration) time.Duration {
 	return max(min(d, max(r.Max, minBackoff)), asked)
 }
 
-// refresh sends an Alertmanager channel's still-active alerts again, once per scan, so that they
+// refresh sends a channel's still-active alerts again (an ActiveResender's), once per scan, so that they
 // do not expire while the condition lasts. A failure is logged; the next scan sends them again.
 func (n *Notifier) refresh(ctx context.Context, name string) {
 	n.mu.Lock()
@@ -259,17 +276,14 @@ func (n *Notifier) updateGauges() {
 	if n.metrics == nil {
 		return
 	}
-	pending, dead, err := n.store.counts()
+	pending, dead, err := n.state.Counts()
 	if err != nil {
 		n.log.Warn("counting the outbox", zap.Error(err))
 		return
 	}
-	n.mu.Lock()
-	names := channelNames(n.s.Channels)
-	n.mu.Unlock()
-	for _, name := range names {
+	for _, name := range channelNames(n.current().Channels) {
 		n.metrics.pending.WithLabelValues(name).Set(float64(pending[name]))
 		n.metrics.dead.WithLabelValues(name).Set(float64(dead[name]))
 	}
-	n.metrics.size.Set(float64(n.store.Size()))
+	n.metrics.size.Set(float64(n.state.Size()))
 }

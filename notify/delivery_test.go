@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -65,7 +66,7 @@ func TestAHungReceiverDelaysOnlyItsOwnChannel(t *testing.T) {
 	go func() { h.n.Run(ctx); close(stopped) }()
 
 	a, b := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil), ver("g", "2.0.0", t0.Add(2*time.Hour), 0, nil)
-	if err := h.n.Process(ctx, snapshot(t0, a), nil); err != nil {
+	if err := h.process(snapshot(t0, a), nil); err != nil {
 		t.Fatal(err)
 	}
 	within(t, "the stuck channel's first send", chanOf(arrived))
@@ -76,19 +77,16 @@ func TestAHungReceiverDelaysOnlyItsOwnChannel(t *testing.T) {
 	go func() {
 		defer close(processed)
 		h.clock.Advance(15 * time.Minute)
-		if err := h.n.Process(ctx, snapshot(h.clock.Now(), a, b), nil); err != nil {
-			t.Error(err)
-		}
-		if err := h.n.Watch(ctx, scanner.Coverage{Complete: true, Since: h.clock.Now()}); err != nil {
+		if err := h.n.Announce(ctx, snapshot(h.clock.Now(), a, b), nil, scanner.Coverage{Complete: true, Since: h.clock.Now()}); err != nil {
 			t.Error(err)
 		}
 	}()
-	within(t, "Process and Watch beside a hung receiver", processed)
+	within(t, "Announce beside a hung receiver", processed)
 	within(t, "the healthy channel's second message", chanOf(got))
 
 	cancel()
 	within(t, "Run stopping with a send still hung", stopped)
-	letters, err := h.store.Letters("stuck")
+	letters, err := ReadLetters(h.file, "stuck")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +113,7 @@ func TestAPoisonMessageBecomesADeadLetterAndTheRestGoOn(t *testing.T) {
 	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	h.n = New(h.store, h.set, h.clock, nil, m)
+	h.n = New(h.file, h.set, h.clock, nil, m)
 
 	rx.fail(1, http.StatusBadRequest, "")
 	a, b := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil), ver("g", "2.0.0", t0.Add(2*time.Hour), 0, nil)
@@ -144,7 +142,7 @@ func TestAPoisonMessageBecomesADeadLetterAndTheRestGoOn(t *testing.T) {
 	if n, err := h.n.Retry("hook"); err != nil || n != 1 {
 		t.Fatalf("Retry = %d, %v", n, err)
 	}
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if got := kinds(rx.webhookEvents(t)); !slices.Equal(got, []string{"2.0.0/expiring6h", "1.0.0/expiring6h"}) {
 		t.Errorf("after retry: %v", got)
 	}
@@ -179,20 +177,20 @@ func TestATimedOutSendWaitsItsBackoff(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	h.set.Retry = config.Retry{Initial: time.Millisecond, Max: time.Millisecond} // below the floor
-	h.n = New(h.store, h.set, h.clock, nil, m)
+	h.n = New(h.file, h.set, h.clock, nil, m)
 
 	next := h.scan(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), nil)
 	if want := t0.Add(time.Second); !next.Equal(want) {
 		t.Fatalf("next attempt %v, want %v: a second at least, whatever notify.retry.initial says", next, want)
 	}
 	for range 3 { // scans come and go; the message waits its backoff
-		h.n.Deliver(t.Context())
+		h.n.deliverAll(t.Context())
 	}
 	if n := requests.Load(); n != 1 {
 		t.Fatalf("%d attempts before the backoff ran out, want 1", n)
 	}
 	h.clock.Advance(time.Second)
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if n := requests.Load(); n != 2 {
 		t.Fatalf("%d attempts after the backoff, want 2", n)
 	}
@@ -205,96 +203,34 @@ func TestATimedOutSendWaitsItsBackoff(t *testing.T) {
 	}
 }
 
-func TestACorruptStateFileIsMovedAsideAndStartedAfresh(t *testing.T) {
-	badMagic := func(t *testing.T, path string) {
-		if err := os.WriteFile(path, []byte(strings.Repeat("not a bbolt file ", 4096)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	badPages := func(t *testing.T, path string) {
-		// A real state file with a few hundred entries, then every page past the two meta pages
-		// overwritten: the meta pages still say "bbolt", the data is garbage.
-		s, err := OpenStore(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var events []Event
-		for i := range 300 {
-			events = append(events, Event{ID: strings.Repeat("x", 20) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Kind: KindExpiring})
-		}
-		if err := s.enqueue([]queued{{channel: "hook", messages: [][]Event{events}}}, t0); err != nil {
-			t.Fatal(err)
-		}
-		_ = s.Close()
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page := os.Getpagesize()
-		for i := 2 * page; i < len(data); i++ {
-			data[i] = 0xAB
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, corrupt := range map[string]func(*testing.T, string){"wrong magic": badMagic, "bad pages": badPages} {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			corrupt(t, path)
-			before, _ := os.ReadFile(path)
-			// A command that only reads (notify outbox, preview) says so and leaves the file be.
-			if _, err := OpenStoreReadOnly(path); err == nil || !strings.Contains(err.Error(), "is corrupt") {
-				t.Errorf("read-only open of a corrupt file: %v", err)
-			}
-			if after, _ := os.ReadFile(path); string(after) != string(before) {
-				t.Error("a read-only open changed the corrupt file")
-			}
-			s, err := OpenStore(path)
-			if err != nil {
-				t.Fatalf("a corrupt state file must be recovered from, not refused: %v", err)
-			}
-			defer s.Close()
-			aside := s.Recovered()
-			if !strings.HasPrefix(aside, path+".corrupt-") {
-				t.Fatalf("Recovered() = %q", aside)
-			}
-			if kept, _ := os.ReadFile(aside); string(kept) != string(before) {
-				t.Error("the corrupt file was not kept as it was")
-			}
-			m := NewMetrics(prometheus.NewRegistry())
-			rx := newReceiver(t)
-			ch, err := NewChannel(webhookChannel("hook", rx.srv.URL), Deps{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := New(s, Settings{Channels: []Channel{ch}, Thresholds: thresholds, Retry: config.Retry{Initial: time.Second, Max: time.Second}}, nil, nil, m)
-			if v := testutil.ToFloat64(m.recovered); v != 1 {
-				t.Errorf("purgewatch_notify_state_recovered = %v", v)
-			}
-			if err := n.Process(t.Context(), snapshot(time.Now(), ver("g", "1.0.0", time.Now().Add(time.Hour), 0, nil)), nil); err != nil {
-				t.Fatal(err)
-			}
-			n.Deliver(t.Context())
-			if len(rx.received()) != 1 {
-				t.Error("the fresh state file does not work")
-			}
-		})
-	}
-}
-
-func TestASecondProcessOnTheStateFileIsRefused(t *testing.T) {
+// A notifier on a state file that was corrupt (moved aside by state.Open) says so in its metric,
+// and the fresh file works.
+func TestANotifierOnARecoveredStateFileSaysSoAndWorks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := OpenStore(path)
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a bbolt file ", 4096)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := state.Open(path)
+	if err != nil {
+		t.Fatalf("a corrupt state file must be recovered from, not refused: %v", err)
+	}
+	defer s.Close()
+	m := NewMetrics(prometheus.NewRegistry())
+	rx := newReceiver(t)
+	ch, err := NewChannel(webhookChannel("hook", rx.srv.URL), Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	_, err = OpenStore(path)
-	if !errors.Is(err, ErrStateHeld) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another purgewatch holds it") {
-		t.Fatalf("second open: %v", err)
+	n := New(s, Settings{Channels: []Channel{ch}, Thresholds: thresholds, Retry: config.Retry{Initial: time.Second, Max: time.Second}}, nil, nil, m)
+	if v := testutil.ToFloat64(m.recovered); v != 1 {
+		t.Errorf("purgewatch_notify_state_recovered = %v", v)
 	}
-	if _, err := OpenStoreReadOnly(path); !errors.Is(err, ErrStateHeld) {
-		t.Errorf("read-only open beside a running purgewatch: %v", err)
+	now := time.Now()
+	if err := n.Announce(t.Context(), snapshot(now, ver("g", "1.0.0", now.Add(time.Hour), 0, nil)), nil, scanner.Coverage{Complete: true, Since: now}); err != nil {
+		t.Fatal(err)
+	}
+	n.deliverAll(t.Context())
+	if len(rx.received()) != 1 {
+		t.Error("the fresh state file does not work")
 	}
 }

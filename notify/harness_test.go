@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -99,7 +100,7 @@ type harness struct {
 	t     *testing.T
 	clock *clock.Fake
 	path  string
-	store *Store
+	file  *state.File
 	n     *Notifier
 	cfgs  []config.Channel
 	set   Settings
@@ -112,18 +113,18 @@ func newHarness(t *testing.T, channels ...config.Channel) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "state.db"), cfgs: channels}
 	h.open()
-	t.Cleanup(func() { _ = h.store.Close() })
+	t.Cleanup(func() { _ = h.file.Close() })
 	return h
 }
 
 // open (re)opens the state file and builds a notifier, as a process start does.
 func (h *harness) open() {
 	h.t.Helper()
-	store, err := OpenStore(h.path)
+	file, err := state.Open(h.path)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.store = store
+	h.file = file
 	h.set = Settings{Thresholds: thresholds, Retry: config.Retry{Initial: 30 * time.Second, Max: time.Hour},
 		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, BlindAfter: time.Hour, ExternalURL: externalURL}
 	for _, c := range h.cfgs {
@@ -136,12 +137,12 @@ func (h *harness) open() {
 		}
 		h.set.Channels = append(h.set.Channels, ch)
 	}
-	h.n = New(store, h.set, h.clock, nil, nil)
+	h.n = New(file, h.set, h.clock, nil, nil)
 }
 
 func (h *harness) restart() {
 	h.t.Helper()
-	if err := h.store.Close(); err != nil {
+	if err := h.file.Close(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.open()
@@ -150,10 +151,51 @@ func (h *harness) restart() {
 // scan is one scan's worth of notification work: queue, then deliver what is due.
 func (h *harness) scan(snap *scanner.Snapshot, live map[string]bool) time.Time {
 	h.t.Helper()
-	if err := h.n.Process(context.Background(), snap, live); err != nil {
+	if err := h.process(snap, live); err != nil {
 		h.t.Fatal(err)
 	}
-	return h.n.Deliver(context.Background())
+	return h.n.deliverAll(context.Background())
+}
+
+// process queues what snap calls for as a complete scan's Announce does, with live saying which
+// of the versions that left the bin exist again (nil: the settings' Liveness is asked, if any).
+func (h *harness) process(snap *scanner.Snapshot, live map[string]bool) error {
+	return process(h.n, snap, live)
+}
+
+func process(n *Notifier, snap *scanner.Snapshot, live map[string]bool) error {
+	s := n.current()
+	if live != nil {
+		s.Liveness = knownLive(live)
+	}
+	p, err := n.planVersions(context.Background(), s, snap, nil)
+	if err != nil {
+		return err
+	}
+	return n.commit(s, p)
+}
+
+// watch queues what a scan's coverage calls for, as Announce does.
+func (h *harness) watch(cov scanner.Coverage) error {
+	s := h.n.current()
+	p, err := planCoverage(h.n.state, s, cov, h.clock.Now())
+	if err != nil {
+		return err
+	}
+	return h.n.commit(s, p)
+}
+
+// knownLive is a Liveness that answers from a map.
+type knownLive map[string]bool
+
+func (k knownLive) LiveVersions(_ context.Context, ids []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ids {
+		if alive, ok := k[id]; ok {
+			out[id] = alive
+		}
+	}
+	return out
 }
 
 func webhookChannel(name, url string) config.Channel {

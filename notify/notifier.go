@@ -2,9 +2,6 @@ package notify
 
 import (
 	"cmp"
-	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
-	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // Settings are what a configuration reload may change.
@@ -37,36 +33,38 @@ type Settings struct {
 	Keep time.Duration
 }
 
-// Notifier turns snapshots into notifications: Process queues them (due → resolve → route →
-// dedupe → enqueue, see stages.go) and one worker per channel delivers them (deliver.go). The
-// scan path never waits on a receiver: nothing it takes is held while sending.
+// Notifier turns scans into notifications: Announce queues them (pipeline.go) and one worker per
+// channel delivers them (deliver.go). The scan path never waits on a receiver: nothing it takes
+// is held while sending.
 type Notifier struct {
-	store   *Store
+	state   Log
 	clock   clock.Clock
 	log     *zap.Logger
 	metrics *Metrics
 
-	mu      sync.Mutex // one Process or Watch at a time; guards s and lanes; never held while sending
+	announcing sync.Mutex // one Announce at a time: the log's open versions read at its start stay true to its end
+
+	mu      sync.Mutex // guards s, lanes and pruned; never held while sending or reading ARM
 	s       Settings
 	lanes   map[string]*lane
 	changed chan struct{} // tells Run that the channels changed
 	pruned  time.Time     // when the log was last pruned
 }
 
-// New returns a Notifier over an open store.
-func New(store *Store, s Settings, c clock.Clock, log *zap.Logger, m *Metrics) *Notifier {
+// New returns a Notifier over an open state file.
+func New(log Log, s Settings, c clock.Clock, logger *zap.Logger, m *Metrics) *Notifier {
 	if c == nil {
 		c = clock.Real{}
 	}
-	if log == nil {
-		log = zap.NewNop()
+	if logger == nil {
+		logger = zap.NewNop()
 	}
-	n := &Notifier{store: store, clock: c, log: log, metrics: m, lanes: map[string]*lane{}, changed: make(chan struct{}, 1)}
-	if r := store.Recovered(); r != "" {
-		log.Error("the notification state file was corrupt: moved aside and started afresh; warnings already sent may be sent again",
-			zap.String("stateFile", store.Path()), zap.String("movedTo", r))
+	n := &Notifier{state: log, clock: c, log: logger, metrics: m, lanes: map[string]*lane{}, changed: make(chan struct{}, 1)}
+	if r := log.Recovered(); r != "" {
+		logger.Error("the notification state file was corrupt: moved aside and started afresh; warnings already sent may be sent again",
+			zap.String("stateFile", log.Path()), zap.String("movedTo", r))
 	}
-	m.recoveredState(store.Recovered() != "")
+	m.recoveredState(log.Recovered() != "")
 	n.Configure(s)
 	n.updateGauges()
 	return n
@@ -88,6 +86,13 @@ func (n *Notifier) Configure(s Settings) {
 	}
 }
 
+// current returns the settings in effect.
+func (n *Notifier) current() Settings {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s
+}
+
 // settings returns the settings in effect and the named channel (nil when it is gone).
 func (n *Notifier) settings(name string) (Settings, Channel) {
 	n.mu.Lock()
@@ -105,86 +110,46 @@ func (n *Notifier) channel(name string) Channel {
 	return nil
 }
 
-// absent returns the lower-cased ARM ids of versions announced on some channel and no longer in
-// snap: what Announce asks Settings.Liveness about before the resolve stage.
-func (n *Notifier) absent(seen presence) ([]string, error) {
+// Recovered is where a corrupt state file was moved aside at start, or "".
+func (n *Notifier) Recovered() string { return n.state.Recovered() }
+
+// pruneEvery is how often the log is pruned: often enough to stay small, rarely enough that
+// reading the whole log is no cost.
+const pruneEvery = time.Hour
+
+// forget prunes the log (state.File.Prune) when pruneEvery has passed since the last time, and
+// says so.
+func (n *Notifier) forget() {
+	now := n.clock.Now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	present := seen.keys
-	var out []string
-	asked := map[string]bool{}
-	for _, name := range channelNames(n.s.Channels) {
-		opens, err := n.store.openVersions(name, present)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range opens {
-			if present[o.key] {
-				continue
-			}
-			var v scanner.Version
-			if err := json.Unmarshal(o.raw, &v); err != nil {
-				continue
-			}
-			if id := strings.ToLower(v.ID()); !asked[id] {
-				asked[id] = true
-				out = append(out, id)
-			}
-		}
+	keep, due := n.s.Keep, now.Sub(n.pruned) >= pruneEvery
+	if due {
+		n.pruned = now
 	}
-	return out, nil
+	n.mu.Unlock()
+	if !due || keep <= 0 {
+		return
+	}
+	removed, unreadable, err := n.state.Prune(now, keep, legacySubject)
+	if err != nil {
+		n.log.Error("pruning the notification log", zap.Error(err))
+		return
+	}
+	if unreadable > 0 {
+		n.log.Error("notification log entries cannot be decoded; they are kept, and never pruned", zap.Int("entries", unreadable))
+	}
+	if removed > 0 {
+		n.log.Info("pruned the notification log", zap.Int("entries", removed), zap.Duration("keep", keep))
+	}
+	n.updateGauges()
 }
 
-func keys(snap *scanner.Snapshot) map[string]bool {
-	out := make(map[string]bool, len(snap.Versions))
-	for _, v := range snap.Versions {
-		out[versionKey(v)] = true
+func channelNames(chs []Channel) []string {
+	out := make([]string, len(chs))
+	for i, ch := range chs {
+		out[i] = ch.Name()
 	}
 	return out
-}
-
-// Process queues, per channel, the events snap calls for that the channel has not had, as one
-// digest (split where the channel's limits demand), in the same transaction that logs them, and
-// wakes the channels' workers. live holds, by lower-cased ARM id, whether an absent version
-// exists again as a live version; an absent version missing from it is resolved later, unless its
-// purge time has passed.
-func (n *Notifier) Process(ctx context.Context, snap *scanner.Snapshot, live map[string]bool) error {
-	return n.process(ctx, snap, newPresence(snap), nil, live)
-}
-
-// process is Process with the audit's workloads per version, for the messages.
-func (n *Notifier) process(_ context.Context, snap *scanner.Snapshot, seen presence, users map[string][]scanner.Workload, live map[string]bool) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	now := n.clock.Now()
-	p, err := makePlan(n.store, n.s, snap, seen, users, live, now)
-	if err != nil {
-		return err
-	}
-	return n.commit(p, now)
-}
-
-// commit logs and queues a plan in one transaction, hands each Alertmanager channel the alerts to
-// send again, and wakes the workers. Callers hold n.mu.
-func (n *Notifier) commit(p plan, now time.Time) error {
-	if err := n.store.enqueue(p.batches, now); err != nil {
-		return fmt.Errorf("queuing notifications: %w", err)
-	}
-	for _, ch := range n.s.Channels {
-		if _, ok := ch.(*alertmanager); !ok {
-			continue
-		}
-		l, active := n.laneLocked(ch.Name()), p.active[ch.Name()]
-		l.active[p.source] = active
-		if len(active) > 0 {
-			l.pending = true
-			l.poke()
-		}
-	}
-	for _, q := range p.batches {
-		n.laneLocked(q.channel).poke()
-	}
-	return nil
 }
 
 func sortEvents(events []Event) {

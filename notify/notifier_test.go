@@ -87,7 +87,9 @@ func TestResolvedCarriesWhyTheVersionLeft(t *testing.T) {
 	quiet := ver("g", "quiet", t0.Add(30*24*time.Hour), 0, nil) // never announced
 	h.scan(snapshot(t0, recovered, purged, gone, unknown, redeleted, quiet), nil)
 
-	absent, err := h.n.absent(newPresence(snapshot(t0)))
+	seen := newPresence(snapshot(t0))
+	opens, err := readOpens(h.file, h.set.Channels, seen)
+	absent := absent(opens, seen)
 	if err != nil || len(absent) != 5 {
 		t.Fatalf("Absent = %v, %v; want the 5 announced versions", absent, err)
 	}
@@ -163,7 +165,7 @@ func TestAChannelDownForSeveralScansGetsEveryEventExactlyOnce(t *testing.T) {
 	if n := len(rx.received()); n != 0 {
 		t.Fatalf("%d messages got through a down channel", n)
 	}
-	counts, _, _ := h.store.counts()
+	counts, _, _ := h.file.Counts()
 	if counts["hook"] != 5 {
 		t.Errorf("pending = %v, want all 5 events kept", counts)
 	}
@@ -200,12 +202,12 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		t.Fatalf("next attempt %v, want %v (Slack's Retry-After over the 30s backoff)", next, want)
 	}
 	h.clock.Advance(119 * time.Second)
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if n := len(rx.received()); n != 0 {
 		t.Fatal("retried before Retry-After")
 	}
 	h.clock.Advance(time.Second)
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if n := len(rx.received()); n != 1 {
 		t.Fatalf("messages after Retry-After = %d", n)
 	}
@@ -250,7 +252,7 @@ func TestAFailedSendSurvivesARestart(t *testing.T) {
 	h.scan(snap, nil)
 	h.restart()
 	h.clock.Advance(time.Minute)
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if got := kinds(rx.webhookEvents(t)); !slices.Equal(got, []string{"1.0.0/expiring6h"}) {
 		t.Fatalf("after restart: %v", got)
 	}

@@ -14,14 +14,18 @@ type Preview struct {
 }
 
 // PreviewAll renders what each channel would be sent for snap now: every stage but enqueue and
-// deliver, deduplicated against store's log (nil: as if nothing had been sent yet). Nothing is
-// sent or recorded.
-func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s Settings, now time.Time, store *Store) ([]Preview, error) {
-	var l ledger = emptyLog{}
-	if store != nil {
-		l = store
+// deliver, deduplicated against l, the state file's log (nil: as if nothing had been sent yet).
+// Nothing is sent or recorded.
+func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s Settings, now time.Time, l Ledger) ([]Preview, error) {
+	if l == nil {
+		l = emptyLog{}
 	}
-	p, err := makePlan(l, s, snap, newPresence(snap), users, nil, now)
+	seen := newPresence(snap)
+	opens, err := readOpens(l, s.Channels, seen)
+	if err != nil {
+		return nil, err
+	}
+	p, err := makePlan(l, s, snap, seen, opens, users, nil, now)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,8 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +25,7 @@ func (gone) LiveVersions(_ context.Context, ids []string) map[string]bool {
 	return out
 }
 
-func (h *harness) logEntries() int {
-	h.t.Helper()
-	n := 0
-	if err := h.store.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil }); err != nil {
-		h.t.Fatal(err)
-	}
-	return n
-}
+func (h *harness) logEntries() int { return h.file.LogEntries() }
 
 // Rounds of versions deleted, announced and gone: the log keeps what left within notify.keep,
 // so the state file stays bounded by what is in the bins, however long purgewatch runs.
@@ -54,14 +47,14 @@ func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
 		if err := h.n.Announce(t.Context(), snapshot(now, vs...), nil, cov); err != nil {
 			t.Fatal(err)
 		}
-		h.n.Deliver(t.Context())
+		h.n.deliverAll(t.Context())
 		h.clock.Advance(time.Hour) // they leave the bin: resolved as gone
 		if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, cov); err != nil {
 			t.Fatal(err)
 		}
-		h.n.Deliver(t.Context())
+		h.n.deliverAll(t.Context())
 		h.clock.Advance(3 * 24 * time.Hour) // past notify.keep
-		entries, sizes = append(entries, h.logEntries()), append(sizes, h.store.Size())
+		entries, sizes = append(entries, h.logEntries()), append(sizes, h.file.Size())
 	}
 	if len(rx.webhookEvents(t)) != 5*2*perRound {
 		t.Fatalf("delivered %d events, want an expiring and a resolved per version", len(rx.webhookEvents(t)))
@@ -76,25 +69,15 @@ func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
 	if last, first := sizes[len(sizes)-1], sizes[1]; last > first+first/2 {
 		t.Errorf("state file grew %v: bounded by what is in the bins, it must not", sizes)
 	}
-	// An entry that cannot be decoded neither stops the prune nor is lost by it.
-	if err := h.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put([]byte("hook\x00bad"), []byte("{")) }); err != nil {
-		t.Fatal(err)
-	}
-	removed, unreadable, err := h.store.prune(h.clock.Now().Add(3*24*time.Hour), 48*time.Hour)
-	if err != nil || unreadable != 1 || removed != entries[len(entries)-1] {
-		t.Errorf("prune beside a bad entry: removed %d of %d, unreadable %d, %v", removed, entries[len(entries)-1], unreadable, err)
-	}
-	if err := h.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Delete([]byte("hook\x00bad")) }); err != nil {
-		t.Fatal(err)
-	}
+	// (An entry that cannot be decoded neither stops the prune nor is lost by it: internal/state.)
 	// A restart compacts a file that is mostly free pages.
 	h.clock.Advance(3 * 24 * time.Hour)
 	if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, scanner.Coverage{Complete: true, Since: h.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	before := h.store.Size()
+	before := h.file.Size()
 	h.restart()
-	if after := h.store.Size(); after >= before {
+	if after := h.file.Size(); after >= before {
 		t.Errorf("restart did not compact a sparse file: %d -> %d bytes", before, after)
 	}
 	if n := h.logEntries(); n != 0 {
@@ -106,11 +89,8 @@ func TestTheStateFileForgetsWhatLeftLongAgo(t *testing.T) {
 // the log holds what dedupe and pruning need, and entries of the older, whole-event form are
 // still read.
 func TestALargePlanIsQueuedWholeAcrossTransactions(t *testing.T) {
-	s, err := OpenStore(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	rx := newReceiver(t)
+	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
 	var messages [][]Event
 	for m := range 3 * enqueueChunk / 100 {
 		var events []Event
@@ -120,37 +100,70 @@ func TestALargePlanIsQueuedWholeAcrossTransactions(t *testing.T) {
 		}
 		messages = append(messages, events)
 	}
-	if err := s.enqueue([]queued{{channel: "hook", messages: messages}}, t0); err != nil {
+	if err := h.n.commit(h.set, plan{batches: []queued{{channel: "hook", messages: messages}}}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.head("hook")
-	if err != nil || first == nil || first.Events[0].ID != messages[0][0].ID {
+	first, err := h.n.head("hook")
+	if err != nil || first == nil || first.events[0].ID != messages[0][0].ID {
 		t.Fatalf("the first message queued is not the outbox's head: %+v, %v", first, err)
 	}
-	var outbox, logged int
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		outbox, logged = tx.Bucket(bucketOutbox).Stats().KeyN, tx.Bucket(bucketLog).Stats().KeyN
-		le := tx.Bucket(bucketLog).Get(key("hook", messages[0][0].ID))
-		if !bytes.Contains(le, []byte(`"subject":"`+versionKey(messages[0][0].Version)+`"`)) || bytes.Contains(le, []byte(`"version"`)) {
-			t.Errorf("a log entry holds its subject, not the event: %s", le)
-		}
-		return nil
-	}); err != nil {
+	letters, err := h.n.Letters("hook")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if outbox != len(messages) || logged != 3*enqueueChunk {
-		t.Errorf("%d messages and %d log entries, want %d and %d", outbox, logged, len(messages), 3*enqueueChunk)
+	if logged := h.logEntries(); len(letters) != len(messages) || logged != 3*enqueueChunk {
+		t.Errorf("%d messages and %d log entries, want %d and %d", len(letters), logged, len(messages), 3*enqueueChunk)
+	}
+	// The log holds each event's subject, not the event: read as the file holds it.
+	le := rawGet(t, h, "log", "hook\x00"+messages[0][0].ID)
+	if !bytes.Contains(le, []byte(`"subject":"`+versionKey(messages[0][0].Version)+`"`)) || bytes.Contains(le, []byte(`"version"`)) {
+		t.Errorf("a log entry holds its subject, not the event: %s", le)
 	}
 	// An entry written before the log was slimmed, whole event and all, is pruned like the rest.
 	old := messages[0][0]
 	old.ID = "written-by-an-older-purgewatch"
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		return put(tx.Bucket(bucketLog), key("hook", old.ID), logEntry{Event: &old, QueuedAt: t0})
-	}); err != nil {
+	body, err := json.Marshal(map[string]any{"event": old, "queuedAt": t0})
+	if err != nil {
 		t.Fatal(err)
 	}
-	removed, unreadable, err := s.prune(t0.Add(48*time.Hour), 24*time.Hour)
-	if err != nil || unreadable != 0 || removed != logged+1 {
-		t.Errorf("pruned %d of %d (unreadable %d, %v)", removed, logged+1, unreadable, err)
+	rawPut(t, h, "log", "hook\x00"+old.ID, body)
+	removed, unreadable, err := h.file.Prune(t0.Add(48*time.Hour), 24*time.Hour, legacySubject)
+	if err != nil || unreadable != 0 || removed != 3*enqueueChunk+1 {
+		t.Errorf("pruned %d of %d (unreadable %d, %v)", removed, 3*enqueueChunk+1, unreadable, err)
 	}
+}
+
+// rawGet and rawPut read and write the harness's state file as bbolt holds it, with the file
+// closed and opened again around them, as another program would.
+func rawGet(t *testing.T, h *harness, bucket, key string) []byte {
+	t.Helper()
+	var out []byte
+	h.raw(func(tx *bolt.Tx) error {
+		out = append(out, tx.Bucket([]byte(bucket)).Get([]byte(key))...)
+		return nil
+	})
+	return out
+}
+
+func rawPut(t *testing.T, h *harness, bucket, key string, value []byte) {
+	t.Helper()
+	h.raw(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put([]byte(key), value) })
+}
+
+func (h *harness) raw(fn func(*bolt.Tx) error) {
+	h.t.Helper()
+	if err := h.file.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	db, err := bolt.Open(h.path, 0o600, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := db.Update(fn); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/purgewatch/purgewatch/internal/state"
 )
 
 // Each channel's last delivery and last failure are kept in the state file beside what they
@@ -17,7 +19,7 @@ func TestEachChannelsLastSendsAreKept(t *testing.T) {
 	a := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)
 	h.scan(snapshot(t0, a), nil)
 
-	check := func(when string, want map[string]Sends, waiting map[string][2]int) {
+	check := func(when string, want map[string]state.Sends, waiting map[string][2]int) {
 		t.Helper()
 		for ch, w := range waiting {
 			letters, err := h.n.Letters(ch)
@@ -52,7 +54,7 @@ func TestEachChannelsLastSendsAreKept(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]Sends{
+	want := map[string]state.Sends{
 		"up":   {Channel: "up", Type: "webhook", LastDelivered: t0, LastDeliveredEvents: 1, Delivered: 1},
 		"down": {Channel: "down", Type: "webhook", LastFailed: t0, LastError: "HTTP 503"},
 	}
@@ -65,9 +67,9 @@ func TestEachChannelsLastSendsAreKept(t *testing.T) {
 	up.fail(1, http.StatusBadRequest, "")
 	h.clock.Advance(time.Minute)
 	h.scan(snapshot(h.clock.Now(), a, ver("g", "2.0.0", t0.Add(2*time.Hour), 0, nil)), nil)
-	want["up"] = Sends{Channel: "up", Type: "webhook", LastDelivered: t0, LastDeliveredEvents: 1, Delivered: 1,
+	want["up"] = state.Sends{Channel: "up", Type: "webhook", LastDelivered: t0, LastDeliveredEvents: 1, Delivered: 1,
 		LastFailed: h.clock.Now(), LastError: "HTTP 400"}
 	// down was due again (its 30 s backoff is over) and failed again.
-	want["down"] = Sends{Channel: "down", Type: "webhook", LastFailed: h.clock.Now(), LastError: "HTTP 503"}
+	want["down"] = state.Sends{Channel: "down", Type: "webhook", LastFailed: h.clock.Now(), LastError: "HTTP 503"}
 	check("after a refusal", want, map[string][2]int{"up": {0, 1}, "down": {2, 0}})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -20,7 +21,7 @@ func open(t *testing.T, v scanner.Version, since time.Time) openVersion {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openVersion{key: versionKey(v), raw: raw, since: since, severity: "warning"}
+	return openVersion{OpenVersion: state.OpenVersion{Key: versionKey(v), Raw: raw, Since: since, Severity: "warning"}, version: &v}
 }
 
 func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
@@ -31,10 +32,7 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 	unknown := ver("g", "5.0.0", t0.Add(time.Hour), 0, nil)
 	opens := []openVersion{open(t, stay, t0), open(t, recovered, t0), open(t, purged, t0), open(t, gone, t0), open(t, unknown, t0)}
 	live := map[string]bool{lower(recovered.ID()): true, lower(gone.ID()): false}
-	events, err := resolve(opens, newPresence(snapshot(t0, stay)), live, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := resolve(opens, newPresence(snapshot(t0, stay)), live, t0)
 	var got []string
 	for _, e := range events {
 		got = append(got, e.Version.Version+"/"+string(e.Reason))
@@ -42,7 +40,12 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 	if want := []string{"2.0.0/recovered", "3.0.0/purged", "4.0.0/gone"}; !slices.Equal(got, want) {
 		t.Errorf("resolve = %v, want %v (5.0.0 waits: nobody asked Azure yet)", got, want)
 	}
-	if _, err := resolve([]openVersion{{key: "k", raw: []byte("{")}}, newPresence(snapshot(t0)), nil, t0); err == nil {
+	broken := fakeLedger{opens: []state.OpenVersion{{Key: "k", Raw: []byte("{")}}}
+	ch, err := NewChannel(webhookChannel("c", "http://127.0.0.1:1"), Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readOpens(broken, []Channel{ch}, newPresence(snapshot(t0))); err == nil {
 		t.Error("a broken log entry must be an error, not a silent skip")
 	}
 }
@@ -77,10 +80,16 @@ func TestDedupeDropsWhatTheLogHoldsAndKeepsFirstAnnounced(t *testing.T) {
 	}
 }
 
-type fakeLedger struct{ seen map[string]bool }
+type fakeLedger struct {
+	seen  map[string]bool
+	opens []state.OpenVersion
+}
 
-func (fakeLedger) openVersions(string, map[string]bool) ([]openVersion, error) { return nil, nil }
-func (f fakeLedger) logged(_ string, ids []string) (map[string]bool, error) {
+func (f fakeLedger) OpenVersions(string, map[string]bool) ([]state.OpenVersion, error) {
+	return f.opens, nil
+}
+func (fakeLedger) BlindEpisode(string) (json.RawMessage, error) { return nil, nil }
+func (f fakeLedger) Logged(_ string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range ids {
 		out[id] = f.seen[id]
@@ -123,7 +132,7 @@ func TestAnnounceAsksLivenessOnlyAboutVersionsThatLeft(t *testing.T) {
 	if err := h.n.Announce(t.Context(), snapshot(h.clock.Now()), nil, cov); err != nil {
 		t.Fatal(err)
 	}
-	h.n.Deliver(t.Context())
+	h.n.deliverAll(t.Context())
 	if len(live.asked) != 1 || len(live.asked[0]) != 2 {
 		t.Fatalf("asked %v, want one question about both versions", live.asked)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/armsim"
-	"github.com/purgewatch/purgewatch/notify"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -127,7 +127,7 @@ func TestFailedAndDueBinsAreListedAgain(t *testing.T) {
 func TestTheBinsAreRememberedAcrossARestart(t *testing.T) {
 	const n = 500
 	path := filepath.Join(t.TempDir(), "state.db")
-	store, err := notify.OpenStore(path)
+	store, err := state.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestTheBinsAreRememberedAcrossARestart(t *testing.T) {
 	}
 
 	deleteVersion(t, h, "g1", "img0001", "3.0.0") // while purgewatch is down
-	if store, err = notify.OpenStore(path); err != nil {
+	if store, err = state.Open(path); err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
@@ -167,7 +167,7 @@ func TestTheBinsAreRememberedAcrossARestart(t *testing.T) {
 // and the scan has each version once, under its own image.
 func TestABinRecordNamingAnotherDefinitionIsListedAgain(t *testing.T) {
 	const n = 50
-	store, err := notify.OpenStore(filepath.Join(t.TempDir(), "state.db"))
+	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

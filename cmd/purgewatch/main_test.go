@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/config"
@@ -26,19 +27,25 @@ func TestAuthModesAreSpelledTheSameInConfigAndArm(t *testing.T) {
 	}
 }
 
-// The daemon and the notifier's liveness checks ask for the scanner of the same configuration:
-// they must get one, and so one pipeline and one read budget per subscription.
-func TestOneScannerPerConfiguration(t *testing.T) {
-	set := &scannerSet{}
+// The daemon scans with, and the notifier asks liveness of, the one scanner in effect: one
+// pipeline and one read budget per subscription. A reload builds the next one, which takes
+// effect only when the reload is applied.
+func TestOneScannerInEffect(t *testing.T) {
 	a, b := config.Default(), config.Default()
-	first, err := set.For(&a)
+	set, err := newScanners(&a, nil, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := set.For(&a); again != first {
-		t.Error("the same configuration got a second scanner")
+	first := set.current.Load()
+	apply, err := set.Prepare(&a, &b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if other, _ := set.For(&b); other == first {
+	if set.current.Load() != first {
+		t.Error("a reload that was only prepared replaced the scanner in effect")
+	}
+	apply()
+	if set.current.Load() == first {
 		t.Error("a reloaded configuration kept the old scanner")
 	}
 }

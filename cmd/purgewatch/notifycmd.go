@@ -11,6 +11,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -70,16 +71,18 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		report, _ := audit.Run(ctx, sc, snap, cfg.Audit.MinRetentionDays, now)
 		users = report.References
 	}
-	store, err := notify.OpenStoreReadOnly(cfg.Notify.StateFile)
+	var told notify.Ledger // nil: as if nothing had been sent yet
+	file, err := state.OpenReadOnly(cfg.Notify.StateFile)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "purgewatch: %v; showing what a channel that has been told nothing would be sent\n", err)
-	case store == nil:
+	case file == nil:
 		fmt.Fprintf(stderr, "purgewatch: no state file yet at %s: every event is new\n", cfg.Notify.StateFile)
 	default:
-		defer store.Close()
+		defer file.Close()
+		told = file
 	}
-	previews, err := notify.PreviewAll(snap, users, s, now, store)
+	previews, err := notify.PreviewAll(snap, users, s, now, told)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
@@ -121,13 +124,13 @@ func notifyTest(ctx context.Context, s notify.Settings, name string, stdout, std
 // running purgewatch that holds it.
 func outboxCommand(ctx context.Context, cfg *config.Config, channel, url string, stdout, stderr io.Writer) int {
 	var letters []notify.Letter
-	store, err := notify.OpenStoreReadOnly(cfg.Notify.StateFile)
+	file, err := state.OpenReadOnly(cfg.Notify.StateFile)
 	switch {
-	case errors.Is(err, notify.ErrStateHeld):
+	case errors.Is(err, state.ErrHeld):
 		letters, err = daemonLetters(ctx, daemonURL(cfg, url), channel)
-	case err == nil && store != nil:
-		letters, err = store.Letters(channel)
-		_ = store.Close()
+	case err == nil && file != nil:
+		letters, err = notify.ReadLetters(file, channel)
+		_ = file.Close()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
@@ -144,13 +147,13 @@ func retryCommand(ctx context.Context, cfg *config.Config, channel, url string, 
 		return exitFailed
 	}
 	var moved int
-	store, err := notify.OpenStore(cfg.Notify.StateFile)
+	file, err := state.Open(cfg.Notify.StateFile)
 	switch {
-	case errors.Is(err, notify.ErrStateHeld):
+	case errors.Is(err, state.ErrHeld):
 		moved, err = daemonRetry(ctx, daemonURL(cfg, url), channel)
 	case err == nil:
-		moved, err = store.Requeue(channel, time.Now())
-		_ = store.Close()
+		moved, err = file.Requeue(channel, time.Now())
+		_ = file.Close()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)

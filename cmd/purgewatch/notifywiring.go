@@ -4,12 +4,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/config"
-	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
@@ -40,57 +38,40 @@ func alertLead(schedule string) time.Duration {
 	return max(3*sched.Next(first).Sub(first), 5*time.Minute)
 }
 
-// daemonSettings are the notification settings of `run`: the channels, and the scanner of cfg
-// to ask whether a version that left the bin was recovered.
-func daemonSettings(cfg *config.Config, stdout io.Writer, scanners *scannerSet) (notify.Settings, error) {
-	s, err := notifySettings(cfg, stdout)
-	if err != nil {
-		return s, err
-	}
-	live, err := scanners.For(cfg)
-	if err != nil {
-		return s, err
-	}
-	s.Liveness = live
-	return s, nil
+// notifierPart is the notifier's part of `run` and of each reload: it builds the channels a
+// configuration names (a channel that cannot be built refuses the whole reload), with the
+// scanner in effect to ask whether a version that left the bin was recovered. A notifier that
+// does not exist (no channel at start) or a changed state file waits for a restart, and says so.
+type notifierPart struct {
+	n        *notify.Notifier // nil when `run` started without channels
+	stdout   io.Writer
+	liveness notify.Liveness
+	log      *zap.Logger
 }
 
-// startNotifier opens the notification log and builds the notifier; nil when no channel is set.
-func startNotifier(cfg *config.Config, reg prometheus.Registerer, stdout io.Writer, scanners *scannerSet, log *zap.Logger) (*notify.Notifier, *notify.Store, error) {
-	if len(cfg.Notify.Channels) == 0 {
-		return nil, nil, nil
-	}
-	s, err := daemonSettings(cfg, stdout, scanners)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := notify.OpenStore(cfg.Notify.StateFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	return notify.New(store, s, nil, log, notify.NewMetrics(reg)), store, nil
+// settings are the notification settings of `run` for cfg.
+func (p *notifierPart) settings(cfg *config.Config) (notify.Settings, error) {
+	s, err := notifySettings(cfg, p.stdout)
+	s.Liveness = p.liveness
+	return s, err
 }
 
-// notifierPart is the notifier's part of a reload: the channels are built first, so a channel
-// that cannot be built refuses the whole reload; a notifier that does not exist (no channel at
-// start) or a changed state file waits for a restart, and says so.
-func notifierPart(n *notify.Notifier, stdout io.Writer, scanners *scannerSet, log *zap.Logger) reload.Component {
-	return reload.Func(func(old, next *config.Config) (func(), error) {
-		s, err := daemonSettings(next, stdout, scanners)
-		if err != nil {
-			return nil, err
+// Prepare is reload.Component's.
+func (p *notifierPart) Prepare(old, next *config.Config) (func(), error) {
+	s, err := p.settings(next)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		switch {
+		case p.n == nil && len(next.Notify.Channels) > 0:
+			p.log.Warn("notification channels were added: they start on restart, with the state file")
+		case p.n == nil:
+		case next.Notify.StateFile != old.Notify.StateFile:
+			p.log.Warn("notify.stateFile changes only on restart", zap.String("stateFile", old.Notify.StateFile))
+			p.n.Configure(s)
+		default:
+			p.n.Configure(s)
 		}
-		return func() {
-			switch {
-			case n == nil && len(next.Notify.Channels) > 0:
-				log.Warn("notification channels were added: they start on restart, with the state file")
-			case n == nil:
-			case next.Notify.StateFile != old.Notify.StateFile:
-				log.Warn("notify.stateFile changes only on restart", zap.String("stateFile", old.Notify.StateFile))
-				n.Configure(s)
-			default:
-				n.Configure(s)
-			}
-		}, nil
-	})
+	}, nil
 }

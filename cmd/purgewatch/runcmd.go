@@ -28,8 +28,11 @@ import (
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/daemon"
 	"github.com/purgewatch/purgewatch/internal/reload"
+	"github.com/purgewatch/purgewatch/internal/state"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
 	"github.com/purgewatch/purgewatch/metrics"
+	"github.com/purgewatch/purgewatch/notify"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // shutdownGrace bounds the HTTP drain on SIGTERM, inside the 10 s a supervisor gives.
@@ -44,27 +47,13 @@ type runHooks struct {
 }
 
 func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hooks runHooks) int {
-	var sim *demo
-	if *f.demo {
-		var err error
-		if sim, err = startDemo(); err != nil {
-			fmt.Fprintln(stderr, "purgewatch:", err)
-			return exitFailed
-		}
-		defer sim.stop()
+	src, err := newConfigSource(f)
+	if err != nil {
+		fmt.Fprintln(stderr, "purgewatch:", err)
+		return exitFailed
 	}
-	// load is the one way a configuration is read, at start and on reload.
-	load := func() (*config.Config, error) {
-		cfg, err := loadConfig(*f.config)
-		if err != nil {
-			return nil, err
-		}
-		if sim != nil {
-			sim.apply(cfg)
-		}
-		return cfg, f.override(cfg)
-	}
-	cfg, err := load()
+	defer src.close()
+	cfg, err := src.load()
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
@@ -73,118 +62,139 @@ func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hook
 	log := newLogger(cfg.Log, level, secrets.Writer(stderr))
 	defer func() { _ = log.Sync() }()
 	limitMemory(memlimit.FromCgroup, log)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	proc := metrics.NewProcess(reg)
-	state := &stateFile{}
-	scanners := &scannerSet{observer: proc, log: log.Named("scanner"), memory: state}
-	notifier, store, err := startNotifier(cfg, reg, stdout, scanners, log.Named("notify"))
+	p, err := buildParts(cfg, src, level, stdout, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed
 	}
-	if store != nil {
-		state.set(store)
-		defer store.Close()
-	}
-	var announcer daemon.Announcer
-	if notifier != nil {
-		announcer = notifier
-	}
-	d, err := daemon.New(cfg, daemon.Options{
-		Build:     func(c *config.Config) (daemon.Scanner, error) { return scanners.For(c) },
-		Announcer: announcer, Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory,
-	})
+	defer p.close()
+	listeners, err := listen(f, cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch:", err)
+		log.Error("cannot listen", zap.Error(err))
 		return exitFailed
 	}
-	reg.MustRegister(metrics.NewSnapshotCollector(d.State))
-	exposition := metrics.NewExposition(reg, d.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
-	// Every part a configuration steers, built before the first reload can come.
-	coord := reload.New(cfg, load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
-	coord.Register(d, notifierPart(notifier, stdout, scanners, log.Named("notify")),
-		reload.Func(func(_, next *config.Config) (func(), error) {
-			return func() {
-				_ = level.UnmarshalText([]byte(next.Log.Level))
-				exposition.SetRelative(next.Metrics.Relative)
-			}, nil
-		}))
+	return p.serve(ctx, f, cfg, listeners, hooks, log)
+}
 
-	var listeners []net.Listener
-	if !*f.web.WebSystemdSocket {
-		for _, addr := range f.addresses(cfg) {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				for _, l := range listeners {
-					l.Close()
-				}
-				log.Error("cannot listen", zap.String("listen", addr), zap.Error(err))
-				return exitFailed
-			}
-			listeners = append(listeners, ln)
+// parts are what `run` is made of, built in this order: the state file (the scanners keep their
+// memory of the recycle bins in it), the scanners, the notifier, the daemon, the exposition, and
+// the reload coordinator that steers them all.
+type parts struct {
+	reg        *prometheus.Registry
+	state      *state.File      // nil when no channel is configured
+	notifier   *notify.Notifier // likewise
+	daemon     *daemon.Daemon
+	exposition *metrics.Exposition
+	coord      *reload.Coordinator
+}
+
+func buildParts(cfg *config.Config, src *configSource, level zap.AtomicLevel, stdout io.Writer, log *zap.Logger) (p *parts, err error) {
+	p = &parts{reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			p.close()
 		}
+	}()
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	proc := metrics.NewProcess(p.reg)
+	var memory scanner.BinMemory
+	if len(cfg.Notify.Channels) > 0 {
+		if p.state, err = state.Open(cfg.Notify.StateFile); err != nil {
+			return p, err
+		}
+		memory = p.state
 	}
-	webOpts := pwweb.Options{
-		Daemon: d, Reload: coord.Reload, Gatherer: reg, Metrics: exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version.Version,
+	scans, err := newScanners(cfg, proc, log.Named("scanner"), memory)
+	if err != nil {
+		return p, err
+	}
+	np := &notifierPart{stdout: stdout, liveness: scans, log: log.Named("notify")}
+	settings, err := np.settings(cfg)
+	if err != nil {
+		return p, err
+	}
+	opts := daemon.Options{Build: func(*config.Config) (daemon.Scanner, error) { return scans, nil },
+		Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory}
+	if p.state != nil {
+		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
+		np.n, opts.Announcer = p.notifier, p.notifier
+	}
+	if p.daemon, err = daemon.New(cfg, opts); err != nil {
+		return p, err
+	}
+	p.reg.MustRegister(metrics.NewSnapshotCollector(p.daemon.State))
+	p.exposition = metrics.NewExposition(p.reg, p.daemon.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
+	p.coord = reload.New(cfg, src.load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
+	p.coord.Register(scans, p.daemon, np, loggingPart{level: level, exposition: p.exposition})
+	return p, nil
+}
+
+func (p *parts) close() {
+	if p.state != nil {
+		_ = p.state.Close()
+	}
+}
+
+// listen opens the configured addresses, unless systemd hands over the sockets.
+func listen(f *runFlags, cfg *config.Config) ([]net.Listener, error) {
+	if *f.web.WebSystemdSocket {
+		return nil, nil
+	}
+	var listeners []net.Listener
+	for _, addr := range f.addresses(cfg) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		listeners = append(listeners, ln)
+	}
+	return listeners, nil
+}
+
+// handler is the web part: the page, the API and /metrics over the parts.
+func (p *parts) handler(cfg *config.Config, log *zap.Logger) http.Handler {
+	d := p.daemon
+	opts := pwweb.Options{
+		Daemon: d, Reload: p.coord.Reload, Gatherer: p.reg, Metrics: p.exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version.Version,
 		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
 		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
 		EnableLifecycle: cfg.Server.EnableLifecycle,
 	}
-	if notifier != nil {
-		webOpts.Notifications = notifier
+	if p.notifier != nil {
+		opts.Notifications = p.notifier
 	}
-	srv := pwweb.NewServer(pwweb.Handler(webOpts))
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &cfg.Server.WebConfigFile,
-		WebSystemdSocket: f.web.WebSystemdSocket}
-	webLog := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("web")))
+	return pwweb.Handler(opts)
+}
 
+// serve runs the parts until ctx is done or the HTTP server fails, applying a reload on each
+// SIGHUP; then it cancels the scan in flight, drains HTTP and waits for every goroutine.
+func (p *parts) serve(ctx context.Context, f *runFlags, cfg *config.Config, listeners []net.Listener, hooks runHooks, log *zap.Logger) int {
+	srv := pwweb.NewServer(p.handler(cfg, log))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
-	wg.Go(func() {
-		serve := func() error { return web.ServeMultiple(listeners, srv, flags, webLog) }
-		if len(listeners) == 0 { // --web.systemd-socket: systemd hands over the sockets
-			serve = func() error { return web.ListenAndServe(srv, flags, webLog) }
-		}
-		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
-		}
-	})
-	wg.Go(func() { _ = d.Run(ctx) })
-	if notifier != nil {
-		wg.Go(func() { notifier.Run(ctx) })
+	wg.Go(func() { serveErr <- serveHTTP(srv, f, cfg, listeners, log) })
+	wg.Go(func() { _ = p.daemon.Run(ctx) })
+	if p.notifier != nil {
+		wg.Go(func() { p.notifier.Run(ctx) })
 	}
-
-	reload := hooks.reload
-	if reload == nil {
+	reloads := hooks.reload
+	if reloads == nil {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGHUP)
 		defer signal.Stop(ch)
-		reload = ch
+		reloads = ch
 	}
 	log.Info("purgewatch started", zap.String("version", version.Version), zap.String("revision", version.GetRevision()), zap.Stringers("listen", addrs(listeners)),
 		zap.String("schedule", cfg.Scan.Schedule), zap.Bool("demo", *f.demo))
 	if hooks.listening != nil && len(listeners) > 0 {
 		hooks.listening <- listeners[0].Addr().String()
 	}
-
-	code := exitOK
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-reload:
-			_ = coord.Reload()
-		case err := <-serveErr:
-			log.Error("http server failed", zap.Error(err))
-			code = exitFailed
-			break loop
-		}
-	}
+	code := p.loop(ctx, reloads, serveErr, log)
 	log.Info("shutting down: cancelling the scan in flight and draining HTTP")
 	cancel()
 	drain, done := context.WithTimeout(context.Background(), shutdownGrace)
@@ -195,6 +205,41 @@ loop:
 	}
 	wg.Wait()
 	return code
+}
+
+// loop waits for the end, reloading on each signal.
+func (p *parts) loop(ctx context.Context, reloads <-chan os.Signal, serveErr <-chan error, log *zap.Logger) int {
+	for {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-reloads:
+			_ = p.coord.Reload()
+		case err := <-serveErr:
+			if err == nil {
+				return exitOK
+			}
+			log.Error("http server failed", zap.Error(err))
+			return exitFailed
+		}
+	}
+}
+
+// serveHTTP serves until the server is shut down (nil) or fails.
+func serveHTTP(srv *http.Server, f *runFlags, cfg *config.Config, listeners []net.Listener, log *zap.Logger) error {
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{cfg.Server.Listen}, WebConfigFile: &cfg.Server.WebConfigFile,
+		WebSystemdSocket: f.web.WebSystemdSocket}
+	webLog := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("web")))
+	var err error
+	if len(listeners) == 0 { // --web.systemd-socket: systemd hands over the sockets
+		err = web.ListenAndServe(srv, flags, webLog)
+	} else {
+		err = web.ServeMultiple(listeners, srv, flags, webLog)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 // newLogger builds the logger of `run`: JSON lines by default, console on request.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -15,7 +14,6 @@ import (
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
-	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -86,70 +84,6 @@ func (d *demo) apply(cfg *config.Config) {
 func (d *demo) stop() {
 	_ = d.running.Close()
 	_ = os.RemoveAll(d.dir)
-}
-
-// scannerSet builds the scanner of each configuration once: the daemon's scans and the
-// notifier's liveness checks then go through one pipeline, and so one read budget per
-// subscription, rather than two that would each spend ARM's.
-type scannerSet struct {
-	observer arm.Observer
-	log      *zap.Logger
-	// memory keeps incremental scans' memory of the recycle bins: the state file, when there is one.
-	memory scanner.BinMemory
-
-	mu   sync.Mutex
-	cfg  *config.Config // the configuration last asked for (a reload asks for each part in turn)
-	last *scanner.Scanner
-}
-
-// stateFile is the state file as the scanners' BinMemory. It is opened after the first
-// scanner is built (the notifier's settings need one, and the state file is opened only once
-// the channels are known to build), and before the first scan.
-type stateFile struct {
-	mu    sync.Mutex
-	store *notify.Store
-}
-
-func (f *stateFile) set(s *notify.Store) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.store = s
-}
-
-func (f *stateFile) get() *notify.Store {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.store
-}
-
-// LoadBins reads the state file's records; none when there is no state file (no channel).
-func (f *stateFile) LoadBins() (map[string][]byte, error) {
-	if s := f.get(); s != nil {
-		return s.LoadBins()
-	}
-	return nil, nil
-}
-
-// SaveBins writes them; without a state file the memory lives in the process only.
-func (f *stateFile) SaveBins(put map[string][]byte, drop []string) error {
-	if s := f.get(); s != nil {
-		return s.SaveBins(put, drop)
-	}
-	return nil
-}
-
-// For returns cfg's scanner, building it the first time cfg is asked for.
-func (s *scannerSet) For(cfg *config.Config) (*scanner.Scanner, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cfg != cfg {
-		sc, err := newScanner(cfg, s.observer, s.log, s.memory)
-		if err != nil {
-			return nil, err
-		}
-		s.cfg, s.last = cfg, sc
-	}
-	return s.last, nil
 }
 
 // newScanner wires a Scanner to ARM (or a simulator) as cfg says.

@@ -5,12 +5,15 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/state"
+	"github.com/purgewatch/purgewatch/internal/testtool"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
@@ -19,26 +22,35 @@ import (
 // log channel gets one scan-failing event naming the service's error, and nothing more until the
 // credential works again, which sends one scan-recovered.
 func TestABlindDaemonTellsEveryChannel(t *testing.T) {
-	var out bytes.Buffer
+	out := &lockedBuffer{}
 	var n *notify.Notifier
 	f := newFixtureWith(t, armsim.Options{}, "", func(o *Options, fc *clock.Fake) {
-		store, err := notify.OpenStore(filepath.Join(t.TempDir(), "state.db"))
+		file, err := state.Open(filepath.Join(t.TempDir(), "state.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = store.Close() })
-		ch, err := notify.NewChannel(config.Channel{Name: "stdout", Type: config.ChannelLog}, notify.Deps{Log: &out})
+		t.Cleanup(func() { _ = file.Close() })
+		ch, err := notify.NewChannel(config.Channel{Name: "stdout", Type: config.ChannelLog}, notify.Deps{Log: out})
 		if err != nil {
 			t.Fatal(err)
 		}
-		n = notify.New(store, notify.Settings{Channels: []notify.Channel{ch}, Thresholds: []time.Duration{time.Minute},
+		n = notify.New(file, notify.Settings{Channels: []notify.Channel{ch}, Thresholds: []time.Duration{time.Minute},
 			Retry: config.Retry{Initial: time.Second, Max: time.Minute}, BlindAfter: time.Hour}, fc, nil, nil)
 		o.Announcer = n
 	})
+	ctx, stop := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	workers.Go(func() { n.Run(ctx) })
+	t.Cleanup(func() { stop(); workers.Wait() })
+	// scan runs one scan and waits for its messages to be delivered: the outbox empties once the
+	// worker has written them and recorded it.
 	scan := func(after time.Duration) {
 		f.clock.Advance(after)
 		f.d.ScanOnce(context.Background())
-		n.Deliver(context.Background())
+		testtool.Eventually(t, 10*time.Second, "the outbox delivered", func() bool {
+			letters, err := n.Letters("")
+			return err == nil && len(letters) == 0
+		})
 	}
 	scanFailing := func() int { return strings.Count(out.String(), `"type":"scan-failing"`) }
 
@@ -58,4 +70,22 @@ func TestABlindDaemonTellsEveryChannel(t *testing.T) {
 	if got := strings.Count(out.String(), `"reason":"scan-recovered"`); got != 1 || scanFailing() != 1 {
 		t.Fatalf("%d scan-recovered events after a complete scan, want 1:\n%s", got, out.String())
 	}
+}
+
+// lockedBuffer is the log channel's output, written by its worker while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
@@ -22,7 +23,7 @@ type delivery struct {
 
 // channelRow is a channel's last sends and how many of its messages wait or were refused.
 type channelRow struct {
-	notify.Sends
+	state.Sends
 	Pending, Dead int
 }
 
@@ -47,7 +48,7 @@ func newDelivery(n Notifications, log *zap.Logger) *delivery {
 
 // channelRows counts each channel's letters into its row (adding a row for a channel with
 // letters and no record, one a reload removed) and splits the letters into dead and pending.
-func channelRows(sends []notify.Sends, letters []notify.Letter) (rows []channelRow, dead, pending []notify.Letter) {
+func channelRows(sends []state.Sends, letters []notify.Letter) (rows []channelRow, dead, pending []notify.Letter) {
 	at := map[string]int{}
 	for _, s := range sends {
 		at[s.Channel] = len(rows)
@@ -57,7 +58,7 @@ func channelRows(sends []notify.Sends, letters []notify.Letter) (rows []channelR
 		i, ok := at[l.Channel]
 		if !ok {
 			i, at[l.Channel] = len(rows), len(rows)
-			rows = append(rows, channelRow{Sends: notify.Sends{Channel: l.Channel}})
+			rows = append(rows, channelRow{Sends: state.Sends{Channel: l.Channel}})
 		}
 		if l.State == notify.LetterDead {
 			rows[i].Dead++

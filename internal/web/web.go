@@ -17,6 +17,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/restore"
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -36,7 +37,7 @@ type Notifications interface {
 	// Recovered is where a corrupt state file was moved aside at start, or "".
 	Recovered() string
 	// Sends is each channel's last delivery, last failure, and messages waiting and dead.
-	Sends() ([]notify.Sends, error)
+	Sends() ([]state.Sends, error)
 }
 
 // Options configures the handler.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -179,11 +180,11 @@ func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 
 type fakeNotifications struct {
 	letters   []notify.Letter
-	sends     []notify.Sends
+	sends     []state.Sends
 	recovered string
 }
 
-func (f fakeNotifications) Sends() ([]notify.Sends, error)          { return f.sends, nil }
+func (f fakeNotifications) Sends() ([]state.Sends, error)           { return f.sends, nil }
 func (f fakeNotifications) Letters(string) ([]notify.Letter, error) { return f.letters, nil }
 func (f fakeNotifications) Retry(string) (int, error)               { return 0, nil }
 func (f fakeNotifications) Recovered() string                       { return f.recovered }
@@ -194,7 +195,7 @@ func TestThePageShowsDeadLettersAndARecoveredStateFile(t *testing.T) {
 		{Channel: "mail", State: notify.LetterPending, Attempts: 3, NextAttempt: now.Add(time.Minute), LastError: "smtp: timeout", Events: 1, Versions: []string{"g/i/2.0.0"}},
 		// a channel a reload removed: its message still waits, and it keeps a row
 		{Channel: "gone", State: notify.LetterPending, Attempts: 1, NextAttempt: now.Add(time.Minute), LastError: "removed", Events: 1, Versions: []string{"g/i/3.0.0"}},
-	}, sends: []notify.Sends{
+	}, sends: []state.Sends{
 		{Channel: "chat", Type: "slack", LastDelivered: now.Add(-2 * time.Hour), LastDeliveredEvents: 4, Delivered: 9, LastFailed: now.Add(-time.Hour), LastError: "HTTP 404: no_service"},
 		{Channel: "mail", Type: "email", LastFailed: now.Add(-time.Minute), LastError: "smtp: timeout"},
 	}}

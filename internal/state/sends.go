@@ -1,10 +1,7 @@
-package notify
+package state
 
 import (
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,9 +35,9 @@ func recordSend(tx *bolt.Tx, channel string, update func(*Sends)) error {
 }
 
 // Sends reads every channel's record.
-func (s *Store) Sends() (map[string]*Sends, error) {
+func (f *File) Sends() (map[string]*Sends, error) {
 	out := map[string]*Sends{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := f.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSends)
 		if b == nil { // absent from an older file opened read-only
 			return nil
@@ -55,31 +52,4 @@ func (s *Store) Sends() (map[string]*Sends, error) {
 		})
 	})
 	return out, err
-}
-
-// Sends is each configured channel's record, in configuration order, then the records of
-// channels a reload removed.
-func (n *Notifier) Sends() ([]Sends, error) {
-	records, err := n.store.Sends()
-	if err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	channels := slices.Clone(n.s.Channels)
-	n.mu.Unlock()
-	var out []Sends
-	for _, ch := range channels {
-		s := Sends{Channel: ch.Name()}
-		if r := records[ch.Name()]; r != nil {
-			s = *r
-			delete(records, ch.Name())
-		}
-		s.Type = ch.Type()
-		out = append(out, s)
-	}
-	rest := slices.SortedFunc(maps.Values(records), func(a, b *Sends) int { return strings.Compare(a.Channel, b.Channel) })
-	for _, r := range rest {
-		out = append(out, *r)
-	}
-	return out, nil
 }

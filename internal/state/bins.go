@@ -1,4 +1,4 @@
-package notify
+package state
 
 import (
 	bolt "go.etcd.io/bbolt"
@@ -6,9 +6,9 @@ import (
 
 // LoadBins returns the incremental scans' memory of the recycle bins (scanner.BinMemory): it
 // lives in the state file so that a restart does not start with a full scan.
-func (s *Store) LoadBins() (map[string][]byte, error) {
+func (f *File) LoadBins() (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := f.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBins)
 		if b == nil { // an older file opened read-only
 			return nil
@@ -22,8 +22,8 @@ func (s *Store) LoadBins() (map[string][]byte, error) {
 }
 
 // SaveBins writes the records that changed, and drops those of bins gone, in one transaction.
-func (s *Store) SaveBins(put map[string][]byte, drop []string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func (f *File) SaveBins(put map[string][]byte, drop []string) error {
+	return f.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBins)
 		for k, v := range put {
 			if err := b.Put([]byte(k), v); err != nil {

@@ -1,0 +1,252 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+type outboxEntry struct {
+	Events      []json.RawMessage `json:"events"`
+	Attempts    int               `json:"attempts"`
+	NextAttempt time.Time         `json:"nextAttempt"`
+	LastError   string            `json:"lastError,omitempty"`
+}
+
+// deadLetter is a message a receiver refused for good (a 4xx other than 408 and 429): kept with
+// the receiver's answer until someone fixes the receiver and runs `notify retry`.
+type deadLetter struct {
+	Events   []json.RawMessage `json:"events"`
+	At       time.Time         `json:"at"`
+	Attempts int               `json:"attempts"`
+	Status   int               `json:"status,omitempty"`
+	Answer   string            `json:"answer,omitempty"`
+	Error    string            `json:"error"`
+}
+
+// Pending is a channel's oldest undelivered message.
+type Pending struct {
+	key         []byte
+	Events      []json.RawMessage
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+}
+
+// Head returns the channel's oldest undelivered message, if any.
+func (f *File) Head(channel string) (*Pending, error) {
+	var p *Pending
+	err := f.db.View(func(tx *bolt.Tx) error {
+		prefix := channelPrefix(channel)
+		k, v := tx.Bucket(bucketOutbox).Cursor().Seek(prefix)
+		if k == nil || !strings.HasPrefix(string(k), string(prefix)) {
+			return nil
+		}
+		var e outboxEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		p = &Pending{key: append([]byte(nil), k...), Events: e.Events, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError}
+		return nil
+	})
+	return p, err
+}
+
+// Delivered removes a message from the outbox and records its events (their ID, Kind and
+// Subject) as delivered.
+func (f *File) Delivered(channel string, p *Pending, events []Event, at time.Time) error {
+	return f.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketOutbox).Delete(p.key); err != nil {
+			return err
+		}
+		logB := tx.Bucket(bucketLog)
+		for _, e := range events {
+			var le logEntry
+			found, err := get(logB, key(channel, e.ID), &le)
+			if err != nil {
+				return err
+			}
+			if !found {
+				le = newLogEntry(e, at)
+			}
+			le.DeliveredAt = at
+			if err := put(logB, key(channel, e.ID), le); err != nil {
+				return err
+			}
+		}
+		return recordSend(tx, channel, func(s *Sends) { s.LastDelivered, s.LastDeliveredEvents = at, len(events); s.Delivered++ })
+	})
+}
+
+// Failed records a failed attempt at ended and when to try again.
+func (f *File) Failed(channel string, p *Pending, ended, next time.Time, cause string) error {
+	p.Attempts++
+	p.NextAttempt, p.LastError = next, cause
+	return f.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b.Get(p.key) == nil {
+			return errors.New("outbox entry vanished")
+		}
+		if err := put(b, p.key, outboxEntry{Events: p.Events, Attempts: p.Attempts, NextAttempt: p.NextAttempt, LastError: p.LastError}); err != nil {
+			return err
+		}
+		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = ended, cause })
+	})
+}
+
+// Bury moves the head of a channel's outbox to its dead letters, in one transaction.
+func (f *File) Bury(channel string, p *Pending, at time.Time, status int, answer, cause string) error {
+	return f.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketOutbox).Delete(p.key); err != nil {
+			return err
+		}
+		dead := tx.Bucket(bucketDead)
+		seq, err := dead.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := put(dead, seqKey(channel, seq), deadLetter{Events: p.Events, At: at, Attempts: p.Attempts + 1,
+			Status: status, Answer: answer, Error: cause}); err != nil {
+			return err
+		}
+		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = at, cause })
+	})
+}
+
+// Requeue moves a channel's dead letters back to the end of its outbox, due at once; it returns
+// how many messages it moved.
+func (f *File) Requeue(channel string, now time.Time) (int, error) {
+	moved := 0
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		dead, out := tx.Bucket(bucketDead), tx.Bucket(bucketOutbox)
+		prefix := channelPrefix(channel)
+		c := dead.Cursor()
+		var keys [][]byte
+		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+			var d deadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("dead letter %q: %w", k, err)
+			}
+			seq, err := out.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := put(out, seqKey(channel, seq), outboxEntry{Events: d.Events, NextAttempt: now}); err != nil {
+				return err
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := dead.Delete(k); err != nil {
+				return err
+			}
+		}
+		moved = len(keys)
+		return nil
+	})
+	return moved, err
+}
+
+// Letter is one message waiting in the outbox (State LetterPending) or refused for good
+// (LetterDead), with its events as the outbox holds them.
+type Letter struct {
+	Channel     string
+	State       string
+	Seq         uint64
+	Events      []json.RawMessage
+	Attempts    int
+	NextAttempt time.Time
+	DeadSince   time.Time
+	Status      int
+	Answer      string
+	LastError   string
+}
+
+// Letter states.
+const (
+	LetterPending = "pending"
+	LetterDead    = "dead"
+)
+
+// Letters lists the outbox and the dead letters, of one channel or of all (""), pending first,
+// each in order.
+func (f *File) Letters(channel string) ([]Letter, error) {
+	var out []Letter
+	err := f.db.View(func(tx *bolt.Tx) error {
+		for _, state := range []string{LetterPending, LetterDead} {
+			b := tx.Bucket(bucketOutbox)
+			if state == LetterDead {
+				b = tx.Bucket(bucketDead)
+			}
+			if b == nil { // a state file from before dead letters, opened read-only
+				continue
+			}
+			prefix := []byte(nil)
+			if channel != "" {
+				prefix = channelPrefix(channel)
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+				l, err := letter(state, k, v)
+				if err != nil {
+					return err
+				}
+				out = append(out, l)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func letter(state string, k, v []byte) (Letter, error) {
+	name, _, _ := strings.Cut(string(k), "\x00")
+	l := Letter{Channel: name, State: state}
+	if len(k) >= 8 {
+		l.Seq = binary.BigEndian.Uint64(k[len(k)-8:])
+	}
+	if state == LetterPending {
+		var e outboxEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return l, fmt.Errorf("outbox entry %q: %w", k, err)
+		}
+		l.Events, l.Attempts, l.NextAttempt, l.LastError = e.Events, e.Attempts, e.NextAttempt, e.LastError
+		return l, nil
+	}
+	var d deadLetter
+	if err := json.Unmarshal(v, &d); err != nil {
+		return l, fmt.Errorf("dead letter %q: %w", k, err)
+	}
+	l.Events, l.Attempts, l.DeadSince, l.Status, l.Answer, l.LastError = d.Events, d.Attempts, d.At, d.Status, d.Answer, d.Error
+	return l, nil
+}
+
+// Counts returns, per channel, the undelivered events in the outbox and the dead messages.
+func (f *File) Counts() (pending, dead map[string]int, err error) {
+	pending, dead = map[string]int{}, map[string]int{}
+	err = f.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var e outboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			ch, _, _ := strings.Cut(string(k), "\x00")
+			pending[ch] += len(e.Events)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
+			ch, _, _ := strings.Cut(string(k), "\x00")
+			dead[ch]++
+			return nil
+		})
+	})
+	return pending, dead, err
+}

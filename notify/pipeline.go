@@ -1,0 +1,391 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/purgewatch/purgewatch/internal/state"
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// Each scan goes through these stages, in this order, after Alertmanager's notify pipeline:
+//
+//	due → resolve → route → dedupe → enqueue → deliver
+//
+// due lists what the snapshot calls for (deadlines in event.go); resolve adds the resolutions of
+// versions a channel was told of that have left the bin; route keeps what a channel is meant to
+// hear; dedupe drops what the channel's log already holds; enqueue logs and queues in one
+// transaction; deliver (deliver.go) sends from one worker per channel. The log's open versions
+// are read once per scan. `notify preview` runs due to dedupe, so it shows what `run` would send.
+
+// Liveness tells which of the versions a channel was told of exist again as live versions, so
+// that their resolution says "recovered"; *scanner.Scanner.
+type Liveness interface {
+	LiveVersions(ctx context.Context, ids []string) map[string]bool
+}
+
+// livenessBudget bounds the liveness reads of one scan.
+const livenessBudget = time.Minute
+
+// Announce is the notifier's part of each scan, in one call: it plans what snap calls for (snap
+// is nil when the scan read nothing), what the estate's coverage calls for (blindness), queues
+// both and wakes the workers; then the log is pruned when that is due.
+func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, cov scanner.Coverage) error {
+	n.announcing.Lock()
+	defer n.announcing.Unlock()
+	defer n.forget()
+	s := n.current()
+	var errs []error
+	if snap != nil {
+		p, err := n.planVersions(ctx, s, snap, users)
+		if err == nil {
+			err = n.commit(s, p)
+		}
+		errs = append(errs, err)
+	}
+	p, err := planCoverage(n.state, s, cov, n.clock.Now())
+	if err == nil {
+		err = n.commit(s, p)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("queuing the scan-failing notification: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// planVersions reads each channel's open versions once, asks Settings.Liveness about those that
+// left the bin (outside every lock: ARM may be slow), then plans.
+func (n *Notifier) planVersions(ctx context.Context, s Settings, snap *scanner.Snapshot, users map[string][]scanner.Workload) (plan, error) {
+	seen := newPresence(snap)
+	opens, err := readOpens(n.state, s.Channels, seen)
+	if err != nil {
+		return plan{}, fmt.Errorf("reading the notification log: %w", err)
+	}
+	var live map[string]bool
+	if ids := absent(opens, seen); len(ids) > 0 && s.Liveness != nil {
+		liveCtx, cancel := context.WithTimeout(ctx, livenessBudget)
+		live = s.Liveness.LiveVersions(liveCtx, ids)
+		cancel()
+	}
+	return makePlan(n.state, s, snap, seen, opens, users, live, n.clock.Now())
+}
+
+// plan is one scan's work: new messages per channel, and per channel that resends what is still
+// active (Alertmanager) the alerts still active, so that they do not expire while the condition
+// lasts.
+type plan struct {
+	batches []queued
+	active  map[string][]Event
+	source  string // sourceVersions or sourceScan: which of a channel's active alerts these replace
+}
+
+// queued is one channel's new messages, ready to enter the outbox.
+type queued struct {
+	channel  string
+	messages [][]Event
+}
+
+// presence is what a snapshot holds, by version key and by lower-cased ARM id.
+type presence struct {
+	keys, ids map[string]bool
+}
+
+func newPresence(snap *scanner.Snapshot) presence {
+	p := presence{keys: make(map[string]bool, len(snap.Versions)), ids: make(map[string]bool, len(snap.Versions))}
+	for _, v := range snap.Versions {
+		p.keys[versionKey(v)] = true
+		p.ids[strings.ToLower(v.ID())] = true
+	}
+	return p
+}
+
+// openVersion is a version announced on a channel and not yet resolved; version is decoded only
+// for those the snapshot no longer holds.
+type openVersion struct {
+	state.OpenVersion
+	version *scanner.Version
+}
+
+// readOpens is the scan's one read of the log's open versions, per channel.
+func readOpens(l Ledger, channels []Channel, seen presence) (map[string][]openVersion, error) {
+	out := make(map[string][]openVersion, len(channels))
+	for _, ch := range channels {
+		raw, err := l.OpenVersions(ch.Name(), seen.keys)
+		if err != nil {
+			return nil, err
+		}
+		opens := make([]openVersion, len(raw))
+		for i, o := range raw {
+			opens[i].OpenVersion = o
+			if o.Raw == nil {
+				continue
+			}
+			var v scanner.Version
+			if err := json.Unmarshal(o.Raw, &v); err != nil {
+				return nil, fmt.Errorf("channel %s: open version %s: %w", ch.Name(), o.Key, err)
+			}
+			opens[i].version = &v
+		}
+		out[ch.Name()] = opens
+	}
+	return out, nil
+}
+
+// absent returns the lower-cased ARM ids of versions announced on some channel and no longer in
+// the snapshot: what Liveness is asked about.
+func absent(opens map[string][]openVersion, seen presence) []string {
+	var out []string
+	asked := map[string]bool{}
+	for _, list := range opens {
+		for _, o := range list {
+			if o.version == nil || seen.keys[o.Key] {
+				continue
+			}
+			if id := strings.ToLower(o.version.ID()); !asked[id] {
+				asked[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// makePlan runs due, resolve, route and dedupe for every channel.
+func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens map[string][]openVersion, users map[string][]scanner.Workload, live map[string]bool, now time.Time) (plan, error) {
+	candidates := due(snap, users, now, s.Thresholds)
+	r := router{routes: s.Routes, all: channelNames(s.Channels)}
+	p := plan{active: map[string][]Event{}, source: sourceVersions}
+	for _, ch := range s.Channels {
+		name := ch.Name()
+		routed := route(r, candidates, name)
+		resolved := resolve(opens[name], seen, live, now)
+		// A resolution goes where the version was announced, whatever the routes say now.
+		candidates := routed
+		if len(resolved) > 0 {
+			candidates = append(slices.Clip(routed), resolved...) // a copy: routed may be shared
+		}
+		fresh, err := dedupe(l, name, candidates, opens[name], now)
+		if err != nil {
+			return p, err
+		}
+		if len(fresh) > 0 {
+			sortEvents(fresh)
+			p.batches = append(p.batches, queued{channel: name, messages: split(fresh, ch.MaxEvents())})
+		}
+		if resendsActive(ch) {
+			if active := activeEvents(routed, opens[name], fresh); len(active) > 0 {
+				p.active[name] = active
+			}
+		}
+	}
+	return p, nil
+}
+
+// resolve returns a resolution for each version the channel was told of that the snapshot no
+// longer holds: recovered (live again), purged (its purge time passed) or gone (deleted before
+// it). A version whose liveness is not known yet waits for the next scan.
+func resolve(opens []openVersion, seen presence, live map[string]bool, now time.Time) []Event {
+	var out []Event
+	for _, o := range opens {
+		if seen.keys[o.Key] || o.version == nil {
+			continue
+		}
+		v := *o.version
+		id := strings.ToLower(v.ID())
+		alive, checked := live[id]
+		var reason Reason
+		switch {
+		case seen.ids[id] || alive: // recovered, and perhaps deleted again since
+			reason = ReasonRecovered
+		case !now.Before(v.PurgeAt):
+			reason = ReasonPurged
+		case checked:
+			reason = ReasonGone
+		default:
+			continue
+		}
+		out = append(out, Event{ID: eventID(o.Key, KindResolved, 0), Kind: KindResolved, Reason: reason,
+			Version: v, Since: o.Since, Severity: o.Severity})
+	}
+	return out
+}
+
+// route keeps the events of versions the routes send to channel.
+func route(r router, events []Event, channel string) []Event {
+	if len(r.routes) == 0 {
+		return events // every channel hears every version: no copy of 100,000 events per channel
+	}
+	var out []Event
+	for _, e := range events {
+		if slices.Contains(r.channels(e.Version), channel) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// dedupe drops the events the channel's log already holds, and dates the rest: an event about a
+// version already announced keeps when it was first announced.
+func dedupe(l Ledger, channel string, events []Event, opens []openVersion, now time.Time) ([]Event, error) {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	logged, err := l.Logged(channel, ids)
+	if err != nil {
+		return nil, err
+	}
+	openBy := byKey(opens)
+	var fresh []Event
+	for _, e := range events {
+		if logged[e.ID] {
+			continue
+		}
+		if o, ok := openBy[versionKey(e.Version)]; ok && e.Kind != KindResolved {
+			e.Since = o.Since
+		} else {
+			e.PreviousSeverity = "" // nothing was announced before, so nothing to end
+			if e.Since.IsZero() {
+				e.Since = now
+			}
+		}
+		fresh = append(fresh, e)
+	}
+	return fresh, nil
+}
+
+func byKey(opens []openVersion) map[string]openVersion {
+	out := make(map[string]openVersion, len(opens))
+	for _, o := range opens {
+		out[o.Key] = o
+	}
+	return out
+}
+
+// activeEvents are the alerts to send again: every event due now for a version already announced
+// on the channel, less those this scan queues anyway.
+func activeEvents(due []Event, opens []openVersion, fresh []Event) []Event {
+	openBy := byKey(opens)
+	queuedNow := make(map[string]bool, len(fresh))
+	for _, e := range fresh {
+		queuedNow[e.ID] = true
+	}
+	var out []Event
+	for _, e := range due {
+		o, ok := openBy[versionKey(e.Version)]
+		if !ok || queuedNow[e.ID] {
+			continue
+		}
+		e.Since, e.PreviousSeverity = o.Since, ""
+		out = append(out, e)
+	}
+	return out
+}
+
+// planCoverage is blindness's plan: once the estate has not been seen whole for BlindAfter, every
+// channel gets one scan-failing event; the first complete scan after it, one scan-recovered
+// resolution. Both go through the same log and outbox as version events, so each is sent once
+// and survives a restart (the open episode is kept in the state file).
+func planCoverage(l Ledger, s Settings, cov scanner.Coverage, now time.Time) (plan, error) {
+	p := plan{active: map[string][]Event{}, source: sourceScan}
+	for _, ch := range s.Channels {
+		name := ch.Name()
+		open, err := blindEpisode(l, name)
+		if err != nil {
+			return p, err
+		}
+		var e Event
+		switch {
+		case !cov.Complete && open == nil && now.Sub(cov.Since) >= s.BlindAfter:
+			e = Event{ID: eventID(blindKey(cov.Since), KindScanFailing, 0), Kind: KindScanFailing, Severity: severityCritical,
+				Since: cov.Since.UTC(), Scan: scanFailure(cov)}
+		case cov.Complete && open != nil:
+			e = Event{ID: eventID(blindKey(open.Scan.Since), KindResolved, 0), Kind: KindResolved, Reason: ReasonScanRecovered,
+				Severity: severityCritical, Since: open.Since, Scan: &ScanFailure{Since: open.Scan.Since}}
+		case open != nil:
+			if resendsActive(ch) { // still blind: keep the alert from expiring
+				p.active[name] = []Event{*open}
+			}
+			continue
+		default:
+			continue
+		}
+		logged, err := l.Logged(name, []string{e.ID})
+		if err != nil {
+			return p, err
+		}
+		if !logged[e.ID] {
+			p.batches = append(p.batches, queued{channel: name, messages: [][]Event{{e}}})
+		}
+	}
+	return p, nil
+}
+
+// enqueueChunk bounds the events one transaction writes: bbolt holds a transaction's every
+// changed page in memory until it commits, which for 100,000 events on a first scan was hundreds
+// of MB; the records are made a chunk at a time for the same reason.
+const enqueueChunk = 5000
+
+// commit is enqueue: it logs and queues a plan, several whole messages to a transaction, up to
+// enqueueChunk events (a crash between two leaves the later messages unlogged, so the next scan
+// queues them again, and none twice); then it hands each channel that resends what is active the
+// alerts to send again, and wakes the workers.
+func (n *Notifier) commit(s Settings, p plan) error {
+	now := n.clock.Now()
+	var chunk []state.Message
+	events := 0
+	flush := func() error {
+		err := n.state.Enqueue(chunk, now)
+		chunk, events = chunk[:0], 0
+		return err
+	}
+	for _, q := range p.batches {
+		for _, m := range q.messages {
+			recs, err := records(m)
+			if err != nil {
+				return fmt.Errorf("queuing notifications: %w", err)
+			}
+			chunk, events = append(chunk, state.Message{Channel: q.channel, Events: recs}), events+len(m)
+			if events < enqueueChunk {
+				continue
+			}
+			if err := flush(); err != nil {
+				return fmt.Errorf("queuing notifications: %w", err)
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		if err := flush(); err != nil {
+			return fmt.Errorf("queuing notifications: %w", err)
+		}
+	}
+	n.wake(s, p)
+	return nil
+}
+
+// wake is deliver's start: each channel with new messages, or with active alerts to send again,
+// has its worker woken.
+func (n *Notifier) wake(s Settings, p plan) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ch := range s.Channels {
+		if !resendsActive(ch) {
+			continue
+		}
+		l, active := n.laneLocked(ch.Name()), p.active[ch.Name()]
+		l.active[p.source] = active
+		if len(active) > 0 {
+			l.pending = true
+			l.poke()
+		}
+	}
+	for _, q := range p.batches {
+		n.laneLocked(q.channel).poke()
+	}
+}
