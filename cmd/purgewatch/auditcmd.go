@@ -30,37 +30,7 @@ func auditCommand(ctx context.Context, f *scanFlags, stdout, stderr io.Writer) i
 	report, invErrs := audit.Run(ctx, s, snap, cfg.Audit.MinRetentionDays, time.Now())
 	errs := append(append([]scanner.ScopeError{}, snap.Errors...), invErrs...) // never null in JSON
 
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		findings := report.Findings
-		if findings == nil {
-			findings = []audit.Finding{}
-		}
-		_ = enc.Encode(struct {
-			Findings []audit.Finding      `json:"findings"`
-			Errors   []scanner.ScopeError `json:"errors"`
-		}{findings, errs})
-	} else if *output == "table" {
-		// A finding is a block, its resource id on a line of its own: the ids alone pass 120
-		// columns, and a table of them is unreadable in a terminal.
-		for i, f := range report.Findings {
-			if i > 0 {
-				fmt.Fprintln(stdout)
-			}
-			fmt.Fprintf(stdout, "%-8s  %s\n", f.Severity, f.Check)
-			wrapped(stdout, "  resource  ", f.ID)
-			wrapped(stdout, "  finding   ", f.Message)
-			wrapped(stdout, "  do        ", f.Action)
-		}
-	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tCHECK\tRESOURCE\tFINDING\tWHAT TO DO")
-		for _, f := range report.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, f.ID, f.Message, f.Action)
-		}
-		_ = tw.Flush()
-	}
+	writeFindings(stdout, *output, report.Findings, errs)
 	fmt.Fprintf(stderr, "%d findings (worst: %s); %d failed scopes\n", len(report.Findings), orNone(report.Worst()), len(errs))
 	for _, e := range errs {
 		fmt.Fprintf(stderr, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
@@ -81,4 +51,39 @@ func orNone(s audit.Severity) string {
 		return "none"
 	}
 	return string(s)
+}
+
+// writeFindings prints the audit's findings as --output asks: json, table (a block a finding),
+// or wide (one line a finding).
+func writeFindings(stdout io.Writer, output string, findings []audit.Finding, errs []scanner.ScopeError) {
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if findings == nil {
+			findings = []audit.Finding{}
+		}
+		_ = enc.Encode(struct {
+			Findings []audit.Finding      `json:"findings"`
+			Errors   []scanner.ScopeError `json:"errors"`
+		}{findings, errs})
+	} else if output == "table" {
+		// A finding is a block, its resource id on a line of its own: the ids alone pass 120
+		// columns, and a table of them is unreadable in a terminal.
+		for i, f := range findings {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "%-8s  %s\n", f.Severity, f.Check)
+			wrapped(stdout, "  resource  ", f.ID)
+			wrapped(stdout, "  finding   ", f.Message)
+			wrapped(stdout, "  do        ", f.Action)
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tCHECK\tRESOURCE\tFINDING\tWHAT TO DO")
+		for _, f := range findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, f.ID, f.Message, f.Action)
+		}
+		_ = tw.Flush()
+	}
 }

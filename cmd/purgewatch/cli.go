@@ -139,7 +139,17 @@ func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
 	c.purge = newActFlags(purge)
 	c.force = purge.Flag("force", "Purge even when VMs or scale sets are still created from the version.").Bool()
 
-	notify := app.Command("notify", "Preview, test and inspect notifications.")
+	c.notifyCommands(app.Command("notify", "Preview, test and inspect notifications."))
+
+	check := app.Command("config", "Work with the configuration file.").Command("check", "Check a configuration file and report every problem in it.")
+	c.check = configFlag(check, "config.yaml")
+
+	app.Command("version", "Print the version.")
+	return c
+}
+
+// notifyCommands are `purgewatch notify`'s: preview, test, outbox and retry.
+func (c *commandLine) notifyCommands(notify *kingpin.CmdClause) {
 	preview := notify.Command("preview", "Print what the channels would send for the current scan, sending nothing.")
 	c.preview.config = configFlag(preview, "")
 	c.preview.demo = preview.Flag("demo", "Use the built-in simulated estate.").Bool()
@@ -154,12 +164,6 @@ func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
 	c.retry.config = configFlag(retry, "")
 	c.retry.channel = retry.Flag("channel", "The channel.").Required().String()
 	c.retry.url = retry.Flag("url", "The running purgewatch to ask when it holds the state file (default: from server.listen).").String()
-
-	check := app.Command("config", "Work with the configuration file.").Command("check", "Check a configuration file and report every problem in it.")
-	c.check = configFlag(check, "config.yaml")
-
-	app.Command("version", "Print the version.")
-	return c
 }
 
 // configFlag defines --config.file, and --config as the hidden alias scripts already use.

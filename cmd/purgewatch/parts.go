@@ -81,7 +81,9 @@ func (s *scanners) Prepare(_, next *config.Config) (func(), error) {
 }
 
 // Scan, Inventory and LiveVersions are the scanner in effect's (daemon.Scanner, notify.Liveness).
-func (s *scanners) Scan(ctx context.Context) (*scanner.Snapshot, error) { return s.current.Load().Scan(ctx) }
+func (s *scanners) Scan(ctx context.Context) (*scanner.Snapshot, error) {
+	return s.current.Load().Scan(ctx)
+}
 
 func (s *scanners) Inventory(ctx context.Context, subscriptions []string, images []scanner.ImageDefinition) *scanner.Inventory {
 	return s.current.Load().Inventory(ctx, subscriptions, images)
