@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,7 @@ import (
 // log channel gets one scan-failing event naming the service's error, and nothing more until the
 // credential works again, which sends one scan-recovered.
 func TestABlindDaemonTellsEveryChannel(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testtool.SyncBuffer{}
 	var n *notify.Notifier
 	f := newFixtureWith(t, armsim.Options{}, "", func(o *Options, fc *clock.Fake) {
 		file, err := state.Open(filepath.Join(t.TempDir(), "state.db"))
@@ -72,20 +71,3 @@ func TestABlindDaemonTellsEveryChannel(t *testing.T) {
 	}
 }
 
-// lockedBuffer is the log channel's output, written by its worker while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
