@@ -70,4 +70,3 @@ func TestABlindDaemonTellsEveryChannel(t *testing.T) {
 		t.Fatalf("%d scan-recovered events after a complete scan, want 1:\n%s", got, out.String())
 	}
 }
-
