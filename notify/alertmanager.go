@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/redact"
-	"github.com/purgewatch/purgewatch/internal/restore"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -142,7 +142,7 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	if name == AlertUnusable {
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
 	}
-	if cmd, ok := restore.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
+	if cmd, ok := recovery.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
 		ann["recover"] = cmd
 	}
 	if len(e.Workloads) > 0 {

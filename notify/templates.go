@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
-	"github.com/purgewatch/purgewatch/internal/restore"
+	"github.com/purgewatch/purgewatch/internal/recovery"
 )
 
 //go:embed templates/*.tmpl
@@ -25,7 +25,7 @@ var funcs = map[string]any{
 	"add":       func(a, b int) int { return a + b },
 	// restore is the recovery command, or "" for an id that is not well formed.
 	"restore": func(endpoint, id string) string {
-		cmd, _ := restore.RecoverCommand(endpoint, id)
+		cmd, _ := recovery.RecoverCommand(endpoint, id)
 		return cmd
 	},
 	"esc":    func(s string) string { return s },

@@ -22,6 +22,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -118,7 +119,7 @@ type Request struct {
 
 // Plan is the restore requests, in the order they are tried.
 func (r *Restorer) Plan(ref scanner.VersionRef, location string) []Request {
-	url := strings.TrimSuffix(r.Endpoint, "/") + ref.ID() + "?api-version=" + RestoreAPIVersion
+	url := strings.TrimSuffix(r.Endpoint, "/") + ref.ID() + "?api-version=" + recovery.RestoreAPIVersion
 	patch, _ := json.Marshal(patchBody())
 	put, _ := json.Marshal(putBody(location))
 	return []Request{{MethodPatch, url, string(patch)}, {MethodPut, url, string(put)}}

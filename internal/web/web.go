@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
-	"github.com/purgewatch/purgewatch/internal/restore"
+	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/notify"
@@ -278,8 +278,8 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 	case !now.Before(v.ConsumptionEndsAt):
 		r.Detail = "unusable since " + utc(v.ConsumptionEndsAt)
 	}
-	if cmd, ok := restore.RecoverCommand(endpoint, v.ID()); ok {
-		r.Restore = "purgewatch recover " + restore.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd
+	if cmd, ok := recovery.RecoverCommand(endpoint, v.ID()); ok {
+		r.Restore = "purgewatch recover " + recovery.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd
 	}
 	return r
 }

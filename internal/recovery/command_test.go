@@ -1,4 +1,4 @@
-package restore
+package recovery
 
 import (
 	"os/exec"

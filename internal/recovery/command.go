@@ -1,4 +1,7 @@
-package restore
+// Package recovery writes the one request that takes a soft-deleted version out of the recycle
+// bin, as a command people can paste: a leaf, so that what prints it (messages, the page) needs
+// no ARM client.
+package recovery
 
 import (
 	"regexp"
