@@ -230,6 +230,16 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		d.opts.Metrics.ScanFinished(rec.Result, rec.Duration, rec.Errors)
 		d.opts.Metrics.ScanHealth(next.Healthy(), next.LastComplete)
 	}
+	d.logScan(rec, snap)
+	if d.opts.Settle != nil {
+		d.opts.Settle()
+	}
+	return rec
+}
+
+// logScan says how a scan went: once, at the level its outcome calls for, with what to do when
+// it read nothing.
+func (d *Daemon) logScan(rec status.ScanRecord, snap *scanner.Snapshot) {
 	fields := []zap.Field{zap.String("result", rec.Result), zap.Duration("took", rec.Duration),
 		zap.Int("versions", rec.Versions), zap.Int("failedScopes", len(rec.Errors))}
 	if snap != nil && snap.Stats.BinsCarried > 0 {
@@ -249,10 +259,6 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	default:
 		d.opts.Logger.Info("scan finished", fields...)
 	}
-	if d.opts.Settle != nil {
-		d.opts.Settle()
-	}
-	return rec
 }
 
 // health carries each subscription's last success forward and records this scan's outcome. A
