@@ -49,9 +49,10 @@ func scopeError(ctx context.Context, scope string, err error) ScopeError {
 	e := ScopeError{Scope: scope, Message: err.Error()}
 	var re *azcore.ResponseError
 	var br badResponseError
+	var bad undecodable
 	var authFailed *azidentity.AuthenticationFailedError
 	switch {
-	case errors.As(err, &br), errors.Is(err, arm.ErrForeignHost), errors.Is(err, arm.ErrBodyTooLarge):
+	case errors.As(err, &br), errors.As(err, &bad), errors.Is(err, arm.ErrForeignHost), errors.Is(err, arm.ErrBodyTooLarge):
 		e.Code, e.Reason = "BadResponse", ReasonBadResponse
 	case errors.As(err, &authFailed):
 		e.Code, e.Message = entraError(authFailed)
@@ -73,8 +74,6 @@ func scopeError(ctx context.Context, scope string, err error) ScopeError {
 		e.Code, e.Reason, e.Message = "Timeout", ReasonTimeout, "a request got no whole answer within azure.requestTimeout, on every try"
 	case isNetTimeout(err):
 		e.Code, e.Reason = "Timeout", ReasonTimeout
-	case isDecodeError(err):
-		e.Code, e.Reason = "BadResponse", ReasonBadResponse
 	default:
 		// A connection refused or reset: the service did not answer as a service.
 		e.Code, e.Reason = "RequestFailed", ReasonServerError
@@ -185,9 +184,19 @@ func isNetTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func isDecodeError(err error) bool {
-	var se *json.SyntaxError
-	var ue *json.UnmarshalTypeError
-	return errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "unmarshalling type") || strings.Contains(err.Error(), "invalid character")
+// undecodable is a call that failed after its answer arrived whole with a success status: the
+// SDK could not decode the body. Its text is the SDK's own.
+type undecodable struct{ err error }
+
+func (e undecodable) Error() string { return e.err.Error() }
+func (e undecodable) Unwrap() error { return e.err }
+
+// call makes one ARM request, and marks a failure on a whole success answer as undecodable.
+func call[T any](ctx context.Context, do func(context.Context) (T, error)) (T, error) {
+	var a arm.Answer
+	v, err := do(arm.WithAnswer(ctx, &a))
+	if err != nil && a.Whole() {
+		err = undecodable{err}
+	}
+	return v, err
 }

@@ -115,7 +115,9 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 				return err
 			}
 			var raw *http.Response
-			resp, err := g.client.Resources(policy.WithCaptureResponse(ctx, &raw), req, nil)
+			resp, err := call(policy.WithCaptureResponse(ctx, &raw), func(ctx context.Context) (armresourcegraph.ClientResourcesResponse, error) {
+				return g.client.Resources(ctx, req, nil)
+			})
 			if err != nil {
 				return err
 			}

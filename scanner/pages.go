@@ -23,7 +23,7 @@ func eachPage[P, T any](ctx context.Context, maxPages int, pager *runtime.Pager[
 		if pages == maxPages {
 			return badResponse(fmt.Sprintf("the listing ran past %d pages", maxPages))
 		}
-		page, err := pager.NextPage(ctx)
+		page, err := call(ctx, pager.NextPage)
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,7 @@ func (p *Pipeline) ClientOptions() *armpolicy.ClientOptions {
 			Cloud:     p.cloud,
 			Transport: p.opts.Transport,
 			// The host check runs per call, before azcore's bearer-token policy (per retry).
-			PerCallPolicies:  []policy.Policy{hostPolicy{host: p.host}, p.throttle},
+			PerCallPolicies:  []policy.Policy{answerPolicy{}, hostPolicy{host: p.host}, p.throttle},
 			PerRetryPolicies: []policy.Policy{p.budget},
 			Retry: policy.RetryOptions{
 				MaxRetries: p.opts.MaxRetries,
