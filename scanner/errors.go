@@ -200,3 +200,8 @@ func call[T any](ctx context.Context, do func(context.Context) (T, error)) (T, e
 	}
 	return v, err
 }
+
+// badResponseError is an answer purgewatch refuses: it decoded, but cannot be true.
+type badResponseError string
+
+func (e badResponseError) Error() string { return string(e) }

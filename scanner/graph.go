@@ -109,7 +109,7 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 		}
 		for page, offset := 0, 0; ; page++ {
 			if page >= g.s.opts.MaxPages {
-				return badResponse(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
+				return badResponseError(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
 			}
 			if err := g.s.opts.Clock.Sleep(ctx, g.wait); err != nil {
 				return err
@@ -179,7 +179,7 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 				err = json.Unmarshal(body, &item)
 			}
 			if err != nil {
-				return badResponse(fmt.Sprintf("gallery row %s: %v", row.ID, err))
+				return badResponseError(fmt.Sprintf("gallery row %s: %v", row.ID, err))
 			}
 			sub := strings.ToLower(row.SubscriptionID)
 			if exclude[sub] {
@@ -205,13 +205,13 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 func graphRows(data any) ([]graphRow, error) {
 	items, ok := data.([]any)
 	if !ok && data != nil {
-		return nil, badResponse(fmt.Sprintf("Resource Graph data is %T, not an array of rows", data))
+		return nil, badResponseError(fmt.Sprintf("Resource Graph data is %T, not an array of rows", data))
 	}
 	rows := make([]graphRow, 0, len(items))
 	for i, item := range items {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, badResponse(fmt.Sprintf("Resource Graph row %d is %T, not an object", i, item))
+			return nil, badResponseError(fmt.Sprintf("Resource Graph row %d is %T, not an object", i, item))
 		}
 		row := graphRow{fields: m}
 		var bad []string
@@ -251,7 +251,7 @@ func graphRows(data any) ([]graphRow, error) {
 			}
 		}
 		if len(bad) > 0 {
-			return nil, badResponse(fmt.Sprintf("Resource Graph row %d (%s): %v not strings", i, row.ID, bad))
+			return nil, badResponseError(fmt.Sprintf("Resource Graph row %d (%s): %v not strings", i, row.ID, bad))
 		}
 		rows = append(rows, row)
 	}

@@ -35,7 +35,7 @@ func onlyScopeError(t *testing.T, snap *scanner.Snapshot, scope string, reason s
 	if snap.Failed() || !snap.Partial() {
 		t.Errorf("failed=%v partial=%v: one failed scope is a partial scan", snap.Failed(), snap.Partial())
 	}
-	if _, err := json.Marshal(snap.Document(t0)); err != nil {
+	if _, err := json.Marshal(snap.DocumentOf(snap.Versions, t0)); err != nil {
 		t.Errorf("the document must still encode: %v", err)
 	}
 	return snap.Errors[0]

@@ -236,7 +236,7 @@ func TestScanEmptyRecycleBin(t *testing.T) {
 	if len(snap.Versions) != 0 || len(snap.Errors) != 0 || snap.Partial() || snap.Failed() {
 		t.Fatalf("snapshot = %+v", snap)
 	}
-	if doc := snap.Document(t0); doc.Versions == nil || doc.Errors == nil {
+	if doc := snap.DocumentOf(snap.Versions, t0); doc.Versions == nil || doc.Errors == nil {
 		t.Error("empty lists must render as [], not null")
 	}
 }

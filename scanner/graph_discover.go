@@ -131,7 +131,7 @@ func (r *run) queueDiscovered(p *pool, row graphRow, galleries map[string]Galler
 	}
 	t := tags(g.Tags, ptrMap(row.Tags))
 	if !s.opts.Incremental {
-		p.add(g.SubscriptionID, func(ctx context.Context) { r.scanImage(ctx, c, g, name, t) })
+		p.add(g.SubscriptionID, func(ctx context.Context) { r.readBin(ctx, c, g, name, t) })
 		return
 	}
 	id, live := strings.ToLower(def.ID), liveHash(row.LiveVersions)
@@ -145,7 +145,7 @@ func (r *run) queueDiscovered(p *pool, row graphRow, galleries map[string]Galler
 		ahead = 0
 	}
 	p.add(g.SubscriptionID, func(ctx context.Context) {
-		if versions, whole := r.listImage(ctx, c, g, name, t); whole {
+		if versions, whole := r.readBin(ctx, c, g, name, t); whole {
 			s.bins.listed(id, live, now, s.opts.FullEvery, ahead, versions)
 		} else {
 			s.bins.forget(id) // listed again next scan

@@ -22,7 +22,7 @@ func TestWriteDocumentStreamsWhatDocumentBuilds(t *testing.T) {
 	}
 	enc := json.NewEncoder(&built)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(snap.Document(t0)); err != nil {
+	if err := enc.Encode(snap.DocumentOf(snap.Versions, t0)); err != nil {
 		t.Fatal(err)
 	}
 	if streamed.String() != built.String() {
@@ -33,7 +33,7 @@ func TestWriteDocumentStreamsWhatDocumentBuilds(t *testing.T) {
 	streamed.Reset()
 	built.Reset()
 	_ = empty.WriteDocument(&streamed, t0)
-	_ = enc.Encode(empty.Document(t0))
+	_ = enc.Encode(empty.DocumentOf(empty.Versions, t0))
 	if streamed.String() != built.String() {
 		t.Errorf("empty, streamed:\n%s\nbuilt:\n%s", streamed.String(), built.String())
 	}
@@ -83,7 +83,7 @@ func BenchmarkDocument(b *testing.B) {
 		for b.Loop() {
 			enc := json.NewEncoder(io.Discard)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(snap.Document(t0)); err != nil {
+			if err := enc.Encode(snap.DocumentOf(snap.Versions, t0)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -21,7 +21,7 @@ func eachPage[P, T any](ctx context.Context, maxPages int, pager *runtime.Pager[
 	seen := map[string]bool{}
 	for pages := 0; pager.More(); pages++ {
 		if pages == maxPages {
-			return badResponse(fmt.Sprintf("the listing ran past %d pages", maxPages))
+			return badResponseError(fmt.Sprintf("the listing ran past %d pages", maxPages))
 		}
 		page, err := call(ctx, pager.NextPage)
 		if err != nil {
@@ -29,12 +29,12 @@ func eachPage[P, T any](ctx context.Context, maxPages int, pager *runtime.Pager[
 		}
 		items, next := split(page)
 		if items == nil {
-			return badResponse(`a page without a "value" array (an empty body, null, or another shape)`)
+			return badResponseError(`a page without a "value" array (an empty body, null, or another shape)`)
 		}
 		use(items)
 		if next != nil && *next != "" {
 			if seen[*next] {
-				return badResponse("the listing's nextLink points at a page already read")
+				return badResponseError("the listing's nextLink points at a page already read")
 			}
 			seen[*next] = true
 		}

@@ -1,11 +1,9 @@
-// Package scanner discovers every soft-deleted gallery image version the identity can see, prices
-// each in time (when it stops being usable, when it is purged) and returns the result as an
-// immutable Snapshot. Everything downstream (metrics, notify, the status page) reads snapshots and
-// never calls Azure itself.
 package scanner
 
 import (
+	"cmp"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -184,68 +182,6 @@ type Stats struct {
 	BinsCarried int
 }
 
-// Document is a Snapshot as the JSON document of `scan -o json` and /api/v1/versions.
-type Document struct {
-	ScannedAt time.Time         `json:"scannedAt"`
-	Versions  []DocumentVersion `json:"versions"`
-	Galleries []Gallery         `json:"galleries"`
-	Errors    []ScopeError      `json:"errors"`
-}
-
-// DocumentVersion is a Version with the seconds left to each deadline at the time the document
-// was made (negative once passed).
-type DocumentVersion struct {
-	ID string `json:"id"`
-	Version
-	SecondsUntilConsumptionEnd int64 `json:"secondsUntilConsumptionEnd"`
-	SecondsUntilPurge          int64 `json:"secondsUntilPurge"`
-}
-
-// UnmarshalJSON reads a document's version as encoding/json wrote it; without it the Version's
-// decoder, promoted, would read the version alone.
-func (d *DocumentVersion) UnmarshalJSON(data []byte) error {
-	var v Version
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	var rest struct {
-		ID                         string `json:"id"`
-		SecondsUntilConsumptionEnd int64  `json:"secondsUntilConsumptionEnd"`
-		SecondsUntilPurge          int64  `json:"secondsUntilPurge"`
-	}
-	if err := json.Unmarshal(data, &rest); err != nil {
-		return err
-	}
-	*d = DocumentVersion{ID: rest.ID, Version: v, SecondsUntilConsumptionEnd: rest.SecondsUntilConsumptionEnd,
-		SecondsUntilPurge: rest.SecondsUntilPurge}
-	return nil
-}
-
-// NewDocumentVersion counts v's time left from now.
-func NewDocumentVersion(v Version, now time.Time) DocumentVersion {
-	return DocumentVersion{ID: v.ID(), Version: v, SecondsUntilConsumptionEnd: int64(v.ConsumptionEndsAt.Sub(now) / time.Second),
-		SecondsUntilPurge: int64(v.PurgeAt.Sub(now) / time.Second)}
-}
-
-// Document renders s with the time left counted from now. Empty lists stay [] rather than null.
-func (s *Snapshot) Document(now time.Time) Document { return s.DocumentOf(s.Versions, now) }
-
-// DocumentOf renders s with only vs (a selection or a page of its versions) as its versions.
-func (s *Snapshot) DocumentOf(vs []Version, now time.Time) Document {
-	d := Document{ScannedAt: s.ScannedAt.UTC(), Versions: make([]DocumentVersion, len(vs)),
-		Galleries: s.Galleries, Errors: s.Errors}
-	for i, v := range vs {
-		d.Versions[i] = NewDocumentVersion(v, now)
-	}
-	if d.Galleries == nil {
-		d.Galleries = []Gallery{}
-	}
-	if d.Errors == nil {
-		d.Errors = []ScopeError{}
-	}
-	return d
-}
-
 // Failed reports whether the scan read nothing at all: no subscription's gallery list.
 func (s *Snapshot) Failed() bool {
 	for _, sub := range s.Subscriptions {
@@ -270,4 +206,16 @@ type Coverage struct {
 	Since time.Time
 	// Errors are the latest scan's failures.
 	Errors []ScopeError
+}
+
+// SortVersions orders versions soonest purge first, then by id, so output is stable.
+func SortVersions(vs []Version) {
+	slices.SortFunc(vs, func(a, b Version) int {
+		return cmp.Or(a.PurgeAt.Compare(b.PurgeAt), CompareIDs(&a, &b))
+	})
+}
+
+// ShortLocation turns a display name such as "West US" into ARM's short form "westus".
+func ShortLocation(display string) string {
+	return strings.ToLower(strings.ReplaceAll(display, " ", ""))
 }

@@ -22,11 +22,11 @@ func Merge(prev, next *Snapshot) *Snapshot {
 		return slices.ContainsFunc(failed, func(scope string) bool { return within(id, scope) })
 	}
 	out := *next
-	if kept := carry(prev.Versions, next.Versions, Version.ID, underFailed); kept != nil {
+	if kept := keepUnderFailed(prev.Versions, next.Versions, Version.ID, underFailed); kept != nil {
 		out.Versions = kept
 		SortVersions(out.Versions)
 	}
-	if kept := carry(prev.Galleries, next.Galleries, func(g Gallery) string { return g.ID }, underFailed); kept != nil {
+	if kept := keepUnderFailed(prev.Galleries, next.Galleries, func(g Gallery) string { return g.ID }, underFailed); kept != nil {
 		out.Galleries = kept
 		slices.SortFunc(out.Galleries, func(a, b Gallery) int { return strings.Compare(a.ID, b.ID) })
 	}
@@ -34,9 +34,9 @@ func Merge(prev, next *Snapshot) *Snapshot {
 	return &out
 }
 
-// carry returns next plus the items of prev that next lacks and that lie under a failed scope,
-// in a new slice; nil when there are none to carry.
-func carry[T any](prev, next []T, id func(T) string, underFailed func(string) bool) []T {
+// keepUnderFailed returns next plus the items of prev that next lacks and that lie under a failed
+// scope, in a new slice; nil when there are none to keep.
+func keepUnderFailed[T any](prev, next []T, id func(T) string, underFailed func(string) bool) []T {
 	seen := make(map[string]bool, len(next))
 	for _, x := range next {
 		seen[strings.ToLower(id(x))] = true
