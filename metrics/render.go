@@ -140,12 +140,6 @@ type rendering struct {
 
 const secondsPerDay = 24 * 60 * 60
 
-var (
-	versionLabelNames = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
-	galleryLabelNames = []string{"subscription_id", "resource_group", "gallery", "location"}
-	binLabelNames     = []string{"subscription_id", "resource_group", "gallery"}
-)
-
 func newRendering(st *status.State) *rendering {
 	versions := st.Snapshot.Versions
 	r := &rendering{state: st, order: make([]int32, len(versions))}
@@ -183,67 +177,85 @@ func appendVersionLabels(b []byte, v *scanner.Version) []byte {
 }
 
 // versionFamily writes one family with a sample per version, in the rendering's order.
-func (r *rendering) versionFamily(l *lines, name, help string, value func(*scanner.Version) float64) {
+func (r *rendering) versionFamily(l *lines, f *snapshotFamily, now time.Time) {
 	if len(r.order) == 0 {
 		return
 	}
-	l.header(name, help)
+	l.header(f.name, f.help)
 	versions := r.state.Snapshot.Versions
 	for _, i := range r.order {
 		v := &versions[i]
 		l.scratch = appendVersionLabels(l.scratch[:0], v)
-		l.sample(name, len(l.scratch), value(v))
+		l.sample(f.name, len(l.scratch), f.version(v, now))
 	}
 }
 
-// families writes the state's version and gallery families.
+// families writes the families rendered once per snapshot, as snapshotFamilies lists them.
 func (r *rendering) families(l *lines) {
-	st := r.state
-	snap := st.Snapshot
-	var users map[string][]scanner.Workload
-	if st.Audit != nil {
-		users = st.Audit.References
+	var inBin map[string]int
+	for i := range snapshotFamilies {
+		f := &snapshotFamilies[i]
+		switch {
+		case f.relative:
+		case f.version != nil:
+			r.versionFamily(l, f, time.Time{})
+		case f.references:
+			l.family(r.references(f))
+		case f.gallery != nil:
+			if inBin == nil {
+				inBin = r.binCounts()
+			}
+			l.family(r.galleryFamily(f, inBin))
+		}
 	}
-	perGallery := make(map[string]int, len(snap.Galleries))
+}
+
+// until writes the relative families at now.
+func (r *rendering) until(l *lines, now time.Time) {
+	for i := range snapshotFamilies {
+		if f := &snapshotFamilies[i]; f.relative {
+			r.versionFamily(l, f, now)
+		}
+	}
+}
+
+// binCounts is how many versions each gallery's recycle bin holds, by galleryKey.
+func (r *rendering) binCounts() map[string]int {
+	snap := r.state.Snapshot
+	n := make(map[string]int, len(snap.Galleries))
 	for i := range snap.Versions {
 		v := &snap.Versions[i]
-		perGallery[galleryKey(v.SubscriptionID, v.ResourceGroup, v.Gallery)]++
+		n[galleryKey(v.SubscriptionID, v.ResourceGroup, v.Gallery)]++
 	}
-	gal := family{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on."}
-	// In seconds, Prometheus's base unit, though Azure states both policies in days.
-	retention := family{name: "purgewatch_gallery_soft_delete_retention_seconds", help: "How long a soft-deleted version stays usable: the gallery's retention, or the configured default."}
-	grace := family{name: "purgewatch_gallery_soft_delete_grace_seconds", help: "How long a soft-deleted version stays recoverable after it stops being usable."}
-	bin := family{name: "purgewatch_soft_deleted_versions", help: "How many soft-deleted image versions the gallery's recycle bin holds."}
-	for i := range snap.Galleries {
-		g := &snap.Galleries[i]
-		labels := labelSet(galleryLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name, g.Location})
-		gal.samples = append(gal.samples, sample{labels, boolValue(g.SoftDeleteEnabled)})
-		retention.samples = append(retention.samples, sample{labels, float64(g.RetentionDays) * secondsPerDay})
-		grace.samples = append(grace.samples, sample{labels, float64(g.GraceDays) * secondsPerDay})
-		bin.samples = append(bin.samples, sample{labelSet(binLabelNames, []string{g.SubscriptionID, g.ResourceGroup, g.Name}),
-			float64(perGallery[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
+	return n
+}
+
+// galleryFamily is f with a sample per gallery, labelled as f names.
+func (r *rendering) galleryFamily(f *snapshotFamily, inBin map[string]int) *family {
+	out := &family{name: f.name, help: f.help}
+	values := make([]string, len(f.labels))
+	for i := range r.state.Snapshot.Galleries {
+		g := &r.state.Snapshot.Galleries[i]
+		for j, name := range f.labels {
+			values[j] = galleryLabel(g, name)
+		}
+		out.samples = append(out.samples, sample{labelSet(f.labels, values),
+			f.gallery(g, inBin[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
 	}
-	for _, f := range []*family{&gal, &retention, &grace, &bin} {
-		slices.SortFunc(f.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	return out
+}
+
+// references is f with a sample per version and kind of workload the audit found using it.
+func (r *rendering) references(f *snapshotFamily) *family {
+	out := &family{name: f.name, help: f.help}
+	if r.state.Audit == nil || len(r.state.Audit.References) == 0 {
+		return out // no audit, or no references: build no version's id to look it up
 	}
-	l.family(&gal)
-	l.family(&grace)
-	l.family(&retention)
-	r.versionFamily(l, "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
-		"When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).",
-		func(v *scanner.Version) float64 { return unix(v.ConsumptionEndsAt) })
-	r.versionFamily(l, "purgewatch_soft_deleted_version_deleted_timestamp_seconds",
-		"When the image version was soft-deleted (Unix time).", func(v *scanner.Version) float64 { return unix(v.SoftDeletedAt) })
-	r.versionFamily(l, "purgewatch_soft_deleted_version_purge_timestamp_seconds",
-		"When the soft-deleted image version will be purged for good (Unix time).", func(v *scanner.Version) float64 { return unix(v.PurgeAt) })
-	refs := family{name: "purgewatch_soft_deleted_version_references",
-		help: "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any."}
-	referenced := r.order
-	if len(users) == 0 {
-		referenced = nil // no audit, or no references: build no version's id to look it up
-	}
-	for _, i := range referenced {
-		v := &snap.Versions[i]
+	users := r.state.Audit.References
+	versions := r.state.Snapshot.Versions
+	for _, i := range r.order {
+		v := &versions[i]
 		workloads := users[strings.ToLower(v.ID())]
 		if len(workloads) == 0 {
 			continue
@@ -254,17 +266,10 @@ func (r *rendering) families(l *lines) {
 		}
 		for _, kind := range []string{"vm", "vmss"} {
 			if kinds[kind] > 0 {
-				refs.samples = append(refs.samples, sample{labelSet(append(versionLabelNames[:6:6], "kind"), append(versionValues(v), kind)), float64(kinds[kind])})
+				out.samples = append(out.samples, sample{labelSet(f.labels, append(versionValues(v), kind)), float64(kinds[kind])})
 			}
 		}
 	}
-	slices.SortFunc(refs.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
-	l.family(&refs)
-	l.family(&bin)
-}
-
-// until writes seconds_until_purge at now.
-func (r *rendering) until(l *lines, now time.Time) {
-	r.versionFamily(l, "purgewatch_soft_deleted_version_seconds_until_purge", "Seconds until the soft-deleted image version is purged; negative when overdue.",
-		func(v *scanner.Version) float64 { return v.PurgeAt.Sub(now).Seconds() })
+	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	return out
 }

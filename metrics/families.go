@@ -1,0 +1,69 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/purgewatch/purgewatch/scanner"
+)
+
+// snapshotFamily is one metric family rendered from a snapshot. The families are declared once,
+// in snapshotFamilies, as kube-state-metrics declares its FamilyGenerator lists: the rendering
+// loops over the table, and the README's metrics table is checked against it.
+type snapshotFamily struct {
+	name, help string
+	labels     []string // label names, in the order documented
+	// relative families are computed at every scrape from the time, and only with
+	// metrics.relative: true; the others are rendered once per snapshot.
+	relative bool
+	// Exactly one of these makes the samples.
+	gallery    func(g *scanner.Gallery, inBin int) float64 // one per gallery
+	version    func(v *scanner.Version, now time.Time) float64
+	references bool // one per version and kind of workload still created from it (from the audit)
+}
+
+var (
+	versionLabelNames   = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
+	referenceLabelNames = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "kind")
+	galleryLabelNames   = []string{"subscription_id", "resource_group", "gallery", "location"}
+	binLabelNames       = []string{"subscription_id", "resource_group", "gallery"}
+)
+
+// snapshotFamilies in the order they are written: by name, as the registry writes its own.
+var snapshotFamilies = []snapshotFamily{
+	{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on.",
+		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return boolValue(g.SoftDeleteEnabled) }},
+	// In seconds, Prometheus's base unit, though Azure states both policies in days.
+	{name: "purgewatch_gallery_soft_delete_grace_seconds", help: "How long a soft-deleted version stays recoverable after it stops being usable.",
+		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return float64(g.GraceDays) * secondsPerDay }},
+	{name: "purgewatch_gallery_soft_delete_retention_seconds", help: "How long a soft-deleted version stays usable: the gallery's retention, or the configured default.",
+		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return float64(g.RetentionDays) * secondsPerDay }},
+	{name: "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
+		help:   "When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).",
+		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.ConsumptionEndsAt) }},
+	{name: "purgewatch_soft_deleted_version_deleted_timestamp_seconds", help: "When the image version was soft-deleted (Unix time).",
+		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.SoftDeletedAt) }},
+	{name: "purgewatch_soft_deleted_version_purge_timestamp_seconds", help: "When the soft-deleted image version will be purged for good (Unix time).",
+		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.PurgeAt) }},
+	{name: "purgewatch_soft_deleted_version_references",
+		help:   "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any.",
+		labels: referenceLabelNames, references: true},
+	{name: "purgewatch_soft_deleted_version_seconds_until_purge", help: "Seconds until the soft-deleted image version is purged; negative when overdue.",
+		labels: versionLabelNames, relative: true, version: func(v *scanner.Version, now time.Time) float64 { return v.PurgeAt.Sub(now).Seconds() }},
+	{name: "purgewatch_soft_deleted_versions", help: "How many soft-deleted image versions the gallery's recycle bin holds.",
+		labels: binLabelNames, gallery: func(_ *scanner.Gallery, inBin int) float64 { return float64(inBin) }},
+}
+
+// galleryLabel is a gallery's value for one of the gallery families' label names.
+func galleryLabel(g *scanner.Gallery, name string) string {
+	switch name {
+	case "subscription_id":
+		return g.SubscriptionID
+	case "resource_group":
+		return g.ResourceGroup
+	case "gallery":
+		return g.Name
+	case "location":
+		return g.Location
+	}
+	return ""
+}
