@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
 type hangingServer struct {
@@ -56,25 +58,22 @@ func TestAHungReceiverDoesNotHoldUpTheScans(t *testing.T) {
 	}
 	// With the receiver holding its one connection for the length of the test, scans go on, every
 	// tick, and the daemon stays ready.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		_, text := d.get(t, "/metrics")
+	var text string
+	scans := 0
+	testtool.Eventually(t, 30*time.Second, "four scans behind a hung receiver", func() bool {
+		_, text = d.get(t, "/metrics")
 		if m := successfulScans.FindStringSubmatch(text); m != nil {
-			if n, _ := strconv.Atoi(m[1]); n >= 4 {
-				// A send held for the channel's 1h timeout would stop the scans outright. A tick
-				// skipped now and then is a scan over 1 s on a loaded machine (-race, CI), not the
-				// receiver: more skipped than run would be.
-				if s := skippedScans.FindStringSubmatch(text); s == nil {
-					t.Errorf("no skipped count in /metrics")
-				} else if skipped, _ := strconv.Atoi(s[1]); skipped > n {
-					t.Errorf("%d ticks skipped against %d scans behind the hung receiver", skipped, n)
-				}
-				break
-			}
+			scans, _ = strconv.Atoi(m[1])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scans stalled behind a hung receiver:\n%s", text)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return scans >= 4
+	}, func() string { return text })
+	// A send held for the channel's 1h timeout would stop the scans outright. A tick skipped now
+	// and then is a scan over 1 s on a loaded machine (-race, CI), not the receiver: more skipped
+	// than run would be.
+	if s := skippedScans.FindStringSubmatch(text); s == nil {
+		t.Errorf("no skipped count in /metrics")
+	} else if skipped, _ := strconv.Atoi(s[1]); skipped > scans {
+		t.Errorf("%d ticks skipped against %d scans behind the hung receiver", skipped, scans)
 	}
 	if code, _ := d.get(t, "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d while a receiver hangs", code)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
 func TestNotifyTestReportsTheChannelsAnswer(t *testing.T) {
@@ -76,17 +78,11 @@ func TestNotifyOutboxAndRetryBesideARunningPurgewatchAndWithout(t *testing.T) {
 	d := startDaemon(t, "--demo", "--config.file", cfg)
 	d.waitReady(t)
 	var out string
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	testtool.Eventually(t, 20*time.Second, "a dead letter listed through the running purgewatch", func() bool {
 		var code int
 		code, out, _ = runCmd(t, "notify", "outbox", "--config.file", cfg, "--url", d.base)
-		if code == exitOK && strings.Contains(out, "dead") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no dead letter listed through the running purgewatch:\n%s\n%s", out, d.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return code == exitOK && strings.Contains(out, "dead")
+	}, func() string { return out }, d.logs.String)
 	if !strings.Contains(out, "hook") || !strings.Contains(out, "HTTP 404: no_such_hook") || !strings.Contains(out, "prodimages/") {
 		t.Errorf("notify outbox:\n%s", out)
 	}

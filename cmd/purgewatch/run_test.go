@@ -81,13 +81,10 @@ func (d *daemonUnderTest) get(t *testing.T, path string) (int, string) {
 // waitReady polls /readyz: readiness is what is under test, and the first scan takes as long as it takes.
 func (d *daemonUnderTest) waitReady(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if code, _ := d.get(t, "/readyz"); code == http.StatusOK {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("never ready:\n%s", d.logs.String())
+	testtool.Eventually(t, 20*time.Second, "/readyz", func() bool {
+		code, _ := d.get(t, "/readyz")
+		return code == http.StatusOK
+	}, d.logs.String)
 }
 
 func TestRunDemoServesMetricsAndTheSnapshot(t *testing.T) {
@@ -180,15 +177,10 @@ func TestReloadBySignalAndByHTTP(t *testing.T) {
 	// SIGHUP takes the same path.
 	write("metrics:\n  relative: true\n")
 	d.reload <- nil
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, text := d.get(t, "/metrics"); strings.Contains(text, "purgewatch_config_last_reload_successful 1") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP reload not applied:\n%s", d.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtool.Eventually(t, 10*time.Second, "the SIGHUP reload applied", func() bool {
+		_, text := d.get(t, "/metrics")
+		return strings.Contains(text, "purgewatch_config_last_reload_successful 1")
+	}, d.logs.String)
 }
 
 // The Prometheus-style flags override their config keys, and a reload keeps them: the config
@@ -345,12 +337,9 @@ func TestANewProcessOnTheSameStateFileSendsNothingTwice(t *testing.T) {
 
 	first := startDaemon(t, "--config", cfg)
 	first.waitReady(t)
-	for deadline := time.Now().Add(20 * time.Second); strings.Count(first.stdout.String(), "\n") < 8; {
-		if time.Now().After(deadline) {
-			t.Fatalf("first process announced:\n%s", first.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtool.Eventually(t, 20*time.Second, "the first process's eight announcements", func() bool {
+		return strings.Count(first.stdout.String(), "\n") >= 8
+	}, first.stdout.String)
 	out := first.stdout.String()
 	if e, u := strings.Count(out, `"type":"expiring"`), strings.Count(out, `"type":"unusable"`); e != 7 || u != 2 {
 		t.Errorf("first process: %d expiring and %d unusable events, want the demo's 7 (one a consumption end) and 2:\n%s", e, u, out)
@@ -396,12 +385,7 @@ func TestTheWholeLoop(t *testing.T) {
 	d := startDaemon(t, "--config", cfg)
 	waitFor := func(what string, cond func(string) bool) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(d.stdout.String()); {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s:\n%s", what, d.stdout.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testtool.Eventually(t, 30*time.Second, what, func() bool { return cond(d.stdout.String()) }, d.stdout.String)
 	}
 	announced := func(kind, extra string) func(string) bool {
 		return func(out string) bool {
@@ -515,12 +499,9 @@ func TestAnIncrementalDaemonAnnouncesAVersionDeletedBetweenScans(t *testing.T) {
 		t.Fatalf("DELETE: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(d.stdout.String(), `img042`); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the deleted version was not announced:\n%s", d.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtool.Eventually(t, 20*time.Second, "the deleted version announced", func() bool {
+		return strings.Contains(d.stdout.String(), `img042`)
+	}, d.logs.String)
 	if !strings.Contains(d.logs.String(), `"binsCarried":199`) {
 		t.Errorf("the scan that found it was not incremental:\n%s", grep(d.logs.String(), `{"level":"info"`))
 	}

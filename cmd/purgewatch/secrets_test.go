@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/testtool"
 	"github.com/purgewatch/purgewatch/notify"
 )
 
@@ -121,24 +123,19 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
 	d := startDaemon(t, "--demo", "--config", cfg)
 	d.waitReady(t)
 	// Every channel has failed at least once: each failure path has been taken.
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	tried := map[string]bool{}
+	testtool.Eventually(t, 30*time.Second, "a failed attempt on every channel", func() bool {
 		_, text := d.get(t, "/api/v1/outbox")
 		var letters []notify.Letter
 		_ = json.Unmarshal([]byte(text), &letters)
-		tried := map[string]bool{}
+		clear(tried)
 		for _, l := range letters {
 			if l.Attempts > 0 {
 				tried[l.Channel] = true
 			}
 		}
-		if len(tried) == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not every channel was tried: %v\n%s", tried, d.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(tried) == 5
+	}, func() string { return fmt.Sprint("tried: ", tried) }, d.logs.String)
 	for _, path := range []string{"/", "/api/v1/versions", "/api/v1/outbox", "/metrics"} {
 		_, text := d.get(t, path)
 		written = append(written, text)

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
 const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
@@ -197,26 +199,22 @@ func start(ctx context.Context, b *testing.B, pw, cfg string, env []string) *exe
 	return cmd
 }
 
-// until polls the daemon's /metrics once a second until done accepts it, or fails after limit.
-// Polling a separate process: there is nothing to synchronise on.
+// until polls the daemon's /metrics until done accepts it, or fails after limit, and returns
+// the exposition done accepted.
 func until(b *testing.B, limit time.Duration, what string, done func(metrics string) bool) string {
 	b.Helper()
-	start := time.Now()
-	for {
-		if time.Since(start) > limit {
-			b.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(time.Second)
+	var text string
+	testtool.Eventually(b, limit, what, func() bool {
 		resp, err := http.Get("http://" + listen + "/metrics")
 		if err != nil {
-			continue
+			return false
 		}
-		text, _ := io.ReadAll(resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if done(string(text)) {
-			return string(text)
-		}
-	}
+		text = string(body)
+		return done(text)
+	})
+	return text
 }
 
 // sample reads one sample's value from an exposition; -1 when absent.
