@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"go.uber.org/zap"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/status"
 )
 
@@ -54,8 +55,13 @@ func NewExposition(reg prometheus.Gatherer, state func() *status.State, now func
 	return e
 }
 
-// SetRelative switches seconds_until_purge on or off (config reload).
+// SetRelative switches seconds_until_purge on or off.
 func (e *Exposition) SetRelative(on bool) { e.relative.Store(on) }
+
+// Prepare is reload.Component's: metrics.relative takes effect from the next scrape.
+func (e *Exposition) Prepare(_, next *config.Config) (func(), error) {
+	return func() { e.SetRelative(next.Metrics.Relative) }, nil
+}
 
 // current is the rendering of the published state, rendered anew when the state changed.
 func (e *Exposition) current() *cached {

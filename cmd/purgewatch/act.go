@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"go.uber.org/zap"
 	"golang.org/x/term"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
+	"github.com/purgewatch/purgewatch/internal/azure"
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/restore"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -132,7 +132,7 @@ func (a *actFlags) begin(ctx context.Context, stdout, stderr io.Writer) *acting 
 		return nil
 	}
 	watch := &waiting{w: stderr, limit: *a.wait}
-	az, err := newAzure(cfg, watch, zap.NewNop(), nil)
+	az, err := azure.Connect(cfg, azure.Options{Observer: watch})
 	if err != nil {
 		stopDemo()
 		fmt.Fprintf(stderr, "purgewatch %s: %v\n", name, err)
@@ -140,7 +140,7 @@ func (a *actFlags) begin(ctx context.Context, stdout, stderr io.Writer) *acting 
 	}
 	ctx, cancel := context.WithTimeout(ctx, *a.wait)
 	act := &acting{ref: ref, ctx: ctx, watch: watch, stop: func() { cancel(); stopDemo() },
-		r: &restore.Restorer{Pipeline: az.pipeline, Credential: az.cred, Scanner: az.scanner, Progress: stderr, Endpoint: az.endpoint}}
+		r: &restore.Restorer{Pipeline: az.Pipeline, Credential: az.Credential, Scanner: az.Scanner, Progress: stderr, Endpoint: az.Endpoint}}
 	if act.found, err = act.r.Check(ctx, ref); err != nil {
 		act.stop()
 		fmt.Fprintf(stderr, "purgewatch %s: %s\n", name, act.failed(err))

@@ -30,33 +30,17 @@ type runFlags struct {
 	lifecycleSet                                bool
 }
 
-// override applies the flags given to a configuration just read, checked as its keys are.
-func (f *runFlags) override(cfg *config.Config) error {
+// overrides are what the flags set over the configuration file, at start and on each reload.
+func (f *runFlags) overrides() config.Overrides {
+	o := config.Overrides{WebConfigFile: *f.web.WebConfigFile, ExternalURL: *f.webExternalURL,
+		LogLevel: *f.logLevel, LogFormat: *f.logFormat}
 	if addrs := f.addresses(nil); len(addrs) > 0 {
-		cfg.Server.Listen = addrs[0]
-	}
-	if file := *f.web.WebConfigFile; file != "" {
-		if err := web.Validate(file); err != nil {
-			return fmt.Errorf("--web.config.file %s: %w", file, err)
-		}
-		cfg.Server.WebConfigFile = file
+		o.Listen = addrs[0]
 	}
 	if f.lifecycleSet {
-		cfg.Server.EnableLifecycle = *f.lifecycle
+		o.EnableLifecycle = f.lifecycle
 	}
-	if u := *f.webExternalURL; u != "" {
-		if err := config.CheckExternalURL(u); err != nil {
-			return fmt.Errorf("--web.external-url: %w", err)
-		}
-		cfg.Server.ExternalURL = u
-	}
-	if *f.logLevel != "" {
-		cfg.Log.Level = *f.logLevel
-	}
-	if *f.logFormat != "" {
-		cfg.Log.Format = *f.logFormat
-	}
-	return nil
+	return o
 }
 
 // addresses are the addresses to listen on: those of the flags, else the configuration's.

@@ -41,7 +41,7 @@ func notifyCommand(ctx context.Context, sub string, f *notifyFlags, stdout, stde
 	case "retry":
 		return retryCommand(ctx, cfg, channel, url, stdout, stderr)
 	}
-	s, err := notifySettings(cfg, stdout)
+	s, err := notify.SettingsFor(cfg, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed

@@ -21,12 +21,13 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/purgewatch/purgewatch/internal/arm"
+	"github.com/purgewatch/purgewatch/internal/azure"
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/daemon"
+	"github.com/purgewatch/purgewatch/internal/logging"
 	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/internal/state"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
@@ -47,19 +48,24 @@ type runHooks struct {
 }
 
 func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hooks runHooks) int {
-	src, err := newConfigSource(f)
-	if err != nil {
-		fmt.Fprintln(stderr, "purgewatch:", err)
-		return exitFailed
+	// The configuration comes from one Source, read again on each reload: the file, then the
+	// flags, pointed at the built-in simulated estate under --demo.
+	src := &config.Source{Path: *f.config, Overrides: f.overrides(), Secrets: &secrets}
+	if *f.demo {
+		sim, err := startDemo()
+		if err != nil {
+			fmt.Fprintln(stderr, "purgewatch:", err)
+			return exitFailed
+		}
+		defer sim.stop()
+		src.Overrides.Demo = sim.config()
 	}
-	defer src.close()
-	cfg, err := src.load()
+	cfg, err := src.Load()
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFailed
 	}
-	level := zap.NewAtomicLevel()
-	log := newLogger(cfg.Log, level, secrets.Writer(stderr))
+	log, level := logging.New(cfg.Log, secrets.Writer(stderr))
 	defer func() { _ = log.Sync() }()
 	limitMemory(memlimit.FromCgroup, log)
 	p, err := buildParts(cfg, src, level, stdout, log)
@@ -76,9 +82,10 @@ func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hook
 	return p.serve(ctx, f, cfg, listeners, hooks, log)
 }
 
-// parts are what `run` is made of, built in this order: the state file (the scanners keep their
-// memory of the recycle bins in it), the scanners, the notifier, the daemon, the exposition, and
-// the reload coordinator that steers them all.
+// parts are what `run` is made of, built in this order: the state file (the scanner keeps its
+// memory of the recycle bins in it), the scanner in effect, the notifier, the daemon, the
+// exposition, and the reload coordinator that steers them all. Each part a configuration steers
+// is a reload.Component of its own package: a reload never comes back here.
 type parts struct {
 	reg        *prometheus.Registry
 	state      *state.File      // nil when no channel is configured
@@ -88,7 +95,7 @@ type parts struct {
 	coord      *reload.Coordinator
 }
 
-func buildParts(cfg *config.Config, src *configSource, level zap.AtomicLevel, stdout io.Writer, log *zap.Logger) (p *parts, err error) {
+func buildParts(cfg *config.Config, src *config.Source, level logging.Level, stdout io.Writer, log *zap.Logger) (p *parts, err error) {
 	p = &parts{reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
@@ -104,28 +111,27 @@ func buildParts(cfg *config.Config, src *configSource, level zap.AtomicLevel, st
 		}
 		memory = p.state
 	}
-	scans, err := newScanners(cfg, proc, log.Named("scanner"), memory)
+	scans, err := azure.NewInEffect(cfg, azure.Options{Observer: proc, Log: log.Named("scanner"), Memory: memory})
 	if err != nil {
 		return p, err
 	}
-	np := &notifierPart{stdout: stdout, liveness: scans, log: log.Named("notify")}
-	settings, err := np.settings(cfg)
+	np := &notify.Part{Stdout: stdout, Liveness: scans, Log: log.Named("notify")}
+	settings, err := np.Settings(cfg)
 	if err != nil {
 		return p, err
 	}
-	opts := daemon.Options{Build: func(*config.Config) (daemon.Scanner, error) { return scans, nil },
-		Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory}
+	opts := daemon.Options{Scanner: scans, Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory}
 	if p.state != nil {
 		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
-		np.n, opts.Announcer = p.notifier, p.notifier
+		np.Notifier, opts.Announcer = p.notifier, p.notifier
 	}
 	if p.daemon, err = daemon.New(cfg, opts); err != nil {
 		return p, err
 	}
 	p.reg.MustRegister(metrics.NewSnapshotCollector(p.daemon.State))
 	p.exposition = metrics.NewExposition(p.reg, p.daemon.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
-	p.coord = reload.New(cfg, src.load, log.Named("reload"), func(ok bool) { proc.ConfigLoaded(ok, time.Now()) })
-	p.coord.Register(scans, p.daemon, np, loggingPart{level: level, exposition: p.exposition})
+	p.coord = reload.New(cfg, src.Load, log.Named("reload"), proc.ConfigLoaded)
+	p.coord.Register(scans, p.daemon, np, level, p.exposition)
 	return p, nil
 }
 
@@ -240,18 +246,6 @@ func serveHTTP(srv *http.Server, f *runFlags, cfg *config.Config, listeners []ne
 		return nil
 	}
 	return err
-}
-
-// newLogger builds the logger of `run`: JSON lines by default, console on request.
-func newLogger(c config.Log, level zap.AtomicLevel, w io.Writer) *zap.Logger {
-	_ = level.UnmarshalText([]byte(c.Level))
-	encCfg := zap.NewProductionEncoderConfig()
-	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
-	enc := zapcore.NewJSONEncoder(encCfg)
-	if c.Format == "console" {
-		enc = zapcore.NewConsoleEncoder(encCfg)
-	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
 }
 
 func addrs(listeners []net.Listener) []net.Addr {

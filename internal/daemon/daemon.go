@@ -6,7 +6,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -41,8 +40,9 @@ type Announcer interface {
 
 // Options configures a Daemon.
 type Options struct {
-	// Build makes the scanner a configuration asks for, at start and on each reload.
-	Build func(*config.Config) (Scanner, error)
+	// Scanner is the scanner of the configuration in effect: it follows a reload itself (as a
+	// part the coordinator prepares before the daemon), so the daemon never builds one.
+	Scanner Scanner
 	// Announcer, when set, hears of every snapshot a scan produces.
 	Announcer Announcer
 	Clock     clock.Clock
@@ -61,12 +61,11 @@ type Daemon struct {
 	scanning sync.Mutex // held for the length of a scan: a tick that cannot take it is skipped
 	state    atomic.Pointer[status.State]
 
-	mu      sync.Mutex // guards what a reload replaces
-	cfg     *config.Config
-	scanner Scanner
-	cron    *cron.Cron
-	entry   cron.EntryID
-	runCtx  context.Context // the context ticks scan under, from Run
+	mu     sync.Mutex // guards what a reload replaces
+	cfg    *config.Config
+	cron   *cron.Cron
+	entry  cron.EntryID
+	runCtx context.Context // the context ticks scan under, from Run
 }
 
 // New returns a Daemon for cfg, already validated.
@@ -80,11 +79,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.History <= 0 {
 		opts.History = 20
 	}
-	s, err := opts.Build(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building the scanner: %w", err)
+	if opts.Scanner == nil {
+		return nil, errors.New("daemon.New: no scanner")
 	}
-	d := &Daemon{opts: opts, cfg: cfg, scanner: s}
+	d := &Daemon{opts: opts, cfg: cfg}
 	d.state.Store(&status.State{Started: opts.Clock.Now()})
 	if opts.Metrics != nil {
 		opts.Metrics.ConfigLoaded(true, opts.Clock.Now())
@@ -102,19 +100,14 @@ func (d *Daemon) Config() *config.Config {
 // State returns the current state; never nil, never modified afterwards.
 func (d *Daemon) State() *status.State { return d.state.Load() }
 
-// Prepare is the daemon's part of a reload (reload.Component): it builds the scanner next asks
-// for; the apply puts it and the schedule in effect for the next scan (the one running keeps
-// its own).
+// Prepare is the daemon's part of a reload (reload.Component): the apply puts next's schedule,
+// timeouts and audit in effect for the next scan (the one running keeps its own).
 func (d *Daemon) Prepare(_, next *config.Config) (func(), error) {
-	s, err := d.opts.Build(next)
-	if err != nil {
-		return nil, fmt.Errorf("building the scanner: %w", err)
-	}
 	return func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		old := d.cfg
-		d.cfg, d.scanner = next, s
+		d.cfg = next
 		if d.cron != nil && next.Scan.Schedule != old.Scan.Schedule {
 			if err := d.scheduleLocked(); err != nil { // validated by config: cannot fail
 				d.opts.Logger.Error("rescheduling", zap.Error(err))
@@ -171,7 +164,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	defer d.scanning.Unlock()
 
 	d.mu.Lock()
-	s, timeout, auditCfg := d.scanner, d.cfg.Scan.Timeout, d.cfg.Audit
+	s, timeout, auditCfg := d.opts.Scanner, d.cfg.Scan.Timeout, d.cfg.Audit
 	d.mu.Unlock()
 
 	start := d.opts.Clock.Now()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,16 +68,13 @@ func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, ext
 	reg := prometheus.NewPedanticRegistry()
 	proc := metrics.NewProcess(reg)
 	fc := clock.NewFake(t0)
-	opts := Options{
-		Build: func(c *config.Config) (Scanner, error) {
-			pl, err := arm.New(arm.Options{Endpoint: c.Azure.Endpoint, Clock: fc, RetryDelay: time.Nanosecond, Observer: proc})
-			if err != nil {
-				return nil, err
-			}
-			return scanner.New(scanner.Options{Pipeline: pl, Clock: fc, DefaultRetentionDays: c.Retention.DefaultDays}), nil
-		},
-		Clock: fc, Metrics: proc,
+	scans := &inEffect{clock: fc, observer: proc}
+	apply, err := scans.Prepare(nil, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
+	apply()
+	opts := Options{Scanner: scans, Clock: fc, Metrics: proc}
 	if extra != nil {
 		extra(&opts, fc)
 	}
@@ -84,9 +82,34 @@ func newFixtureWith(t *testing.T, simOpts armsim.Options, configYAML string, ext
 	if err != nil {
 		t.Fatal(err)
 	}
-	coord := reload.New(cfg, load, nil, func(ok bool) { proc.ConfigLoaded(ok, fc.Now()) })
-	coord.Register(d)
+	coord := reload.New(cfg, load, nil, proc.ConfigLoaded)
+	coord.Register(scans, d)
 	return &fixture{d: d, sim: sim, reg: reg, path: path, clock: fc, reload: coord}
+}
+
+// inEffect is the scanner of the configuration in effect, rebuilt on each reload as
+// azure.InEffect is in `run`, here on the fixture's fake clock.
+type inEffect struct {
+	clock    *clock.Fake
+	observer arm.Observer
+	current  atomic.Pointer[scanner.Scanner]
+}
+
+func (s *inEffect) Prepare(_, next *config.Config) (func(), error) {
+	pl, err := arm.New(arm.Options{Endpoint: next.Azure.Endpoint, Clock: s.clock, RetryDelay: time.Nanosecond, Observer: s.observer})
+	if err != nil {
+		return nil, err
+	}
+	sc := scanner.New(scanner.Options{Pipeline: pl, Clock: s.clock, DefaultRetentionDays: next.Retention.DefaultDays})
+	return func() { s.current.Store(sc) }, nil
+}
+
+func (s *inEffect) Scan(ctx context.Context) (*scanner.Snapshot, error) {
+	return s.current.Load().Scan(ctx)
+}
+
+func (s *inEffect) Inventory(ctx context.Context, subs []string, images []scanner.ImageDefinition) *scanner.Inventory {
+	return s.current.Load().Inventory(ctx, subs, images)
 }
 
 func write(t *testing.T, path, body string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -33,7 +34,7 @@ func (f Func) Prepare(old, next *config.Config) (func(), error) { return f(old, 
 type Coordinator struct {
 	load   func() (*config.Config, error)
 	log    *zap.Logger
-	result func(ok bool) // told of each reload's outcome (the reload metrics)
+	result func(ok bool, at time.Time) // told of each reload's outcome (the reload metrics)
 
 	mu      sync.Mutex // one reload at a time, and the fields below
 	current *config.Config
@@ -41,12 +42,12 @@ type Coordinator struct {
 }
 
 // New returns a Coordinator whose configuration in effect is current; load reads the file again.
-func New(current *config.Config, load func() (*config.Config, error), log *zap.Logger, result func(ok bool)) *Coordinator {
+func New(current *config.Config, load func() (*config.Config, error), log *zap.Logger, result func(ok bool, at time.Time)) *Coordinator {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if result == nil {
-		result = func(bool) {}
+		result = func(bool, time.Time) {}
 	}
 	return &Coordinator{load: load, log: log, result: result, current: current}
 }
@@ -86,7 +87,7 @@ func (c *Coordinator) Reload() error {
 	}
 	if err != nil {
 		c.log.Error("configuration reload refused; keeping the one in effect", zap.Error(err))
-		c.result(false)
+		c.result(false, time.Now())
 		return err
 	}
 	for _, apply := range applies {
@@ -94,7 +95,7 @@ func (c *Coordinator) Reload() error {
 	}
 	c.log.Info("configuration reloaded", changes(c.current, next)...)
 	c.current = next
-	c.result(true)
+	c.result(true, time.Now())
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/purgewatch/purgewatch/internal/config"
 )
@@ -26,7 +27,7 @@ func newFixture(t *testing.T, body string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.c = New(cfg, func() (*config.Config, error) { return config.Load(f.path) }, nil, func(ok bool) { f.results = append(f.results, ok) })
+	f.c = New(cfg, func() (*config.Config, error) { return config.Load(f.path) }, nil, func(ok bool, _ time.Time) { f.results = append(f.results, ok) })
 	return f
 }
 
