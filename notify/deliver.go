@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -26,6 +27,11 @@ type lane struct {
 	// set when a scan asks for them to be sent again. Both are guarded by Notifier.mu.
 	active  map[string][]Event
 	pending bool
+	// unrecorded counts the sends of the head message the state file could not record (a full
+	// disk): each is a repeat the receiver has had, so they back off as failures do, from
+	// notBefore, which the file could not record either. Guarded by sending.
+	unrecorded int
+	notBefore  time.Time
 }
 
 func (l *lane) poke() {
@@ -147,10 +153,19 @@ func (n *Notifier) deliverChannel(ctx context.Context, name string) time.Time {
 		if head == nil {
 			return time.Time{}
 		}
+		if head.unreadable != nil {
+			if !n.buryUnreadable(ch, head) {
+				return n.clock.Now().Add(backoff(s.Retry, 1, 0))
+			}
+			continue
+		}
 		if at := head.NextAttempt; at.After(n.clock.Now()) {
 			return at
 		}
-		if next := n.attempt(ctx, ch, s, head); !next.IsZero() {
+		if l.unrecorded > 0 && l.notBefore.After(n.clock.Now()) {
+			return l.notBefore
+		}
+		if next := n.attempt(ctx, ch, s, l, head); !next.IsZero() {
 			return next
 		}
 	}
@@ -160,7 +175,8 @@ func (n *Notifier) deliverChannel(ctx context.Context, name string) time.Time {
 // outgoing is a channel's oldest message, its events read back from the outbox.
 type outgoing struct {
 	*state.Pending
-	events []Event
+	events     []Event
+	unreadable error // the record or its events could not be read
 }
 
 // head is the channel's oldest message, or nil.
@@ -169,18 +185,37 @@ func (n *Notifier) head(channel string) (*outgoing, error) {
 	if err != nil || p == nil {
 		return nil, err
 	}
-	events, err := decodeEvents(p.Events)
-	if err != nil {
-		return nil, err
+	o := &outgoing{Pending: p, unreadable: p.Undecodable}
+	if o.unreadable == nil {
+		if o.events, err = decodeEvents(p.Events); err != nil {
+			o.unreadable = fmt.Errorf("events that cannot be read: %w", err)
+			p.Undecodable = o.unreadable // buried with its bytes, never requeued
+		}
 	}
-	return &outgoing{Pending: p, events: events}, nil
+	return o, nil
+}
+
+// buryUnreadable makes a message that cannot be read a dead letter, with what could be read, so
+// that the channel goes on with the next: it is counted (dead) and alerted on
+// (PurgewatchNotificationsDeadLetters). It reports whether the state file recorded it.
+func (n *Notifier) buryUnreadable(ch Channel, head *outgoing) bool {
+	name := ch.Name()
+	cause := "not sent: " + head.unreadable.Error()
+	if err := n.state.Bury(name, head.Pending, n.clock.Now(), 0, "", cause); err != nil {
+		n.log.Error("recording an unreadable notification as a dead letter", zap.String("channel", name), zap.Error(err))
+		return false
+	}
+	n.metrics.count(ch, "dead", max(len(head.Events), 1))
+	n.log.Error("a message in the outbox could not be read (a damaged state file?): kept as a dead letter, the channel goes on; `purgewatch notify outbox` lists it",
+		zap.String("channel", name), zap.Error(head.unreadable))
+	return true
 }
 
 // attempt sends one message and records the outcome; it returns when to try again, or zero to
 // go on with the next message.
-func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *outgoing) time.Time {
+func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, l *lane, head *outgoing) time.Time {
 	name, events := ch.Name(), len(head.events)
-	if head.Attempts > 0 {
+	if head.Attempts > 0 || l.unrecorded > 0 {
 		n.metrics.count(ch, "resent", events) // the receiver may have had it already (a timeout)
 	}
 	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
@@ -189,10 +224,17 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *ou
 	switch {
 	case sendErr == nil:
 		if err := n.state.Delivered(name, head.Pending, logged(head.events), ended); err != nil {
-			// Sent but not recorded: the one message that may repeat (see README).
-			n.log.Error("recording a delivered notification", zap.String("channel", name), zap.Error(err))
-			return ended.Add(minBackoff)
+			// Sent but not recorded: the one message that may repeat (see README). It is sent
+			// again no sooner than a failure would be, so a full disk repeats it once per backoff
+			// step, each repeat counted as resent, not once a second.
+			l.unrecorded++
+			wait := backoff(s.Retry, head.Attempts+l.unrecorded, 0)
+			l.notBefore = ended.Add(wait)
+			n.log.Error("a delivered notification could not be recorded: it will be sent again", append(fields,
+				zap.Duration("retryIn", wait), zap.Error(err))...)
+			return ended.Add(wait)
 		}
+		l.unrecorded = 0
 		n.metrics.count(ch, "sent", events)
 		return time.Time{}
 	case ctx.Err() != nil:
@@ -201,8 +243,9 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, head *ou
 		status, answer := refusal(sendErr)
 		if err := n.state.Bury(name, head.Pending, ended, status, answer, sendErr.Error()); err != nil {
 			n.log.Error("recording a dead letter", zap.String("channel", name), zap.Error(err))
-			return ended.Add(minBackoff)
+			return ended.Add(backoff(s.Retry, head.Attempts+1, 0))
 		}
+		l.unrecorded = 0
 		n.metrics.count(ch, "dead", events)
 		n.log.Error("the receiver refused a notification for good: kept as a dead letter; fix the receiver, then `purgewatch notify retry --channel "+name+"`",
 			append(fields, zap.Error(sendErr))...)
@@ -234,14 +277,16 @@ func refusal(err error) (int, string) {
 	return 0, ""
 }
 
-// backoff doubles from Initial up to Max, or waits as long as the destination asked; never less
-// than minBackoff.
+// backoff doubles from Initial up to Max, or waits as long as the destination asked (its
+// Retry-After) up to Max too: a receiver cannot park a channel, and every warning queued behind
+// its message, for longer than notify.retry.max. Never less than minBackoff.
 func backoff(r config.Retry, attempt int, asked time.Duration) time.Duration {
+	most := max(r.Max, minBackoff)
 	d := max(r.Initial, minBackoff)
 	for i := 1; i < attempt && d < r.Max; i++ {
 		d *= 2
 	}
-	return max(min(d, max(r.Max, minBackoff)), asked)
+	return max(min(d, most), min(asked, most))
 }
 
 // refresh sends a channel's still-active alerts again (an ActiveResender's), once per scan, so that they
@@ -276,14 +321,19 @@ func (n *Notifier) updateGauges() {
 	if n.metrics == nil {
 		return
 	}
-	pending, dead, err := n.state.Counts()
+	t, err := n.state.Counts()
 	if err != nil {
 		n.log.Warn("counting the outbox", zap.Error(err))
 		return
 	}
 	for _, name := range channelNames(n.current().Channels) {
-		n.metrics.pending.WithLabelValues(name).Set(float64(pending[name]))
-		n.metrics.dead.WithLabelValues(name).Set(float64(dead[name]))
+		n.metrics.pending.WithLabelValues(name).Set(float64(t.Pending[name]))
+		n.metrics.dead.WithLabelValues(name).Set(float64(t.Dead[name]))
+		if at, ok := t.Oldest[name]; ok {
+			n.metrics.oldest.WithLabelValues(name).Set(float64(at.UnixNano()) / 1e9)
+		} else {
+			n.metrics.oldest.DeleteLabelValues(name) // nothing waits: no sample, not a 0 that reads as 1970
+		}
 	}
 	n.metrics.size.Set(float64(n.state.Size()))
 }

@@ -26,7 +26,7 @@ type Outbox interface {
 	Bury(channel string, p *state.Pending, at time.Time, status int, answer, cause string) error
 	Requeue(channel string, now time.Time) (int, error)
 	Letters(channel string) ([]state.Letter, error)
-	Counts() (pending, dead map[string]int, err error)
+	Counts() (state.Tally, error)
 	Sends() (map[string]*state.Sends, error)
 }
 

@@ -47,8 +47,11 @@ func ReadLetters(o Outbox, channel string) ([]Letter, error) {
 			NextAttempt: r.NextAttempt, DeadSince: r.DeadSince, Status: r.Status, Answer: r.Answer, LastError: r.LastError}
 		for _, e := range r.Events {
 			name, err := aboutName(e)
-			if err != nil {
-				return nil, fmt.Errorf("%s message %d of %s: %w", r.State, r.Seq, r.Channel, err)
+			if err != nil { // listed all the same: the listing is how a person finds it
+				if l.LastError == "" {
+					l.LastError = "events that cannot be read: " + err.Error()
+				}
+				continue
 			}
 			if !contains(l.Versions, name) {
 				l.Versions = append(l.Versions, name)

@@ -7,6 +7,7 @@ type Metrics struct {
 	total     *prometheus.CounterVec
 	pending   *prometheus.GaugeVec
 	dead      *prometheus.GaugeVec
+	oldest    *prometheus.GaugeVec
 	recovered prometheus.Gauge
 	size      prometheus.Gauge
 }
@@ -29,6 +30,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "purgewatch_notifications_dead_letters",
 			Help: "Messages the channel's receiver refused for good (a 4xx), kept until `purgewatch notify retry --channel C`.",
 		}, []string{"channel"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "purgewatch_notifications_oldest_pending_timestamp_seconds",
+			Help: "When the channel's oldest undelivered message was queued (Unix time); absent when nothing waits. time() minus it is how long people have not been warned.",
+		}, []string{"channel"}),
 		recovered: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "purgewatch_notify_state_recovered",
 			Help: "1 when the notification state file was corrupt at start and was moved aside: warnings already sent may be sent again.",
@@ -38,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "purgewatch_notify_state_bytes",
 		Help: "Size of the notification state file: it holds what is in the recycle bins and what left them within notify.keep.",
 	})
-	reg.MustRegister(m.total, m.pending, m.dead, m.recovered, m.size)
+	reg.MustRegister(m.total, m.pending, m.dead, m.oldest, m.recovered, m.size)
 	return m
 }
 

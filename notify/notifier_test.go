@@ -165,9 +165,9 @@ func TestAChannelDownForSeveralScansGetsEveryEventExactlyOnce(t *testing.T) {
 	if n := len(rx.received()); n != 0 {
 		t.Fatalf("%d messages got through a down channel", n)
 	}
-	counts, _, _ := h.file.Counts()
-	if counts["hook"] != 5 {
-		t.Errorf("pending = %v, want all 5 events kept", counts)
+	tally, _ := h.file.Counts()
+	if tally.Pending["hook"] != 5 {
+		t.Errorf("pending = %v, want all 5 events kept", tally.Pending)
 	}
 
 	rx.fail(0, 0, "")
@@ -223,8 +223,12 @@ func TestBackoffDoublesToTheCap(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("backoff = %v", got)
 	}
-	if d := backoff(r, 1, time.Hour); d != time.Hour {
-		t.Errorf("Retry-After of 1h gives %v", d)
+	if d := backoff(r, 1, 5*time.Minute); d != 5*time.Minute {
+		t.Errorf("Retry-After of 5m gives %v", d)
+	}
+	// A receiver asking for ten years gets notify.retry.max: it cannot park the channel.
+	if d := backoff(r, 1, 315360000*time.Second); d != r.Max {
+		t.Errorf("Retry-After of ten years gives %v, want retry.max %v", d, r.Max)
 	}
 }
 

@@ -132,7 +132,8 @@ type Notify struct {
 	Routes   []Route       `yaml:"routes"`
 }
 
-// Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks).
+// Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks,
+// up to Max: a receiver cannot park a channel longer).
 type Retry struct {
 	Initial time.Duration `yaml:"initial"`
 	Max     time.Duration `yaml:"max"`

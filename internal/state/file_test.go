@@ -179,8 +179,8 @@ func TestEnqueueKeepsTheOpenRecordsInStep(t *testing.T) {
 	if raw, _ := f.BlindEpisode("hook"); raw != nil {
 		t.Errorf("a recovered episode is still open: %s", raw)
 	}
-	pending, dead, err := f.Counts()
-	if err != nil || pending["hook"] != 6 || dead["hook"] != 0 {
-		t.Errorf("counts %v %v %v, want 6 events waiting", pending, dead, err)
+	tally, err := f.Counts()
+	if err != nil || tally.Pending["hook"] != 6 || tally.Dead["hook"] != 0 || tally.Oldest["hook"].IsZero() {
+		t.Errorf("counts %+v %v, want 6 events waiting, queued at a known time", tally, err)
 	}
 }

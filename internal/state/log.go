@@ -97,7 +97,7 @@ func enqueueTx(tx *bolt.Tx, messages []Message, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if err := put(outB, seqKey(m.Channel, seq), outboxEntry{Events: bodies(m.Events), NextAttempt: now}); err != nil {
+		if err := put(outB, seqKey(m.Channel, seq), outboxEntry{Events: bodies(m.Events), NextAttempt: now, Queued: now}); err != nil {
 			return err
 		}
 		for _, e := range m.Events {

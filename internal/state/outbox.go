@@ -16,6 +16,27 @@ type outboxEntry struct {
 	Attempts    int               `json:"attempts"`
 	NextAttempt time.Time         `json:"nextAttempt"`
 	LastError   string            `json:"lastError,omitempty"`
+	// Queued is when the message entered the outbox (absent from files before it was kept:
+	// NextAttempt of a message never tried stands in).
+	Queued time.Time `json:"queued,omitzero"`
+}
+
+// queued is when the message entered the outbox, as well as the file knows.
+func (e *outboxEntry) queued() time.Time {
+	if e.Queued.IsZero() {
+		return e.NextAttempt
+	}
+	return e.Queued
+}
+
+// decodeEntry reads an outbox record. bbolt checksums its metadata, not its data pages: a
+// flipped byte, or a record of another shape, is an error here and must stop nothing.
+func decodeEntry(v []byte) (outboxEntry, error) {
+	var e outboxEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return e, fmt.Errorf("an outbox record that cannot be read (%d bytes): %w", len(v), err)
+	}
+	return e, nil
 }
 
 // deadLetter is a message a receiver refused for good (a 4xx other than 408 and 429): kept with
@@ -27,6 +48,8 @@ type deadLetter struct {
 	Status   int               `json:"status,omitempty"`
 	Answer   string            `json:"answer,omitempty"`
 	Error    string            `json:"error"`
+	// Raw is a record that could not be read, kept as it was found.
+	Raw []byte `json:"raw,omitempty"`
 }
 
 // Pending is a channel's oldest undelivered message.
@@ -36,6 +59,11 @@ type Pending struct {
 	Attempts    int
 	NextAttempt time.Time
 	LastError   string
+	Queued      time.Time
+	// Undecodable is set when the record could not be read: why. The caller buries it (a dead
+	// letter keeps the bytes) and goes on with the next.
+	Undecodable error
+	raw         []byte
 }
 
 // Head returns the channel's oldest undelivered message, if any.
@@ -47,11 +75,13 @@ func (f *File) Head(channel string) (*Pending, error) {
 		if k == nil || !strings.HasPrefix(string(k), string(prefix)) {
 			return nil
 		}
-		var e outboxEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return err
+		p = &Pending{key: append([]byte(nil), k...)}
+		e, err := decodeEntry(v)
+		if err != nil {
+			p.Undecodable, p.raw = err, append([]byte(nil), v...)
+			return nil
 		}
-		p = &Pending{key: append([]byte(nil), k...), Events: e.Events, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError}
+		p.Events, p.Attempts, p.NextAttempt, p.LastError, p.Queued = e.Events, e.Attempts, e.NextAttempt, e.LastError, e.queued()
 		return nil
 	})
 	return p, err
@@ -92,15 +122,21 @@ func (f *File) Failed(channel string, p *Pending, ended, next time.Time, cause s
 		if b.Get(p.key) == nil {
 			return errors.New("outbox entry vanished")
 		}
-		if err := put(b, p.key, outboxEntry{Events: p.Events, Attempts: p.Attempts, NextAttempt: p.NextAttempt, LastError: p.LastError}); err != nil {
+		if err := put(b, p.key, outboxEntry{Events: p.Events, Attempts: p.Attempts, NextAttempt: p.NextAttempt, LastError: p.LastError, Queued: p.Queued}); err != nil {
 			return err
 		}
 		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = ended, cause })
 	})
 }
 
-// Bury moves the head of a channel's outbox to its dead letters, in one transaction.
+// Bury moves the head of a channel's outbox to its dead letters, in one transaction. A message
+// marked Undecodable (by Head, or by the caller that could not read its events) keeps its bytes
+// as Raw, and is never requeued: there is nothing to send again.
 func (f *File) Bury(channel string, p *Pending, at time.Time, status int, answer, cause string) error {
+	raw := p.raw
+	if p.Undecodable != nil && raw == nil {
+		raw, _ = json.Marshal(p.Events) // RawMessages: cannot fail
+	}
 	return f.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketOutbox).Delete(p.key); err != nil {
 			return err
@@ -111,7 +147,7 @@ func (f *File) Bury(channel string, p *Pending, at time.Time, status int, answer
 			return err
 		}
 		if err := put(dead, seqKey(channel, seq), deadLetter{Events: p.Events, At: at, Attempts: p.Attempts + 1,
-			Status: status, Answer: answer, Error: cause}); err != nil {
+			Status: status, Answer: answer, Error: cause, Raw: raw}); err != nil {
 			return err
 		}
 		return recordSend(tx, channel, func(s *Sends) { s.LastFailed, s.LastError = at, cause })
@@ -129,14 +165,14 @@ func (f *File) Requeue(channel string, now time.Time) (int, error) {
 		var keys [][]byte
 		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
 			var d deadLetter
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("dead letter %q: %w", k, err)
+			if err := json.Unmarshal(v, &d); err != nil || d.Raw != nil {
+				continue // nothing to send again: it stays a dead letter, for a person to read
 			}
 			seq, err := out.NextSequence()
 			if err != nil {
 				return err
 			}
-			if err := put(out, seqKey(channel, seq), outboxEntry{Events: d.Events, NextAttempt: now}); err != nil {
+			if err := put(out, seqKey(channel, seq), outboxEntry{Events: d.Events, NextAttempt: now, Queued: now}); err != nil {
 				return err
 			}
 			keys = append(keys, append([]byte(nil), k...))
@@ -211,32 +247,46 @@ func letter(state string, k, v []byte) (Letter, error) {
 		l.Seq = binary.BigEndian.Uint64(k[len(k)-8:])
 	}
 	if state == LetterPending {
-		var e outboxEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return l, fmt.Errorf("outbox entry %q: %w", k, err)
+		e, err := decodeEntry(v)
+		if err != nil {
+			l.LastError = err.Error() // listed as it is: the channel buries it when it reaches it
+			return l, nil
 		}
 		l.Events, l.Attempts, l.NextAttempt, l.LastError = e.Events, e.Attempts, e.NextAttempt, e.LastError
 		return l, nil
 	}
 	var d deadLetter
 	if err := json.Unmarshal(v, &d); err != nil {
-		return l, fmt.Errorf("dead letter %q: %w", k, err)
+		l.LastError = fmt.Sprintf("a dead letter that cannot be read (%d bytes): %v", len(v), err)
+		return l, nil
 	}
 	l.Events, l.Attempts, l.DeadSince, l.Status, l.Answer, l.LastError = d.Events, d.Attempts, d.At, d.Status, d.Answer, d.Error
 	return l, nil
 }
 
-// Counts returns, per channel, the undelivered events in the outbox and the dead messages.
-func (f *File) Counts() (pending, dead map[string]int, err error) {
-	pending, dead = map[string]int{}, map[string]int{}
-	err = f.db.View(func(tx *bolt.Tx) error {
+// Tally is what the outbox holds, per channel.
+type Tally struct {
+	Pending map[string]int       // undelivered events (an unreadable record counts as one)
+	Dead    map[string]int       // dead letters
+	Oldest  map[string]time.Time // when the oldest undelivered message was queued
+}
+
+// Counts tallies the outbox and the dead letters. A record that cannot be read is counted, not
+// an error: the gauges must not read 0 while a channel is stuck behind it.
+func (f *File) Counts() (Tally, error) {
+	t := Tally{Pending: map[string]int{}, Dead: map[string]int{}, Oldest: map[string]time.Time{}}
+	err := f.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			var e outboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
 			ch, _, _ := strings.Cut(string(k), "\x00")
-			pending[ch] += len(e.Events)
+			e, err := decodeEntry(v)
+			if err != nil {
+				t.Pending[ch]++
+				return nil
+			}
+			t.Pending[ch] += len(e.Events)
+			if q := e.queued(); t.Oldest[ch].IsZero() || q.Before(t.Oldest[ch]) {
+				t.Oldest[ch] = q
+			}
 			return nil
 		})
 		if err != nil {
@@ -244,9 +294,9 @@ func (f *File) Counts() (pending, dead map[string]int, err error) {
 		}
 		return tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
 			ch, _, _ := strings.Cut(string(k), "\x00")
-			dead[ch]++
+			t.Dead[ch]++
 			return nil
 		})
 	})
-	return pending, dead, err
+	return t, err
 }
