@@ -108,6 +108,24 @@ func unrenderable(err error) error {
 	return &SendError{Err: fmt.Errorf("rendering: %w", err), Refused: true}
 }
 
+// maxRedirects bounds the redirects followed on the configured host.
+const maxRedirects = 3
+
+// sameHost follows a redirect only on the host (and port) first asked, and sends no Referer: Go
+// would set it to the whole previous URL, a Slack or Teams token or a webhook's secret path
+// included, and on 307/308 would carry the body and its signature to wherever the receiver
+// points. A redirect elsewhere is not followed; post makes it a permanent refusal.
+func sameHost(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return http.ErrUseLastResponse
+	}
+	if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return http.ErrUseLastResponse
+	}
+	req.Header.Del("Referer")
+	return nil
+}
+
 // post sends body to target and reads the answer; anything but 2xx is a *SendError. shown is how
 // target may be written in the error: Go's *url.Error would print it whole, secret path,
 // password and all, so it is unwrapped.
@@ -135,10 +153,24 @@ func post(ctx context.Context, client *http.Client, target, shown, contentType s
 		return nil
 	}
 	se := &SendError{Status: resp.StatusCode, Body: strings.ToValidUTF8(string(bytes.TrimSpace(answer)), "?")}
+	if resp.StatusCode/100 == 3 {
+		// Not followed (another host, or too many): sending it again would be refused again.
+		se.Refused, se.Body = true, "redirected to "+redirectTarget(resp)+": purgewatch follows no redirect off the configured host; configure the final URL"
+		return se
+	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		se.RetryAfter = retryafter.Parse(resp.Header, 0)
 	}
 	return se
+}
+
+// redirectTarget is where a redirect pointed, as scheme://host only: its path may carry a secret.
+func redirectTarget(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "nowhere (no Location)"
+	}
+	return loc.Scheme + "://" + loc.Host
 }
 
 // clean masks the channel's secrets in a send's error, wherever a library put them (a receiver
@@ -177,7 +209,7 @@ func NewChannel(c config.Channel, d Deps) (Channel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: %w", c.Name, err)
 	}
-	client := &http.Client{Timeout: c.Timeout, Transport: d.Transport}
+	client := &http.Client{Timeout: c.Timeout, Transport: d.Transport, CheckRedirect: sameHost}
 	base := base{name: c.Name, typ: c.Type, tmpl: tmpl, secrets: &redact.Set{}}
 	base.secrets.Replace(c.Secrets()...)
 	switch c.Type {

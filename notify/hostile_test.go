@@ -2,9 +2,12 @@ package notify
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,5 +160,54 @@ func TestADeliveryThatCannotBeRecordedBacksOff(t *testing.T) {
 	}
 	if r := testutil.ToFloat64(m.total.WithLabelValues("hook", "webhook", "resent")); r != 2 {
 		t.Errorf(`purgewatch_notifications_total{result="resent"} = %v, want 2`, r)
+	}
+}
+
+// A receiver that redirects elsewhere gets nothing followed: no body, no signature, no Referer
+// naming the secret URL reaches the other host, and the message is a dead letter saying where it
+// pointed. A redirect on the configured host is followed, without a Referer.
+func TestRedirectsAreFollowedOnlyOnTheConfiguredHost(t *testing.T) {
+	var mu sync.Mutex
+	var elsewhere []*http.Request
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		elsewhere = append(elsewhere, r)
+	}))
+	t.Cleanup(other.Close)
+	var referers []string
+	var moved [][]byte
+	rx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/hooks/T0KEN-away":
+			http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+		case "/hooks/T0KEN-old":
+			http.Redirect(w, r, "/hooks/T0KEN-new", http.StatusPermanentRedirect)
+		case "/hooks/T0KEN-new":
+			body, _ := io.ReadAll(r.Body)
+			referers, moved = append(referers, r.Header.Get("Referer")), append(moved, body)
+		}
+	}))
+	t.Cleanup(rx.Close)
+	h := newHarness(t, webhookChannel("away", rx.URL+"/hooks/T0KEN-away"), webhookChannel("moved", rx.URL+"/hooks/T0KEN-old"))
+	h.scan(snapshot(t0, ver("g", "1.0.0", t0.Add(48*time.Hour), 0, nil)), nil)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(elsewhere) != 0 {
+		t.Errorf("%d requests reached the host the receiver redirected to (Referer %q)", len(elsewhere), elsewhere[0].Header.Get("Referer"))
+	}
+	letters, err := h.n.Letters("away")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 1 || letters[0].State != LetterDead || letters[0].Status != http.StatusTemporaryRedirect ||
+		!strings.Contains(letters[0].Answer, "redirected to "+other.URL) || strings.Contains(letters[0].Answer, "steal") {
+		t.Errorf("letters of away = %+v, want one dead letter naming the other host only", letters)
+	}
+	if len(moved) != 1 || len(moved[0]) == 0 || referers[0] != "" {
+		t.Errorf("the same-host redirect: %d deliveries, Referer %q", len(moved), referers)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -59,6 +60,9 @@ func scopeError(ctx context.Context, scope string, err error) ScopeError {
 		e.Reason = ReasonForbidden
 	case errors.Is(err, errCredential):
 		e.Code, e.Reason = "CredentialUnavailable", ReasonForbidden
+	case errors.As(err, &re) && re.StatusCode/100 == 3:
+		e.Code, e.Reason = "Redirected", ReasonBadResponse
+		e.Message = fmt.Sprintf("answered HTTP %d, pointing elsewhere: purgewatch follows no redirect from ARM (a proxy in the way, or not ARM?)", re.StatusCode)
 	case errors.As(err, &re):
 		e.Code, e.Message = serviceError(re)
 		e.Reason = reasonFor(re.StatusCode)

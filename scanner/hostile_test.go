@@ -273,3 +273,24 @@ type tokenError string
 func (e tokenError) Error() string { return string(e) }
 
 const errTokenRefused = tokenError("ClientSecretCredential: AADSTS700016: Application with identifier 'x' was not found in the directory")
+
+// A listing answered with a redirect to another host is not followed: the other host's answer is
+// never taken as the bin, and the scope is a bad response that says so.
+func TestARedirectIsNotFollowed(t *testing.T) {
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		_, _ = w.Write([]byte(`{"value": []}`))
+	}))
+	t.Cleanup(elsewhere.Close)
+	h := newHarness(t, twoSubscriptions(), harnessOpts{})
+	h.sim.Inject(armsim.Fault{Scope: ubuntuImage, Redirect: elsewhere.URL})
+	snap := scan(t, h)
+	e := onlyScopeError(t, snap, ubuntuImage, scanner.ReasonBadResponse)
+	if e.Code != "Redirected" || !strings.Contains(e.Message, "307") {
+		t.Errorf("scope error %+v, want Redirected naming the 307", e)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("%d requests followed the redirect", n)
+	}
+}

@@ -156,3 +156,49 @@ func damageFirstOutboxRecord(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A receiver answering 307 to another host sees purgewatch stop there: the other host gets no
+// body, signature or Referer, and `notify outbox` lists a dead letter naming where it pointed.
+func TestRunARedirectOffTheHostIsADeadLetter(t *testing.T) {
+	thief := &hostileHook{}
+	away := thief.serve(t)
+	rx := &hostileHook{answer: func(w http.ResponseWriter) bool {
+		w.Header().Set("Location", away.URL+"/collect")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return true
+	}}
+	dir := t.TempDir()
+	cfg := hookConfig(t, dir, rx.serve(t).URL+"/hooks/s3cretpath", "")
+	d := startDaemon(t, "--demo", "--config.file", cfg)
+	var out string
+	testtool.Eventually(t, 20*time.Second, "a dead letter for the redirect", func() bool {
+		_, out, _ = runCmd(t, "notify", "outbox", "--config.file", cfg, "--url", d.base)
+		return strings.Contains(out, "dead")
+	}, func() string { return out }, d.logs.String)
+	if n, _ := thief.counts(); n != 0 {
+		t.Errorf("%d requests followed the redirect to another host", n)
+	}
+	if !strings.Contains(out, "redirected to "+away.URL) {
+		t.Errorf("notify outbox does not say where it pointed:\n%s", out)
+	}
+}
+
+// A notify.stateFile naming the configuration file itself is refused by `config check` and by
+// `run`, before anything is opened: run used to take the config for a corrupt state file and
+// move it aside.
+func TestAStateFileThatIsTheConfigIsRefused(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	body := "notify:\n  stateFile: " + cfg + "\n  channels: [{name: l, type: log}]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"config", "check", "--config.file", cfg}, {"run", "--config.file", cfg, "--web.listen-address=127.0.0.1:0"}} {
+		code, _, stderr := runCmd(t, args...)
+		if code != exitFailed || !strings.Contains(stderr, "notify.stateFile: "+cfg+" is the configuration file") {
+			t.Errorf("%s: exit %d, %s", args[0], code, stderr)
+		}
+	}
+	if got, err := os.ReadFile(cfg); err != nil || string(got) != body {
+		t.Errorf("the configuration file was changed or moved: %v", err)
+	}
+}

@@ -59,7 +59,9 @@ func newLimitTransport(next policy.Transporter, maxBody int64) limitTransport {
 	if next == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		next = &http.Client{Transport: t}
+		// ARM answers reads itself: a redirect (to another host or port, a captive proxy, a
+		// hostile endpoint) is not followed, and its 3xx is the answer, never taken as a listing.
+		next = &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return limitTransport{next: next, maxBody: maxBody}
 }

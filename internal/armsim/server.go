@@ -49,6 +49,8 @@ type Fault struct {
 	ForeignLink string
 	// Duplicate lists every item of a listing page twice.
 	Duplicate bool
+	// Redirect answers 307 to this base URL with the request's path and query (another host).
+	Redirect string
 }
 
 // rewrites reports whether the fault changes a served answer rather than replacing it.
@@ -272,6 +274,8 @@ func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"value": [{"name": "1.0.0", "properties": {`))
+	case f.Redirect != "":
+		http.Redirect(w, r, f.Redirect+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	case f.Raw:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(cmp.Or(f.Status, http.StatusOK))

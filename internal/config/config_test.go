@@ -114,6 +114,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 			"c.yaml:5: azure.clientSecret: environment variable NOPE is not set"}},
 		// yaml.v3 gives a syntax error only as text: its "line N:" is read, and pinned here.
 		{"syntax", "azure:\n  auth: [none\n", []string{"c.yaml:1: did not find expected ',' or ']'"}},
+		{"the state file is the config", "notify:\n  stateFile: ./c.yaml\n  channels: [{name: l, type: log}]\n", []string{"c.yaml:2: notify.stateFile: ./c.yaml is the configuration file"}},
 		{"a key twice", "azure:\n  auth: none\n  auth: none\n", []string{`c.yaml:3: azure.auth: mapping key "auth" already defined at line 2`}},
 		{"a mapping for a list", "notify:\n  thresholds:\n    soon: 1h\n", []string{"c.yaml:3: notify.thresholds: a mapping (key: value lines) is not a list"}},
 		{"a list for a section", "azure:\n  - auth\n", []string{"c.yaml:2: azure: a list is not a mapping (key: value lines)"}},

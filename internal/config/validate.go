@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	neturl "net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -114,6 +115,13 @@ func validate(file string, c *Config, idx *index) error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	v.notify(&c.Notify)
+	for _, other := range []struct{ key, path string }{{"the configuration file", v.file}, {"server.webConfigFile", c.Server.WebConfigFile}} {
+		if c.Notify.StateFile != "" && other.path != "" && sameFile(c.Notify.StateFile, other.path) {
+			// A state file that is another of purgewatch's files would be taken for a corrupt one
+			// and moved aside at start.
+			v.failf("notify.stateFile", "%s is %s: the state file must be a file of its own", c.Notify.StateFile, other.key)
+		}
+	}
 	if d := c.Audit.MinRetentionDays; d < 1 || d > 365 {
 		v.failf("audit.minRetentionDays", "%d is outside 1..365", d)
 	}
@@ -262,4 +270,17 @@ func CheckExternalURL(s string) error {
 		return fmt.Errorf("%q has a query, a fragment or credentials; give only the address, such as https://purgewatch.example.com/", s)
 	}
 	return nil
+}
+
+// sameFile reports whether a and b name one file: the same file when both exist (a link, another
+// spelling), else the same clean absolute path.
+func sameFile(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil {
+			return os.SameFile(sa, sb)
+		}
+	}
+	aa, errA := filepath.Abs(a)
+	ab, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && aa == ab
 }
