@@ -9,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcegraph/armresourcegraph"
+	"go.uber.org/zap"
 )
 
 // Discovery is how a scan finds the galleries and image definitions whose recycle bins it lists.
@@ -74,6 +76,9 @@ type graph struct {
 	scopes [][]string
 	// wait is what the last answer said of the quota: wait this long before the next query.
 	wait time.Duration
+	// outOfScope counts the gallery rows dropped: outside the subscriptions in scope, or with an
+	// id naming another subscription than the row's. A row never widens the scope.
+	outOfScope int
 }
 
 func (s *Scanner) newGraph() (*graph, error) {
@@ -107,9 +112,15 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 				req.ManagementGroups = append(req.ManagementGroups, to.Ptr(mg))
 			}
 		}
+		seen := map[string]bool{}
 		for page, offset := 0, 0; ; page++ {
 			if page >= g.s.opts.MaxPages {
 				return badResponseError(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
+			}
+			// Sleeping past the deadline would fail the scan, where the ARM walk can still read it;
+			// and a quota window longer than Resource Graph's own is not one to wait out.
+			if d, ok := ctx.Deadline(); g.wait > maxQuotaWait || ok && time.Until(d) < g.wait {
+				return badResponseError(fmt.Sprintf("Resource Graph asks to wait %s for its quota (x-ms-user-quota-resets-after): longer than its window or the scan has left", g.wait))
 			}
 			if err := g.s.opts.Clock.Sleep(ctx, g.wait); err != nil {
 				return err
@@ -140,6 +151,10 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 			if resp.SkipToken == nil || *resp.SkipToken == "" {
 				break
 			}
+			if seen[*resp.SkipToken] {
+				return badResponseError("Resource Graph's $skipToken points at a page already read")
+			}
+			seen[*resp.SkipToken] = true
 			req.Options.SkipToken = resp.SkipToken
 		}
 	}
@@ -171,6 +186,10 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 			return nil, nil, errNoSubscription
 		}
 	}
+	inScope := make(map[string]bool, len(subs))
+	for _, id := range subs {
+		inScope[strings.ToLower(id)] = true
+	}
 	err = g.pages(ctx, galleriesQuery, func(_, _ int, rows []graphRow) error {
 		for _, row := range rows {
 			var item armcompute.Gallery // a row is the gallery's ARM body
@@ -185,9 +204,17 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 			if exclude[sub] {
 				continue
 			}
+			if !inScope[sub] {
+				g.dropped(row, "its subscription is not in scope")
+				continue
+			}
 			gal, err := newGallery(sub, &item, s.opts.DefaultRetentionDays)
 			if err != nil {
 				return err
+			}
+			if id, err := azarm.ParseResourceID(gal.ID); err != nil || !strings.EqualFold(id.SubscriptionID, sub) {
+				g.dropped(row, "its id names another subscription than its row")
+				continue
 			}
 			galleries = append(galleries, gal)
 		}
@@ -197,6 +224,14 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 		return nil, nil, fmt.Errorf("listing galleries: %w", err)
 	}
 	return subs, galleries, nil
+}
+
+// dropped counts and logs a gallery row outside the scope: listing its bins would watch, and
+// announce, an estate nobody configured.
+func (g *graph) dropped(row graphRow, why string) {
+	g.outOfScope++
+	g.s.opts.Logger.Warn("a Resource Graph row outside the scope was dropped", zap.String("id", row.ID),
+		zap.String("subscription", row.SubscriptionID), zap.String("why", why))
 }
 
 // graphRows reads a page's objectArray rows from what the SDK decoded them into. A field of the
@@ -258,11 +293,17 @@ func graphRows(data any) ([]graphRow, error) {
 	return rows, nil
 }
 
+// maxQuotaWait is the longest quota wait purgewatch waits out: Resource Graph's quota window is
+// seconds long (15 queries per 5 s), so a longer x-ms-user-quota-resets-after is a broken or
+// hostile answer, and that scan walks ARM instead.
+const maxQuotaWait = time.Minute
+
 // quotaResets reads x-ms-user-quota-resets-after (hh:mm:ss); a second when it says nothing usable.
 func quotaResets(v string) time.Duration {
 	var h, m, sec int
 	if _, err := fmt.Sscanf(v, "%d:%d:%d", &h, &m, &sec); err != nil || h < 0 || m < 0 || sec < 0 {
 		return time.Second
 	}
+	h = min(h, 24*366) // no overflow: a year is already past any scan
 	return max(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute+time.Duration(sec)*time.Second, time.Second)
 }

@@ -26,6 +26,7 @@ func (r *run) discoverOrWalk(ctx context.Context, p *pool) ([]string, error) {
 		}
 		subs, galleries, err := g.galleries(ctx)
 		if err == nil {
+			r.outOfScope = g.outOfScope
 			byID := map[string]Gallery{}
 			for _, gal := range galleries {
 				if take(r, &r.galleries, gal.ID, gal) {

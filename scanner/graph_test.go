@@ -1,6 +1,7 @@
 package scanner_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -193,5 +194,69 @@ func TestTheAuditReadsLiveVersionsFromResourceGraph(t *testing.T) {
 	}
 	if listings == 0 || graphListings != 0 {
 		t.Errorf("live-version listings: %d walking, %d with Resource Graph (want none)", listings, graphListings)
+	}
+}
+
+// A Resource Graph row never widens the scope: with azure.subscriptions [A], a gallery row of B,
+// or a row of A whose id is B's gallery, is dropped and counted, and no bin of B is listed.
+func TestAGraphRowNeverWidensTheScope(t *testing.T) {
+	gallery := func(sub, rowSub, rg, name string) string {
+		return `{"id": "/subscriptions/` + sub + `/resourceGroups/` + rg + `/providers/Microsoft.Compute/galleries/` + name + `",
+			"name": "` + name + `", "type": "microsoft.compute/galleries", "location": "westus", "subscriptionId": "` + rowSub + `",
+			"resourceGroup": "` + rg + `", "properties": {"softDeletePolicy": {"isSoftDeleteEnabled": true}}}`
+	}
+	rows := strings.Join([]string{gallery(subA, subA, "rg1", "g2024"), gallery(subB, subB, "rg2", "g2026"), gallery(subB, subA, "rg2", "g2026")}, ",")
+	h := newHarness(t, twoSubscriptions(), harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph, Subscriptions: []string{subA}}})
+	h.sim.Inject(armsim.Fault{Scope: armsim.GraphPath, Raw: true, Times: 1, Body: `{"totalRecords": 3, "count": 3, "data": [` + rows + `]}`})
+	snap := scan(t, h)
+	if snap.Stats.DiscoveryFallback != "" || snap.Stats.RowsOutOfScope != 2 {
+		t.Errorf("fallback %q, %d rows out of scope, want 2 dropped", snap.Stats.DiscoveryFallback, snap.Stats.RowsOutOfScope)
+	}
+	if len(snap.Galleries) != 1 || snap.Galleries[0].SubscriptionID != subA {
+		t.Errorf("galleries %+v, want only A's", snap.Galleries)
+	}
+	if n := requests(h, "/subscriptions/"+subB); n != 0 {
+		t.Errorf("%d requests to subscription B, which is not in scope", n)
+	}
+	for _, v := range snap.Versions {
+		if v.SubscriptionID != subA {
+			t.Errorf("announced %s, outside the scope", v.ID())
+		}
+	}
+}
+
+// Resource Graph asking to wait ten days for its quota, or sending back a $skipToken already
+// followed, ends the query at once, and that scan walks ARM instead, saying why: it neither
+// sleeps to the deadline nor spends a thousand queries.
+func TestAHostileResourceGraphFallsBackAtOnce(t *testing.T) {
+	page := `{"totalRecords": 5, "count": 1, "data": [{"subscriptionId": "` + subA + `"}], "$skipToken": "again"}`
+	last := `{"totalRecords": 1, "count": 1, "data": [{"subscriptionId": "` + subA + `"}]}`
+	for name, f := range map[string]armsim.Fault{
+		"a ten-day quota wait": {Scope: armsim.GraphPath, Raw: true, Body: last,
+			Header: http.Header{"X-Ms-User-Quota-Remaining": {"0"}, "X-Ms-User-Quota-Resets-After": {"240:00:00"}}},
+		"a repeated $skipToken": {Scope: armsim.GraphPath, Raw: true, Body: page},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, twoSubscriptions(), harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph}})
+			h.sim.Inject(f)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			snap, err := h.scanner.Scan(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if why := map[string]string{"a ten-day quota wait": "quota", "a repeated $skipToken": "$skipToken"}[name]; !strings.Contains(snap.Stats.DiscoveryFallback, why) {
+				t.Errorf("fallback %q does not say %q", snap.Stats.DiscoveryFallback, why)
+			}
+			if len(snap.Versions) != 4 || len(snap.Errors) != 0 {
+				t.Errorf("fallback %q, %d versions, errors %+v: want the ARM walk's 4", snap.Stats.DiscoveryFallback, len(snap.Versions), snap.Errors)
+			}
+			if n := requests(h, armsim.GraphPath); n > 3 {
+				t.Errorf("%d Resource Graph queries before giving up", n)
+			}
+			if waited := h.clock.Now().Sub(t0); waited > time.Minute {
+				t.Errorf("waited %s for Resource Graph's quota", waited)
+			}
+		})
 	}
 }

@@ -180,6 +180,9 @@ type Stats struct {
 	// BinsCarried counts the recycle bins an incremental scan did not list, nothing saying they
 	// changed: their versions are those of their last listing.
 	BinsCarried int
+	// RowsOutOfScope counts the Resource Graph gallery rows dropped as outside the configured
+	// subscriptions or management groups (or naming another subscription than their own).
+	RowsOutOfScope int
 }
 
 // Failed reports whether the scan read nothing at all: no subscription's gallery list.

@@ -156,6 +156,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	snap.Stats.Throttled = after.Throttled - before.Throttled
 	snap.Stats.DiscoveryFallback = r.fallback
 	snap.Stats.BinsCarried = int(r.carried.Load())
+	snap.Stats.RowsOutOfScope = r.outOfScope
 	return snap, nil
 }
 

@@ -29,6 +29,8 @@ type run struct {
 	seen      map[string]bool // lower-cased ids already taken: a service that lists one twice
 	carried   atomic.Int64    // recycle bins an incremental scan did not list
 	fallback  string          // why Resource Graph was given up for the ARM walk, if it was
+	// outOfScope counts the Resource Graph rows dropped as outside the scope.
+	outOfScope int
 }
 
 func (r *run) fail(ctx context.Context, sub, scope string, err error) {

@@ -63,6 +63,12 @@ func newBudget(b Budget) *budget {
 	return &budget{limiter: rate.NewLimiter(ceiling, burst), ceiling: ceiling}
 }
 
+// maxPause bounds how long a 429 pauses a subscription's reads: ARM's bucket refills at 25 reads a
+// second (ReadBudget), so an empty one is full again within a minute. A longer ask (ten years,
+// a date in 9999) is honoured for five minutes, the scopes it stops reported as throttled
+// meanwhile: never a subscription paused for good.
+const maxPause = 5 * time.Minute
+
 // ErrBudgetPaused is returned for a request that would have to wait, past its deadline, for the
 // end of a pause ARM asked for on the whole subscription (a 429 with a long Retry-After).
 var ErrBudgetPaused = errors.New("arm: ARM throttled the subscription's reads until after this scan's deadline")
@@ -122,7 +128,7 @@ func (b *budget) observe(now time.Time, status, remaining int, wholeSubscription
 		if !wholeSubscription {
 			return
 		}
-		if until := now.Add(retryAfter); until.After(b.paused) {
+		if until := now.Add(min(retryAfter, maxPause)); until.After(b.paused) {
 			b.paused = until
 		}
 		b.drain(now, 0)

@@ -111,3 +111,17 @@ func TestARecoveredBudgetIsUsedAgain(t *testing.T) {
 		t.Errorf("after the budget recovered: %.1f reads a second, %d throttled", perSecond, throttled)
 	}
 }
+
+// A 429 asking ARM's reads to pause for ten years pauses them five minutes: a hostile or broken
+// answer cannot stop a subscription's scans for good.
+func TestAnAbsurdPauseIsBounded(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	b := newBudget(ReadBudget)
+	b.observe(now, http.StatusTooManyRequests, 0, true, 315360000*time.Second)
+	if wait := b.ready(now, 0); wait > maxPause {
+		t.Errorf("paused for %v, want at most %v", wait, maxPause)
+	}
+	if wait := b.ready(now.Add(maxPause), 0); wait > time.Second {
+		t.Errorf("still paused %v after %v", wait, maxPause)
+	}
+}

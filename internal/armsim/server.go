@@ -38,9 +38,10 @@ type Fault struct {
 
 	// The hostile answers: each is how a broken service or a man in the middle was seen to, or
 	// could, answer.
-	// Raw sends Body as it is, with Status (200 when 0): an empty body, "null", "{}".
-	Raw  bool
-	Body string
+	// Raw sends Body as it is, with Status (200 when 0) and Header: an empty body, "null", "{}".
+	Raw    bool
+	Body   string
+	Header http.Header
 	// Stall holds the request until the client gives up.
 	Stall bool
 	// LoopLink makes a listing's nextLink point back at its first page, for ever.
@@ -277,6 +278,9 @@ func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 	case f.Redirect != "":
 		http.Redirect(w, r, f.Redirect+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	case f.Raw:
+		for k, v := range f.Header {
+			w.Header()[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(cmp.Or(f.Status, http.StatusOK))
 		_, _ = w.Write([]byte(f.Body))

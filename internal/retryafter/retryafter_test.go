@@ -23,6 +23,11 @@ func TestParse(t *testing.T) {
 		{h("x-ms-retry-after-ms", "250"), 250 * time.Millisecond},
 		{h(), 10 * time.Second},
 		{h("Retry-After", "soon"), 10 * time.Second},
+		// Absurd asks are bounded, not overflowed: ten years, a date in 9999, a huge ms count.
+		{h("Retry-After", "315360000"), Most},
+		{h("Retry-After", "99999999999999999"), Most},
+		{h("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"), Most},
+		{h("Retry-After-Ms", "9223372036854775807"), Most},
 	}
 	for _, tc := range cases {
 		if got := Parse(tc.h, 10*time.Second); got != tc.want {
