@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +26,13 @@ func echoingReceiver(t *testing.T, status int) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		user, pass, _ := r.BasicAuth()
-		http.Error(w, "refused "+r.URL.String()+" for "+user+":"+pass, status)
+		// And each part alone, as real services quote them: the token (the last segment), each
+		// query value (a Teams sig), the Authorization header as sent (base64).
+		parts := []string{path.Base(r.URL.Path), r.Header.Get("Authorization")}
+		for _, v := range r.URL.Query() {
+			parts = append(parts, v...)
+		}
+		http.Error(w, "refused "+r.URL.String()+" for "+user+":"+pass+"; "+strings.Join(parts, " "), status)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -83,6 +91,9 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
 		"PW_AM_URL": strings.Replace(echoingReceiver(t, http.StatusBadGateway).URL, "http://", "http://amuser:amPasswordSecret7890@", 1),
 		// timeout
 		"PW_SMTP_PASSWORD": "smtpPasswordSecret2468",
+		// 4xx from a Teams Workflows endpoint that echoes its sig and workflow id
+		"PW_TEAMS_ECHO_URL": echoingReceiver(t, http.StatusUnauthorized).URL +
+			"/workflows/teamsWorkflow0123456789/triggers/manual/paths/invoke?api-version=2016-06-01&sig=teamsSigSecret4321",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)
@@ -104,6 +115,7 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
       to: [ops@example.com]
       timeout: 500ms
       smtp: {host: ` + smtpHost + `, port: ` + smtpPort + `, tls: none, username: purgewatch, password: "${PW_SMTP_PASSWORD}"}
+    - {name: teamsecho, type: teams, webhookURL: "${PW_TEAMS_ECHO_URL}", timeout: 2s}
 `
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -112,7 +124,7 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
 	var written []string // everything purgewatch wrote anywhere
 	// Each channel fails the way it was set up to, so each failure path is taken.
 	for ch, path := range map[string]string{"slack": "connection refused", "teams": "lookup purgewatch-teams.invalid",
-		"hook": "HTTP 400", "am": "HTTP 502", "mail": "timeout"} {
+		"hook": "HTTP 400", "am": "HTTP 502", "mail": "timeout", "teamsecho": "HTTP 401"} {
 		code, out, stderr := runCmd(t, "notify", "test", "--config", cfg, "--channel", ch)
 		if code != exitFailed || !strings.Contains(stderr, ch+" (") || !strings.Contains(stderr, path) {
 			t.Errorf("notify test --channel %s: exit %d, want %q in %q", ch, code, path, stderr)
@@ -134,7 +146,7 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
 				tried[l.Channel] = true
 			}
 		}
-		return len(tried) == 5
+		return len(tried) == 6
 	}, func() string { return fmt.Sprint("tried: ", tried) }, d.logs.String)
 	for _, path := range []string{"/", "/api/v1/versions", "/api/v1/outbox", "/metrics"} {
 		_, text := d.get(t, path)
@@ -162,15 +174,22 @@ func TestSecretsNeverLeaveOnAnyFailurePath(t *testing.T) {
 	}
 }
 
-// secretParts are what must never appear of a secret: the token part of a URL, or the whole.
+// secretParts are what must never appear of a secret: the token part of a URL, each part a
+// receiver echoes alone, their base64 forms, or the whole.
 func secretParts(v string) []string {
+	b64 := func(s string) string { return base64.RawStdEncoding.EncodeToString([]byte(s)) }
+	switch {
+	case strings.Contains(v, "sig="):
+		return []string{"teamsSigSecret4321", "teamsWorkflow0123456789"}
+	case strings.Contains(v, "@"):
+		return []string{"amPasswordSecret7890", b64("amuser:amPasswordSecret7890")}
+	case strings.HasPrefix(v, "smtp"):
+		return []string{v, b64("\x00purgewatch\x00" + v), b64(v)}
+	}
 	for _, marker := range []string{"/services/", "/workflows/", "/hooks/"} {
 		if i := strings.Index(v, marker); i >= 0 {
-			return []string{v[i+len(marker):]}
+			return []string{v[i+len(marker):], path.Base(v)} // and the token alone
 		}
-	}
-	if strings.Contains(v, "@") {
-		return []string{"amPasswordSecret7890"}
 	}
 	return []string{v}
 }

@@ -250,6 +250,10 @@ func (c *Config) Secrets() []string {
 // Secrets are the channel's values that must never be written anywhere.
 func (ch Channel) Secrets() []string {
 	out := []string{ch.Secret, ch.SMTP.Password}
+	if ch.SMTP.Password != "" {
+		// SMTP AUTH PLAIN's credentials, whose base64 a server may quote back.
+		out = append(out, "\x00"+ch.SMTP.Username+"\x00"+ch.SMTP.Password)
+	}
 	for _, u := range []string{ch.WebhookURL, ch.URL} {
 		if u != "" {
 			out = append(out, redact.Parts(u)...)

@@ -5,6 +5,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/url"
@@ -49,7 +50,9 @@ func Userinfo(raw string) string {
 }
 
 // Parts are the secret pieces of a webhook URL, to be masked wherever they appear: the URL
-// itself, its path and query (a Slack or Teams webhook's token), its password.
+// itself, its path and query, its password, and each piece a receiver may echo alone: every path
+// segment that looks like a token (a Slack webhook's, a Teams workflow's id) and every query value
+// but a version or a date (a Teams Workflows sig).
 func Parts(raw string) []string {
 	out := []string{raw}
 	u, err := url.Parse(raw)
@@ -59,11 +62,29 @@ func Parts(raw string) []string {
 	out = append(out, Password(raw)...)
 	if u.Path != "" && u.Path != "/" {
 		out = append(out, u.Path, u.EscapedPath())
+		for seg := range strings.SplitSeq(u.Path, "/") {
+			if tokenLike(seg) {
+				out = append(out, seg)
+			}
+		}
 	}
 	if u.RawQuery != "" {
 		out = append(out, u.RawQuery)
+		for _, values := range u.Query() {
+			for _, v := range values {
+				if len(v) >= minLen && strings.Trim(v, "0123456789.-") != "" {
+					out = append(out, v)
+				}
+			}
+		}
 	}
 	return out
+}
+
+// tokenLike reports whether a path segment may be a credential: long, or with a digit, as
+// Slack's T…/B…/token and Teams' workflow ids are, and "services", "workflows" or "hooks" are not.
+func tokenLike(seg string) bool {
+	return len(seg) >= 16 || len(seg) >= 8 && strings.ContainsAny(seg, "0123456789")
 }
 
 // Password is the secret piece of a URL whose path is no secret (Alertmanager's): its password
@@ -74,7 +95,8 @@ func Password(raw string) []string {
 		return []string{raw}
 	}
 	if p, ok := u.User.Password(); ok {
-		return []string{p, u.User.String()}
+		// user:password as Basic auth sends it (its base64 is a variant of every secret).
+		return []string{p, u.User.String(), u.User.Username() + ":" + p}
 	}
 	return nil
 }
@@ -134,6 +156,9 @@ func variants(sec string) []string {
 		}
 	}
 	out = append(out, url.QueryEscape(sec), url.PathEscape(sec))
+	// base64, as HTTP Basic auth and SMTP AUTH carry credentials; unpadded, so that the padded
+	// form is masked too.
+	out = append(out, base64.RawStdEncoding.EncodeToString([]byte(sec)), base64.RawURLEncoding.EncodeToString([]byte(sec)))
 	slices.Sort(out)
 	return slices.Compact(out)
 }

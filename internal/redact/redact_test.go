@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,34 @@ func TestSetMasksEveryFormOfASecret(t *testing.T) {
 	}
 	if !strings.Contains(got, "about ab") || strings.Count(got, Mask) < 4 {
 		t.Errorf("masked output:\n%s", got)
+	}
+}
+
+// A receiver that echoes a part of a secret leaks nothing: a Slack token alone, a Teams
+// Workflows sig, Basic auth's base64(user:password), SMTP AUTH PLAIN's base64. A version or a
+// date in the query, and the words of a path, stay readable.
+func TestSetMasksThePartsAReceiverEchoes(t *testing.T) {
+	var s Set
+	s.Replace(Parts("https://hooks.slack.com/services/T0123456/B0123456/slackToken1234567890")...)
+	s.Add(Parts("https://prod.westus.logic.azure.com/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke?api-version=2016-06-01&sig=teamsSig_abcDEF123")...)
+	s.Add(Password("http://amuser:amPassword99@am:9093")...)
+	s.Add("smtpPassw0rd", "\x00purgewatch\x00smtpPassw0rd")
+	echoes := map[string]string{
+		"the Slack token alone":    "invalid_token slackToken1234567890",
+		"a Slack id":               "no such team T0123456",
+		"the Teams sig":            "bad signature teamsSig_abcDEF123",
+		"Basic auth's base64":      "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("amuser:amPassword99")),
+		"AUTH PLAIN's base64":      "535 bad credentials " + base64.StdEncoding.EncodeToString([]byte("\x00purgewatch\x00smtpPassw0rd")),
+		"AUTH LOGIN's base64":      "334 " + base64.StdEncoding.EncodeToString([]byte("smtpPassw0rd")),
+		"the Teams workflow id":    "workflow 0a1b2c3d4e5f is disabled",
+		"a URL-safe base64 of one": base64.RawURLEncoding.EncodeToString([]byte("slackToken1234567890")),
+	}
+	for what, echo := range echoes {
+		if got := s.String(echo); !strings.Contains(got, Mask) {
+			t.Errorf("%s leaked: %q", what, got)
+		}
+	}
+	if got := s.String("api-version=2016-06-01 /services/ /triggers/manual/paths/invoke"); strings.Contains(got, Mask) {
+		t.Errorf("readable words masked: %q", got)
 	}
 }
