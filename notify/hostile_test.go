@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/state"
 )
 
@@ -209,5 +211,50 @@ func TestRedirectsAreFollowedOnlyOnTheConfiguredHost(t *testing.T) {
 	}
 	if len(moved) != 1 || len(moved[0]) == 0 || referers[0] != "" {
 		t.Errorf("the same-host redirect: %d deliveries, Referer %q", len(moved), referers)
+	}
+}
+
+// A backtick in a name cannot end Slack's code span: what follows it (*bold*, a bare link) stays
+// inside, as text, and Slack is told to make no link of its own (verbatim).
+func TestABacktickCannotBreakOutOfSlacksCodeSpan(t *testing.T) {
+	hostile := ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)
+	hostile.Image = "img` *URGENT* https://evil.example/login `"
+	ch, err := NewChannel(config.Channel{Name: "chat", Type: config.ChannelSlack, WebhookURL: "https://hooks.example/x"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ch.Render(Message{Channel: "chat", Events: due(snapshot(t0, hostile), nil, t0, thresholds), Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload struct {
+		Blocks []struct {
+			Type string `json:"type"`
+			Text *struct {
+				Text     string `json:"text"`
+				Verbatim bool   `json:"verbatim"`
+			} `json:"text"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(r.Body, &payload); err != nil {
+		t.Fatal(err)
+	}
+	var section string
+	for _, b := range payload.Blocks {
+		if b.Type == "section" {
+			section = b.Text.Text
+			if !b.Text.Verbatim {
+				t.Error("a section is not verbatim: Slack would link what it finds")
+			}
+		}
+	}
+	// Each line's code spans pair up: an odd count means a value broke out of one.
+	for _, line := range strings.Split(section, "\n") {
+		if strings.Count(line, "`")%2 != 0 {
+			t.Errorf("unbalanced code span in %q", line)
+		}
+	}
+	if !strings.Contains(section, "`g/imgˋ *URGENT* https://evil.example/login ˋ/1.0.0`") {
+		t.Errorf("the name is not kept whole inside its code span:\n%s", section)
 	}
 }

@@ -31,6 +31,9 @@ func (s *slack) Render(m Message) (Rendered, error) {
 	type text struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
+		// Verbatim: Slack makes no link, channel or mention of its own out of the text; the
+		// links purgewatch means are written as <url|text>.
+		Verbatim bool `json:"verbatim,omitempty"`
 	}
 	type block struct {
 		Type     string `json:"type"`
@@ -39,13 +42,13 @@ func (s *slack) Render(m Message) (Rendered, error) {
 	}
 	blocks := []block{{Type: "header", Text: &text{Type: "plain_text", Text: truncate(title, 150)}}}
 	for _, e := range events {
-		blocks = append(blocks, block{Type: "section", Text: &text{Type: "mrkdwn", Text: truncate(e, 3000)}})
+		blocks = append(blocks, block{Type: "section", Text: &text{Type: "mrkdwn", Text: truncate(e, 3000), Verbatim: true}})
 	}
 	footer := "purgewatch · " + m.Now.UTC().Format("2006-01-02 15:04 UTC")
 	if page := statusPage(m.ExternalURL, nil); page != "" {
 		footer += " · <" + escapeMrkdwn(page) + "|status page>"
 	}
-	blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: footer}}})
+	blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: footer, Verbatim: true}}})
 	body, err := json.Marshal(struct {
 		Text   string  `json:"text"`
 		Blocks []block `json:"blocks"`

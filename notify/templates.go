@@ -29,6 +29,7 @@ var funcs = map[string]any{
 		return cmd
 	},
 	"esc":    func(s string) string { return s },
+	"code":   func(s string) string { return s },
 	"colour": colour,
 }
 
@@ -48,15 +49,26 @@ func colour(e Event, now time.Time) string {
 	return "#d97706"
 }
 
-// escapers are each chat's "esc": what a name, id or message from Azure goes through so that it
-// reads as text, never as markup (a link, a mention, a broken message).
-var escapers = map[string]func(string) string{
-	"slack": escapeMrkdwn,
-	"teams": escapeTeams,
+// escapers are each chat's "esc" and "code": what a name, id or message from Azure goes through
+// so that it reads as text, never as markup (a link, a mention, bold, a broken message), in the
+// context it is rendered in: running text (esc) or a code span (code).
+var escapers = map[string]struct{ esc, code func(string) string }{
+	"slack": {escapeSlackText, escapeSlackCode},
+	"teams": {escapeTeams, escapeTeams},
 }
 
-// escapeMrkdwn escapes what Slack's mrkdwn gives meaning to: & < > (links, mentions, entities).
+// escapeMrkdwn escapes what Slack's mrkdwn gives meaning to everywhere: & < > (links, mentions,
+// entities).
 var escapeMrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// escapeSlackCode is for a value inside a code span. mrkdwn has no escape for a backtick, which
+// would end the span and let the rest (*bold*, a bare link) be read as markup: it becomes a
+// look-alike (U+02CB).
+var escapeSlackCode = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "ˋ").Replace
+
+// escapeSlackText is for a value in running text: the code span's, and look-alikes for the marks
+// of bold and strikethrough (U+2217, U+223C), which have no escape either.
+var escapeSlackText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "ˋ", "*", "∗", "~", "∼").Replace
 
 // escapeTeams escapes the same as Slack, and the brackets of a markdown link.
 var escapeTeams = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`).Replace
@@ -73,9 +85,9 @@ func loadTemplates(channelType, override string) (*templates, error) {
 	t := &templates{}
 	var err error
 	fm := template.FuncMap(funcs)
-	if esc, ok := escapers[channelType]; ok {
+	if e, ok := escapers[channelType]; ok {
 		fm = maps.Clone(fm)
-		fm["esc"] = esc
+		fm["esc"], fm["code"] = e.esc, e.code
 	}
 	if t.text, err = template.New(channelType).Funcs(fm).ParseFS(builtin, name); err != nil {
 		return nil, fmt.Errorf("built-in template: %w", err)
