@@ -33,7 +33,7 @@ func auditCommand(ctx context.Context, f *scanFlags, stdout, stderr io.Writer) i
 	writeFindings(stdout, *output, report.Findings, errs)
 	fmt.Fprintf(stderr, "%d findings (worst: %s); %d failed scopes\n", len(report.Findings), orNone(report.Worst()), len(errs))
 	for _, e := range errs {
-		fmt.Fprintf(stderr, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
+		fmt.Fprintf(stderr, "  failed: %s: %s: %s\n", printable(e.Scope), printable(e.Code), printable(e.Message))
 	}
 	switch {
 	case threshold != "" && report.Worst().Rank() >= threshold.Rank():
@@ -82,7 +82,7 @@ func writeFindings(stdout io.Writer, output string, findings []audit.Finding, er
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEVERITY\tCHECK\tRESOURCE\tFINDING\tWHAT TO DO")
 		for _, f := range findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, f.ID, f.Message, f.Action)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, printable(f.ID), printable(f.Message), printable(f.Action))
 		}
 		_ = tw.Flush()
 	}

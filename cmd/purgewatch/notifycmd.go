@@ -110,7 +110,7 @@ func notifyTest(ctx context.Context, s notify.Settings, name string, stdout, std
 		now := time.Now()
 		m := notify.Message{Channel: name, Events: []notify.Event{notify.Sample(now)}, Now: now, ARMEndpoint: s.ARMEndpoint}
 		if err := ch.Send(ctx, m); err != nil {
-			fmt.Fprintf(stderr, "purgewatch: %s (%s) refused the sample: %v\n", name, ch.Type(), err)
+			fmt.Fprintf(stderr, "purgewatch: %s (%s) refused the sample: %s\n", name, ch.Type(), printable(err.Error()))
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "%s (%s) accepted the sample notification\n", name, ch.Type())
@@ -179,7 +179,7 @@ func writeLetters(w io.Writer, letters []notify.Letter) {
 			why = fmt.Sprintf("HTTP %d: %s", l.Status, l.Answer)
 		}
 		fmt.Fprintf(w, "%-16s %-8s %6d %8d  %-20s  %s · %s\n", l.Channel, l.State, l.Events, l.Attempts,
-			when.UTC().Format("2006-01-02 15:04 UTC"), orDash(why), strings.Join(l.Versions, ", "))
+			when.UTC().Format("2006-01-02 15:04 UTC"), printable(orDash(why)), printable(strings.Join(l.Versions, ", ")))
 	}
 }
 

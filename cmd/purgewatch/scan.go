@@ -67,9 +67,9 @@ func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time, wide bool) {
 	fmt.Fprintln(tw, head)
 	for _, v := range scanner.ByNextDeadline(snap.Versions, now) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s", nextDeadline(v, now), v.PurgeAt.UTC().Format("2006-01-02 15:04"),
-			v.State(now), v.Gallery, v.Image, v.Version, v.Location)
+			v.State(now), printable(v.Gallery), printable(v.Image), printable(v.Version), printable(v.Location))
 		if wide {
-			fmt.Fprintf(tw, "\t%s\t%s\t%s", v.ResourceGroup, v.SubscriptionID, v.PurgeAtSource)
+			fmt.Fprintf(tw, "\t%s\t%s\t%s", printable(v.ResourceGroup), printable(v.SubscriptionID), v.PurgeAtSource)
 		}
 		fmt.Fprintln(tw)
 	}
@@ -95,7 +95,7 @@ func writeSummary(w io.Writer, snap *scanner.Snapshot) {
 		st.Subscriptions, st.Galleries, st.Images, st.Versions, st.Requests, st.Throttled, len(snap.Errors), snap.Duration.Round(time.Millisecond))
 	var advice []string
 	for _, e := range snap.Errors {
-		fmt.Fprintf(w, "  failed: %s: %s: %s\n", e.Scope, e.Code, e.Message)
+		fmt.Fprintf(w, "  failed: %s: %s: %s\n", printable(e.Scope), printable(e.Code), printable(e.Message))
 		if a := e.Advice(); !slices.Contains(advice, a) {
 			advice = append(advice, a)
 		}

@@ -230,3 +230,21 @@ func TestScanJSONSurvivesATimeJSONCannotCarry(t *testing.T) {
 		t.Errorf("%d versions, errors %+v: want the estate, and one error naming 9.9.9", len(doc.Versions), doc.Errors)
 	}
 }
+
+// A hostile ARM's message cannot forge the output of scan or audit: its escape sequences and
+// newlines are written escaped, so no "failed: none" line and no coloured ALL CLEAR appear.
+func TestScanAndAuditEscapeControlCharacters(t *testing.T) {
+	estate := armsim.DemoEstate(time.Now())
+	forged := "no access\n  failed: none\x1b[2J\x1b[32mALL CLEAR\x1b[0m\r"
+	cfg := simConfig(t, estate, armsim.Fault{Scope: "/subscriptions/" + armsim.DemoPlatform, Status: 403, Code: "AuthorizationFailed", Message: forged})
+	for _, cmd := range []string{"scan", "audit"} {
+		_, out, stderr := runCmd(t, cmd, "--config", cfg)
+		all := out + stderr
+		if strings.ContainsAny(all, "\x1b\r") || strings.Contains(all, "\n  failed: none") {
+			t.Errorf("%s wrote a control character or a forged line:\n%q", cmd, all)
+		}
+		if !strings.Contains(all, `no access\x0a  failed: none\x1b[2J`) {
+			t.Errorf("%s does not show the message escaped:\n%s", cmd, all)
+		}
+	}
+}
