@@ -23,6 +23,8 @@ var (
 		"When the subscription was last scanned completely (Unix time).", []string{"subscription_id"}, nil)
 	fallbackDesc = prometheus.NewDesc("purgewatch_scan_discovery_fallback",
 		"1 when the last scan was to find galleries through Azure Resource Graph but walked ARM instead (the query was refused; see the log).", nil, nil)
+	futureDesc = prometheus.NewDesc("purgewatch_scan_versions_deleted_in_future",
+		"Soft-deleted versions whose softDeletedTime lies ahead of the last scan: ARM's clock or this machine's is off.", nil, nil)
 	outOfScopeDesc = prometheus.NewDesc("purgewatch_scan_rows_out_of_scope",
 		"Resource Graph gallery rows the last scan dropped: outside the configured subscriptions or management groups, or with an id naming another subscription than their row (see the log).", nil, nil)
 )
@@ -40,7 +42,7 @@ func NewSnapshotCollector(state func() *status.State) *SnapshotCollector {
 }
 
 func (c *SnapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{scanSuccessDesc, lastSuccessDesc, findingsDesc, fallbackDesc, outOfScopeDesc} {
+	for _, d := range []*prometheus.Desc{scanSuccessDesc, lastSuccessDesc, findingsDesc, fallbackDesc, outOfScopeDesc, futureDesc} {
 		ch <- d
 	}
 }
@@ -59,6 +61,7 @@ func (c *SnapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	if v.Snapshot != nil {
 		ch <- prometheus.MustNewConstMetric(fallbackDesc, prometheus.GaugeValue, boolValue(v.Snapshot.Stats.DiscoveryFallback != ""))
 		ch <- prometheus.MustNewConstMetric(outOfScopeDesc, prometheus.GaugeValue, float64(v.Snapshot.Stats.RowsOutOfScope))
+		ch <- prometheus.MustNewConstMetric(futureDesc, prometheus.GaugeValue, float64(v.Snapshot.Stats.DeletedInFuture))
 	}
 	if v.Audit != nil { // an audit has run: its counts start at 0
 		counts := map[[2]string]int{}

@@ -294,3 +294,19 @@ func TestARedirectIsNotFollowed(t *testing.T) {
 		t.Errorf("%d requests followed the redirect", n)
 	}
 }
+
+// A softDeletedTime in the future (a clock that is off) is kept, priced from what ARM says, and
+// counted, so that the skew is seen rather than the version hidden.
+func TestADeletionInTheFutureIsKeptAndCounted(t *testing.T) {
+	estate := twoSubscriptions()
+	img := &estate.Subscriptions[0].Galleries[0].Images[0]
+	img.SoftDeleted = append(img.SoftDeleted, armsim.SoftDeleted{Version: "3.0.0", DeletedAt: t0.Add(2 * time.Hour)})
+	h := newHarness(t, estate, harnessOpts{})
+	snap := scan(t, h)
+	if snap.Stats.DeletedInFuture != 1 || len(snap.Errors) != 0 {
+		t.Errorf("%d deletions in the future, errors %+v; want 1 and none", snap.Stats.DeletedInFuture, snap.Errors)
+	}
+	if v := versionByName(t, snap, "3.0.0"); !v.PurgeAt.After(v.SoftDeletedAt) {
+		t.Errorf("the version is not priced from its stated time: %+v", v)
+	}
+}

@@ -183,6 +183,9 @@ type Stats struct {
 	// RowsOutOfScope counts the Resource Graph gallery rows dropped as outside the configured
 	// subscriptions or management groups (or naming another subscription than their own).
 	RowsOutOfScope int
+	// DeletedInFuture counts the versions whose softDeletedTime lies more than five minutes
+	// ahead of the scan: a clock that is off, here or at ARM.
+	DeletedInFuture int
 }
 
 // Failed reports whether the scan read nothing at all: no subscription's gallery list.

@@ -157,7 +157,30 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	snap.Stats.DiscoveryFallback = r.fallback
 	snap.Stats.BinsCarried = int(r.carried.Load())
 	snap.Stats.RowsOutOfScope = r.outOfScope
+	s.countFuture(snap, start)
 	return snap, nil
+}
+
+// clockSkew is how far in the future a soft deletion may lie before it is a clock to doubt.
+const clockSkew = 5 * time.Minute
+
+// countFuture counts, and logs once per scan, the versions whose soft deletion lies in the
+// future: ARM's clock or this machine's is off. They are kept and priced from what ARM says (the
+// purge time is ARM's, when it gives one), since dropping them would hide a real deletion.
+func (s *Scanner) countFuture(snap *Snapshot, now time.Time) {
+	var first string
+	for i := range snap.Versions {
+		if v := &snap.Versions[i]; v.SoftDeletedAt.After(now.Add(clockSkew)) {
+			if snap.Stats.DeletedInFuture == 0 {
+				first = v.ID()
+			}
+			snap.Stats.DeletedInFuture++
+		}
+	}
+	if first != "" {
+		s.opts.Logger.Warn("soft deletions in the future: ARM's clock or this machine's is off (check NTP); their deadlines are computed from what ARM says",
+			zap.Int("versions", snap.Stats.DeletedInFuture), zap.String("first", first))
+	}
 }
 
 // configured is the configured subscription list, lower-cased and less the excluded ones.

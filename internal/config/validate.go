@@ -249,6 +249,11 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q is not a cron schedule (5 fields, or @every 10m): %w", spec, err)
 	}
+	// A schedule that names no real time (30 February) parses, and would never scan: purgewatch
+	// would sit ready with nothing to report. cron looks five years ahead and gives up.
+	if s.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires (a day that does not exist?): no scan would ever run", spec)
+	}
 	return s, nil
 }
 
