@@ -195,17 +195,55 @@ type undecodable struct{ err error }
 func (e undecodable) Error() string { return e.err.Error() }
 func (e undecodable) Unwrap() error { return e.err }
 
-// call makes one ARM request, and marks a failure on a whole success answer as undecodable.
-func call[T any](ctx context.Context, do func(context.Context) (T, error)) (T, error) {
+// call makes one ARM request and hands its answer to use, marking a failure on a whole success
+// answer as undecodable. The body's share of the bodies-in-flight budget is held until use
+// returns: the decoded page is what costs memory, so use takes what it needs and does no I/O.
+func call[T any](ctx context.Context, do func(context.Context) (T, error), use func(T) error) error {
 	var a arm.Answer
+	defer a.Done()
 	v, err := do(arm.WithAnswer(ctx, &a))
-	if err != nil && a.Whole() {
-		err = undecodable{err}
+	if err != nil {
+		if a.Whole() {
+			err = undecodable{err}
+		}
+		return err
 	}
-	return v, err
+	return use(v)
 }
 
 // badResponseError is an answer purgewatch refuses: it decoded, but cannot be true.
 type badResponseError string
 
 func (e badResponseError) Error() string { return string(e) }
+
+// refusals gathers a listing's entries refused as bad responses, by the scope each fails, so that
+// a page of a hundred thousand broken entries is one scope error with its count, not a hundred
+// thousand errors and log lines.
+type refusals struct {
+	order []string
+	first map[string]error
+	more  map[string]int
+}
+
+func (f *refusals) add(scope string, err error) {
+	if f.first == nil {
+		f.first, f.more = map[string]error{}, map[string]int{}
+	}
+	if _, ok := f.first[scope]; ok {
+		f.more[scope]++
+		return
+	}
+	f.order = append(f.order, scope)
+	f.first[scope] = err
+}
+
+// report fails each scope once, with the first refusal and how many followed it.
+func (f *refusals) report(ctx context.Context, r *run, sub string) {
+	for _, scope := range f.order {
+		err := f.first[scope]
+		if n := f.more[scope]; n > 0 {
+			err = fmt.Errorf("%w (and %d more entries refused in the same listing)", err, n)
+		}
+		r.fail(ctx, sub, scope, err)
+	}
+}

@@ -125,9 +125,21 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 			if err := g.s.opts.Clock.Sleep(ctx, g.wait); err != nil {
 				return err
 			}
-			var raw *http.Response
-			resp, err := call(policy.WithCaptureResponse(ctx, &raw), func(ctx context.Context) (armresourcegraph.ClientResourcesResponse, error) {
+			var (
+				raw       *http.Response
+				rows      []graphRow
+				total     int
+				skipToken *string
+			)
+			err := call(policy.WithCaptureResponse(ctx, &raw), func(ctx context.Context) (armresourcegraph.ClientResourcesResponse, error) {
 				return g.client.Resources(ctx, req, nil)
+			}, func(resp armresourcegraph.ClientResourcesResponse) (err error) {
+				rows, err = graphRows(resp.Data)
+				total, skipToken = len(rows), resp.SkipToken
+				if resp.TotalRecords != nil {
+					total = max(total, int(*resp.TotalRecords))
+				}
+				return err
 			})
 			if err != nil {
 				return err
@@ -136,26 +148,18 @@ func (g *graph) pages(ctx context.Context, query string, fn func(total, offset i
 			if raw != nil && raw.Header.Get("x-ms-user-quota-remaining") == "0" {
 				g.wait = quotaResets(raw.Header.Get("x-ms-user-quota-resets-after"))
 			}
-			rows, err := graphRows(resp.Data)
-			if err != nil {
-				return err
-			}
-			total := len(rows)
-			if resp.TotalRecords != nil {
-				total = max(total, int(*resp.TotalRecords))
-			}
 			if err := fn(total, offset, rows); err != nil {
 				return err
 			}
 			offset += len(rows)
-			if resp.SkipToken == nil || *resp.SkipToken == "" {
+			if skipToken == nil || *skipToken == "" {
 				break
 			}
-			if seen[*resp.SkipToken] {
+			if seen[*skipToken] {
 				return badResponseError("Resource Graph's $skipToken points at a page already read")
 			}
-			seen[*resp.SkipToken] = true
-			req.Options.SkipToken = resp.SkipToken
+			seen[*skipToken] = true
+			req.Options.SkipToken = skipToken
 		}
 	}
 	return nil

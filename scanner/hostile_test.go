@@ -231,6 +231,17 @@ func TestBodiesAreBounded(t *testing.T) {
 	})
 }
 
+// TestAPageOfBrokenEntriesIsOneScopeError: a bin listing of 5,000 entries without a name fails
+// its image definition once, saying how many were refused, not with 5,000 errors and log lines.
+func TestAPageOfBrokenEntriesIsOneScopeError(t *testing.T) {
+	h := newHarness(t, twoSubscriptions(), harnessOpts{})
+	h.sim.Inject(armsim.Fault{Scope: ubuntuImage, Raw: true, Body: `{"value": [` + strings.Repeat(`{},`, 4999) + `{}]}`})
+	e := onlyScopeError(t, scan(t, h), ubuntuImage, scanner.ReasonBadResponse)
+	if !strings.Contains(e.Message, "without a name") || !strings.Contains(e.Message, "4999 more entries refused") {
+		t.Errorf("message %q should give the first refusal and the count of the rest", e.Message)
+	}
+}
+
 func TestOneFailedScopeInASingleSubscriptionIsPartial(t *testing.T) {
 	estate := twoSubscriptions()
 	estate.Subscriptions = estate.Subscriptions[:1]

@@ -73,6 +73,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 		r.fail(ctx, sub, scope, err)
 		return
 	}
+	var refused refusals
 	err = eachPage(ctx, r.s.opts.MaxPages, c.galleries.NewListPager(nil),
 		func(p armcompute.GalleriesClientListResponse) ([]*armcompute.Gallery, *string) {
 			return p.Value, p.NextLink
@@ -85,7 +86,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 					if item != nil && item.ID != nil && within(strings.ToLower(*item.ID), strings.ToLower(scope)) {
 						failed = *item.ID // only this gallery's data is in doubt
 					}
-					r.fail(ctx, sub, failed, err)
+					refused.add(failed, err)
 					continue
 				}
 				if take(r, &r.galleries, g.ID, g) {
@@ -93,6 +94,7 @@ func (r *run) scanSubscription(ctx context.Context, p *pool, sub string) {
 				}
 			}
 		})
+	refused.report(ctx, r, sub)
 	if err != nil {
 		r.fail(ctx, sub, scope, err)
 		return
@@ -173,7 +175,7 @@ func (r *run) readBin(ctx context.Context, c *clients, g Gallery, image string, 
 	seen := map[string]bool{}
 	def := &Definition{SubscriptionID: g.SubscriptionID, ResourceGroup: g.ResourceGroup, Gallery: g.Name, Image: image, Tags: t}
 	var all []Version
-	whole := true
+	var refused refusals
 	err := eachPage(ctx, r.s.opts.MaxPages, c.softDeleted.NewListByArtifactNamePager(g.ResourceGroup, g.Name, "Images", image, nil),
 		func(p armcompute.SoftDeletedResourceClientListByArtifactNameResponse) ([]*armcompute.GallerySoftDeletedResource, *string) {
 			return p.Value, p.NextLink
@@ -183,8 +185,7 @@ func (r *run) readBin(ctx context.Context, c *clients, g Gallery, image string, 
 			for _, item := range page {
 				v, err := version(g, def, item, policy)
 				if err != nil {
-					r.fail(ctx, g.SubscriptionID, scope, err)
-					whole = false
+					refused.add(scope, err)
 					continue
 				}
 				// A service that lists a version twice: ids differ only in the version's name
@@ -199,11 +200,12 @@ func (r *run) readBin(ctx context.Context, c *clients, g Gallery, image string, 
 			defer r.mu.Unlock()
 			r.versions = append(r.versions, found...)
 		})
+	refused.report(ctx, r, g.SubscriptionID)
 	if err != nil {
 		r.fail(ctx, g.SubscriptionID, scope, err) // the pages already read are kept
 		return nil, false
 	}
-	return all, whole
+	return all, refused.order == nil
 }
 
 // version turns one recycle-bin entry into a priced Version, or refuses it: a version whose times

@@ -23,15 +23,19 @@ func eachPage[P, T any](ctx context.Context, maxPages int, pager *runtime.Pager[
 		if pages == maxPages {
 			return badResponseError(fmt.Sprintf("the listing ran past %d pages", maxPages))
 		}
-		page, err := call(ctx, pager.NextPage)
+		var next *string
+		err := call(ctx, pager.NextPage, func(page P) error {
+			var items []T
+			items, next = split(page)
+			if items == nil {
+				return badResponseError(`a page without a "value" array (an empty body, null, or another shape)`)
+			}
+			use(items)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		items, next := split(page)
-		if items == nil {
-			return badResponseError(`a page without a "value" array (an empty body, null, or another shape)`)
-		}
-		use(items)
 		if next != nil && *next != "" {
 			if seen[*next] {
 				return badResponseError("the listing's nextLink points at a page already read")

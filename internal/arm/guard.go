@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -16,17 +17,13 @@ import (
 var (
 	// ErrForeignHost: a request (a nextLink, a polling URL) points away from the ARM endpoint.
 	ErrForeignHost = errors.New("refusing a request to a host other than the ARM endpoint")
-	// ErrBodyTooLarge: a success body larger than Options.MaxBody.
-	ErrBodyTooLarge = errors.New("response body larger than the limit")
+	// ErrBodyTooLarge: a success body that weighs more than Options.MaxBody (its bytes, and
+	// what its JSON structure costs to decode).
+	ErrBodyTooLarge = errors.New("response body larger than the limit (or as dense in JSON structure)")
 )
 
-// Bounds on what one response may make purgewatch hold in memory.
-const (
-	// DefaultMaxBody is far above any real ARM page (a 100-item recycle-bin page is ~60 KiB).
-	DefaultMaxBody = 32 << 20
-	// MaxErrorBody is how much of an error body is read: enough for ARM's {"error":{...}}.
-	MaxErrorBody = 4 << 10
-)
+// MaxErrorBody is how much of an error body is read: enough for ARM's {"error":{...}}.
+const MaxErrorBody = 4 << 10
 
 // hostPolicy refuses any request whose host is not the ARM endpoint's, before the bearer-token
 // policy can attach a token to it: a nextLink or polling URL must never carry the token elsewhere.
@@ -48,8 +45,9 @@ func endpointHost(endpoint string) (string, error) {
 }
 
 // limitTransport bounds every response body as it is read: an error body is cut at MaxErrorBody,
-// a success body past maxBody fails with ErrBodyTooLarge. The SDK reads bodies inside its
-// pipeline, so the bound has to sit here, below it.
+// a success body past maxBody fails with ErrBodyTooLarge, and a success body read for a call
+// with an Answer takes its weight from the bodies-in-flight budget as it arrives. The SDK reads
+// bodies inside its pipeline, so the bound has to sit here, below it.
 type limitTransport struct {
 	next    policy.Transporter
 	maxBody int64
@@ -74,7 +72,7 @@ func (l limitTransport) Do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= http.StatusBadRequest {
 		resp.Body = readCloser{io.LimitReader(resp.Body, MaxErrorBody), resp.Body}
 	} else {
-		resp.Body = &capped{rc: resp.Body, left: l.maxBody}
+		resp.Body = &capped{rc: resp.Body, left: l.maxBody, ctx: req.Context(), answer: answerFrom(req.Context())}
 	}
 	return resp, nil
 }
@@ -84,11 +82,14 @@ type readCloser struct {
 	io.Closer
 }
 
-// capped fails a read that would go past the limit, rather than truncating silently into JSON
-// that might still parse.
+// capped fails a read that would take the body's weight past the limit, rather than truncating
+// silently into JSON that might still parse; and takes each read's weight from the budget before
+// handing it on.
 type capped struct {
-	rc   io.ReadCloser
-	left int64
+	rc     io.ReadCloser
+	left   int64
+	ctx    context.Context
+	answer *Answer // nil: the body is bounded, not budgeted
 }
 
 func (c *capped) Read(p []byte) (int, error) {
@@ -105,7 +106,16 @@ func (c *capped) Read(p []byte) (int, error) {
 		p = p[:c.left]
 	}
 	n, err := c.rc.Read(p)
-	c.left -= int64(n)
+	w := weigh(p[:n])
+	if w > c.left {
+		return 0, ErrBodyTooLarge
+	}
+	c.left -= w
+	if c.answer != nil && n > 0 {
+		if werr := c.answer.take(c.ctx, w); werr != nil {
+			return 0, werr
+		}
+	}
 	return n, err
 }
 

@@ -56,8 +56,12 @@ type Options struct {
 	// TryTimeout bounds each attempt, body included, so that one stalled request cannot eat a
 	// whole scan's deadline; zero means DefaultTryTimeout.
 	TryTimeout time.Duration
-	// MaxBody bounds a success body; zero means DefaultMaxBody.
+	// MaxBody bounds a success body's weight (its bytes and its JSON structure); zero means
+	// DefaultMaxBody.
 	MaxBody int64
+	// BodiesInFlight is the weight of the bodies all calls may hold at once, past one at the cap;
+	// zero means DefaultBodiesInFlight.
+	BodiesInFlight int64
 }
 
 // DefaultTryTimeout is far above what a healthy ARM read takes (well under a second).
@@ -70,6 +74,7 @@ type Pipeline struct {
 	host     string // the ARM endpoint's host: no request goes anywhere else
 	budget   *budgetPolicy
 	throttle *throttlePolicy
+	bodies   *bodyBudget
 	requests atomic.Int64
 }
 
@@ -99,6 +104,9 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.BodiesInFlight <= 0 {
+		opts.BodiesInFlight = DefaultBodiesInFlight
+	}
 	cc, err := cloudConfig(opts.Cloud, opts.Endpoint)
 	if err != nil {
 		return nil, err
@@ -108,7 +116,7 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	opts.Transport = newLimitTransport(opts.Transport, opts.MaxBody)
-	p := &Pipeline{opts: opts, cloud: cc, host: host}
+	p := &Pipeline{opts: opts, cloud: cc, host: host, bodies: newBodyBudget(opts.BodiesInFlight)}
 	p.budget = newBudgetPolicy(opts, &p.requests)
 	p.throttle = &throttlePolicy{clock: opts.Clock, maxWaits: opts.MaxThrottleWaits, observer: opts.Observer}
 	return p, nil
@@ -129,7 +137,7 @@ func (p *Pipeline) ClientOptions() *armpolicy.ClientOptions {
 			Cloud:     p.cloud,
 			Transport: p.opts.Transport,
 			// The host check runs per call, before azcore's bearer-token policy (per retry).
-			PerCallPolicies:  []policy.Policy{answerPolicy{}, hostPolicy{host: p.host}, p.throttle},
+			PerCallPolicies:  []policy.Policy{answerPolicy{budget: p.bodies}, hostPolicy{host: p.host}, p.throttle},
 			PerRetryPolicies: []policy.Policy{p.budget},
 			Retry: policy.RetryOptions{
 				MaxRetries: p.opts.MaxRetries,
