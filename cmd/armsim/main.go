@@ -12,11 +12,30 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/armsim"
 )
+
+// heaviest builds a recycle-bin page weighing just under limit as purgewatch weighs bodies
+// (arm.Weigh): the worst a hostile service can send under the cap, for the memory benchmark.
+func heaviest(kind string, limit int64) ([]byte, error) {
+	const margin = 4 << 10
+	switch kind {
+	case "padded":
+		head, tail := `{"value":[{"name":"1.0.0","tags":{"pad":"`, `"}}]}`
+		n := limit - margin - arm.Weigh([]byte(head+tail))
+		return []byte(head + strings.Repeat("x", int(n)) + tail), nil
+	case "dense":
+		head, item, tail := `{"value":[`, `{},`, `{}]}`
+		n := (limit - margin - arm.Weigh([]byte(head+tail))) / arm.Weigh([]byte(item))
+		return []byte(head + strings.Repeat(item, int(n)) + tail), nil
+	}
+	return nil, fmt.Errorf("%q is neither padded nor dense", kind)
+}
 
 func main() {
 	subs := flag.Int("subscriptions", 100, "subscriptions")
@@ -27,6 +46,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	burst := flag.Int("burst", 250, "each subscription's read bucket (ARM's is 250)")
 	perSecond := flag.Float64("per-second", 25, "its refill, reads a second (ARM's is 25; less, as when others share the budget)")
+	heavy := flag.String("heavy-bins", "", "answer every recycle-bin listing with the heaviest body purgewatch accepts: padded (one long string) or dense (empty objects)")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *listen)
@@ -37,7 +57,24 @@ func main() {
 	estate := armsim.Synthetic(time.Now(), *subs, *galleries, *images, *versions)
 	sim := armsim.New(estate, armsim.Options{Latency: *latency, Burst: *burst, PerSecond: *perSecond})
 	mux := http.NewServeMux()
-	mux.Handle("/", sim)
+	if *heavy != "" {
+		body, err := heaviest(*heavy, arm.DefaultMaxBody)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "armsim: -heavy-bins:", err)
+			os.Exit(2)
+		}
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			// ARM's paths are case-insensitive, and the SDK spells this one in lower case.
+			if p := strings.ToLower(r.URL.Path); r.Method == http.MethodGet && strings.Contains(p, "/softdeletedartifacttypes/") && strings.HasSuffix(p, "/versions") {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(body)
+				return
+			}
+			sim.ServeHTTP(w, r)
+		})
+	} else {
+		mux.Handle("/", sim)
+	}
 	// The benchmark's lever, not ARM's: POST /_armsim/churn?n=N moves N versions through the bins.
 	mux.HandleFunc("POST /_armsim/churn", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("n"))

@@ -106,7 +106,7 @@ func (c *capped) Read(p []byte) (int, error) {
 		p = p[:c.left]
 	}
 	n, err := c.rc.Read(p)
-	w := weigh(p[:n])
+	w := Weigh(p[:n])
 	if w > c.left {
 		return 0, ErrBodyTooLarge
 	}

@@ -14,8 +14,8 @@ import (
 // page of 100 versions weighs about 110 KiB.
 const structureWeight = 32
 
-// weigh returns what p costs to hold and decode.
-func weigh(p []byte) int64 {
+// Weigh returns what p costs to hold and decode.
+func Weigh(p []byte) int64 {
 	n := len(p)
 	for _, c := range []byte("{[,:") {
 		n += structureWeight * bytes.Count(p, []byte{c})

@@ -126,10 +126,10 @@ func TestABodyIsWeighedByItsStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := weigh(page); w > 3*int64(len(page)) {
+	if w := Weigh(page); w > 3*int64(len(page)) {
 		t.Errorf("a real recycle-bin page of %d bytes weighs %d: more than 3 times its size", len(page), w)
 	}
-	if got := weigh([]byte(`[{},{"a":1}]`)); got != 12+5*structureWeight {
-		t.Errorf("weigh([{},{\"a\":1}]) = %d, want %d", got, 12+5*structureWeight)
+	if got := Weigh([]byte(`[{},{"a":1}]`)); got != 12+5*structureWeight {
+		t.Errorf("Weigh([{},{\"a\":1}]) = %d, want %d", got, 12+5*structureWeight)
 	}
 }
