@@ -88,6 +88,9 @@ type DocumentVersion struct {
 	Version
 	SecondsUntilConsumptionEnd int64 `json:"secondsUntilConsumptionEnd"`
 	SecondsUntilPurge          int64 `json:"secondsUntilPurge"`
+	// Routine and Reasons are the version's triage, absent when it was not judged.
+	Routine *bool     `json:"routine,omitempty"`
+	Reasons *[]string `json:"reasons,omitempty"`
 }
 
 // UnmarshalJSON reads a document's version as encoding/json wrote it; without it the Version's
@@ -98,22 +101,35 @@ func (d *DocumentVersion) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	var rest struct {
-		ID                         string `json:"id"`
-		SecondsUntilConsumptionEnd int64  `json:"secondsUntilConsumptionEnd"`
-		SecondsUntilPurge          int64  `json:"secondsUntilPurge"`
+		ID                         string   `json:"id"`
+		SecondsUntilConsumptionEnd int64    `json:"secondsUntilConsumptionEnd"`
+		SecondsUntilPurge          int64    `json:"secondsUntilPurge"`
+		Routine                    *bool    `json:"routine"`
+		Reasons                    []string `json:"reasons"`
 	}
 	if err := json.Unmarshal(data, &rest); err != nil {
 		return err
 	}
+	if rest.Routine != nil {
+		v.Triage = append([]string{}, rest.Reasons...)
+	}
 	*d = DocumentVersion{ID: rest.ID, Version: v, SecondsUntilConsumptionEnd: rest.SecondsUntilConsumptionEnd,
-		SecondsUntilPurge: rest.SecondsUntilPurge}
+		SecondsUntilPurge: rest.SecondsUntilPurge, Routine: rest.Routine}
+	if rest.Routine != nil {
+		d.Reasons = &v.Triage
+	}
 	return nil
 }
 
 // NewDocumentVersion counts v's time left from now.
 func NewDocumentVersion(v Version, now time.Time) DocumentVersion {
-	return DocumentVersion{ID: v.ID(), Version: v, SecondsUntilConsumptionEnd: int64(v.ConsumptionEndsAt.Sub(now) / time.Second),
+	d := DocumentVersion{ID: v.ID(), Version: v, SecondsUntilConsumptionEnd: int64(v.ConsumptionEndsAt.Sub(now) / time.Second),
 		SecondsUntilPurge: int64(v.PurgeAt.Sub(now) / time.Second)}
+	if v.Triage != nil {
+		routine := v.Routine()
+		d.Routine, d.Reasons = &routine, &v.Triage
+	}
+	return d
 }
 
 // DocumentOf renders s with only vs (a selection or a page of its versions) as its versions.

@@ -35,7 +35,8 @@ type Inventory struct {
 }
 
 // InventoryScope is what the audit asks Inventory to read for snap: the workloads of its
-// subscriptions, and the live versions of the image definitions in its soft-delete galleries.
+// subscriptions, and the live versions of the image definitions in its soft-delete galleries and
+// of those whose recycle bin holds a version (triage asks whether a newer one is live).
 func InventoryScope(snap *Snapshot) (subscriptions []string, images []ImageDefinition) {
 	for _, sub := range snap.Subscriptions {
 		subscriptions = append(subscriptions, sub.ID)
@@ -46,12 +47,22 @@ func InventoryScope(snap *Snapshot) (subscriptions []string, images []ImageDefin
 			softDelete[strings.ToLower(g.ID)] = true
 		}
 	}
+	binned := map[string]bool{}
+	for _, v := range snap.Versions {
+		binned[strings.ToLower(v.Ref().GalleryID()+"/images/"+v.Image)] = true
+	}
 	for _, img := range snap.Images {
-		if softDelete[strings.ToLower(strings.TrimSuffix(img.ID, "/images/"+img.Name))] {
+		if softDelete[strings.ToLower(strings.TrimSuffix(img.ID, "/images/"+img.Name))] || binned[strings.ToLower(img.ID)] {
 			images = append(images, img)
 		}
 	}
 	return subscriptions, images
+}
+
+// WorkloadScopes are the scopes Inventory reads a subscription's workloads under.
+func WorkloadScopes(sub string) []string {
+	return []string{"/subscriptions/" + sub + "/providers/Microsoft.Compute/virtualMachines",
+		"/subscriptions/" + sub + "/providers/Microsoft.Compute/virtualMachineScaleSets"}
 }
 
 // Inventory lists the VMs and scale sets of subscriptions, and the live versions of images. Like
@@ -80,14 +91,14 @@ func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images 
 				func(p armcompute.VirtualMachinesClientListAllResponse) ([]*armcompute.VirtualMachine, *string) {
 					return p.Value, p.NextLink
 				}, vmWorkload)
-			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachines", vms, nil, err)
+			keep(WorkloadScopes(sub)[0], vms, nil, err)
 		})
 		p.add(sub, func(ctx context.Context) {
 			sets, err := collect(ctx, s.opts.MaxPages, c.scaleSets.NewListAllPager(nil),
 				func(p armcompute.VirtualMachineScaleSetsClientListAllResponse) ([]*armcompute.VirtualMachineScaleSet, *string) {
 					return p.Value, p.NextLink
 				}, scaleSetWorkload)
-			keep("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachineScaleSets", sets, nil, err)
+			keep(WorkloadScopes(sub)[1], sets, nil, err)
 		})
 	}
 	discovered := s.discoveredLive.Load()

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Snapshot is the result of one scan. It is never modified after Scan returns it; share freely.
+// Snapshot is the result of one scan. It is never modified after Scan returns it (but for its
+// versions' Triage, which the daemon sets before anyone else reads it); share freely.
 type Snapshot struct {
 	ScannedAt time.Time     `json:"scannedAt"`
 	Duration  time.Duration `json:"-"`
@@ -58,7 +59,15 @@ type Version struct {
 	PurgeAt           time.Time `json:"purgeAt"`
 	// PurgeAtSource says whether PurgeAt came from the service or was computed from the policy.
 	PurgeAtSource Source `json:"purgeAtSource"`
+	// Triage is what internal/triage decided of the version: nil until the daemon judges it
+	// (after the audit, before it publishes the snapshot: the one write to a snapshot after Scan),
+	// then the reasons it is not routine, empty when it is routine.
+	Triage []string `json:"-"`
 }
+
+// Routine reports whether the version was judged routine: superseded, unused, deleted as
+// expected. A version not judged is not routine.
+func (v Version) Routine() bool { return v.Triage != nil && len(v.Triage) == 0 }
 
 // UnmarshalJSON decodes a version as encoding/json would, with a Definition of its own even when
 // the data names none: state files are read back, and a promoted name must never be a nil

@@ -50,10 +50,10 @@ func route(path string) (target, bool) {
 			rt.kind = kindGalleries
 			return rt, true
 		case "virtualmachines":
-			rt.kind = kindVirtualMachines
+			rt.kind, rt.scope = kindVirtualMachines, rt.scope+"/providers/Microsoft.Compute/virtualMachines"
 			return rt, true
 		case "virtualmachinescalesets":
-			rt.kind = kindScaleSets
+			rt.kind, rt.scope = kindScaleSets, rt.scope+"/providers/Microsoft.Compute/virtualMachineScaleSets"
 			return rt, true
 		}
 	}

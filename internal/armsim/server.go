@@ -21,7 +21,8 @@ import (
 
 // Fault makes requests under Scope fail. Scope is an ARM id: a subscription
 // (/subscriptions/S), a gallery, an image definition (.../galleries/G/images/I, which covers its
-// recycle-bin listing) or "/subscriptions" for the subscription list itself.
+// recycle-bin listing), a subscription's VMs or scale sets (/subscriptions/S/providers/Microsoft.Compute/
+// virtualMachines) or "/subscriptions" for the subscription list itself.
 type Fault struct {
 	Scope string
 	// Status and Code/Message make an ARM error response; BadJSON sends a 200 with a broken body.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -72,6 +73,8 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// References lists, by lower-cased version id, the workloads created from a soft-deleted version.
 	References map[string][]scanner.Workload `json:"-"`
+	// Facts are what triage judges the versions by (Run sets them).
+	Facts triage.Facts `json:"-"`
 }
 
 // Evaluate runs every check.
@@ -204,7 +207,40 @@ type Inventorier interface {
 func Run(ctx context.Context, s Inventorier, snap *scanner.Snapshot, minRetentionDays int, now time.Time) (Report, []scanner.ScopeError) {
 	subs, images := scanner.InventoryScope(snap)
 	inv := s.Inventory(ctx, subs, images)
-	return Evaluate(snap, inv, minRetentionDays, now), inv.Errors
+	r := Evaluate(snap, inv, minRetentionDays, now)
+	r.Facts = facts(subs, images, inv, r.References)
+	return r, inv.Errors
+}
+
+// facts are what the inventory read whole: the live versions of each image definition it listed
+// without error (those that can still be used: not failed), and the subscriptions whose workloads
+// it listed without error.
+func facts(subs []string, images []scanner.ImageDefinition, inv *scanner.Inventory, users map[string][]scanner.Workload) triage.Facts {
+	failed := map[string]bool{}
+	for _, e := range inv.Errors {
+		failed[strings.ToLower(e.Scope)] = true
+	}
+	f := triage.Facts{Live: map[string][]string{}, Users: users, Workloads: map[string]bool{}}
+	for _, sub := range subs {
+		scopes := scanner.WorkloadScopes(sub)
+		f.Workloads[strings.ToLower(sub)] = !failed[strings.ToLower(scopes[0])] && !failed[strings.ToLower(scopes[1])]
+	}
+	for _, img := range images {
+		if id := strings.ToLower(img.ID); !failed[id] {
+			f.Live[id] = []string{}
+		}
+	}
+	for _, lv := range inv.LiveVersions {
+		id := strings.ToLower(lv.ID)
+		i := strings.LastIndex(id, "/versions/")
+		if i < 0 || strings.EqualFold(lv.ProvisioningState, "Failed") {
+			continue
+		}
+		if names, ok := f.Live[id[:i]]; ok {
+			f.Live[id[:i]] = append(names, lv.ID[i+len("/versions/"):])
+		}
+	}
+	return f
 }
 
 // UsersOf are the workloads inv holds that are created from the version with id.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -123,5 +125,39 @@ func TestMinimumRetentionIsConfigurable(t *testing.T) {
 	r = run(t, 1)
 	if got := found(r, CheckShortRetention); len(got) != 0 {
 		t.Errorf("with 1 day required: %v", got)
+	}
+}
+
+// TestTriageFactsAreWhatTheInventoryReadWhole: a failed version is not a live one that supersedes,
+// and a listing that failed is a fact not known (unknown-usage), never an empty one.
+func TestTriageFactsAreWhatTheInventoryReadWhole(t *testing.T) {
+	sim := armsim.New(estate(), armsim.Options{})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	pl, err := arm.New(arm.Options{Endpoint: srv.URL, Clock: clock.NewFake(t0), RetryDelay: time.Nanosecond, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scanner.New(scanner.Options{Pipeline: pl, Clock: clock.NewFake(t0), DefaultRetentionDays: 7})
+	snap, err := s.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := func() map[string][]triage.Reason {
+		r, _ := Run(context.Background(), s, snap, 7, t0)
+		out := map[string][]triage.Reason{}
+		for _, v := range snap.Versions {
+			out[v.Version] = triage.Judge(v, r.Facts, nil).Reasons()
+		}
+		return out
+	}
+	want := map[string][]triage.Reason{"1.0.0": {triage.InUse}, "1.0.1": {}}
+	if got := verdicts(); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("verdicts %v, want %v (2.0.0 is live and newer; 2.0.1 failed)", got, want)
+	}
+	sim.Inject(armsim.Fault{Scope: "/subscriptions/" + sub + "/providers/Microsoft.Compute/virtualMachines", Status: 500, Code: "InternalError", Message: "no"})
+	want = map[string][]triage.Reason{"1.0.0": {triage.InUse}, "1.0.1": {triage.UnknownUsage}}
+	if got := verdicts(); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("with the VM listing failing: verdicts %v, want %v", got, want)
 	}
 }

@@ -130,7 +130,33 @@ type Notify struct {
 	Retry    Retry         `yaml:"retry"`
 	Channels []Channel     `yaml:"channels"`
 	Routes   []Route       `yaml:"routes"`
+	// Routine is what a routine version (superseded, unused: an image pipeline's pruning) is
+	// announced with: warn (every threshold, never critical), digest (one summary per channel at
+	// DigestSchedule) or quiet (the page and metrics only).
+	Routine string `yaml:"routine" jsonschema:"enum=warn,enum=digest,enum=quiet"`
+	// DigestSchedule is when the routine digest goes out (cron, UTC).
+	DigestSchedule string `yaml:"digestSchedule"`
+	// Expected makes more versions routine: deletions that are intended.
+	Expected ExpectedDeletions `yaml:"expected"`
 }
+
+// ExpectedDeletions are deletions that are intended.
+type ExpectedDeletions struct {
+	// Rules: a version any rule matches is routine, unless it is in use or its use is not known.
+	Rules []Expected `yaml:"rules"`
+}
+
+// Expected is one rule of intended deletions.
+type Expected struct {
+	Match Match `yaml:"match"`
+}
+
+// Routine modes.
+const (
+	RoutineWarn   = "warn"
+	RoutineDigest = "digest"
+	RoutineQuiet  = "quiet"
+)
 
 // Retry is the backoff of a failed send: Initial, doubling up to Max (or what Retry-After asks,
 // up to Max: a receiver cannot park a channel longer).
@@ -176,7 +202,10 @@ type Match struct {
 	Subscription  string            `yaml:"subscription"`
 	ResourceGroup string            `yaml:"resourceGroup"`
 	Gallery       string            `yaml:"gallery"`
+	Image         string            `yaml:"image"`
 	Tags          map[string]string `yaml:"tags"`
+	// Routine, in a route, matches versions triage judged routine (true) or not (false).
+	Routine *bool `yaml:"routine"`
 }
 
 // Channel types.
@@ -208,7 +237,7 @@ func Default() Config {
 		Server:    Server{Listen: ":9772"},
 		Log:       Log{Level: "info", Format: "json"},
 		Notify: Notify{Thresholds: []time.Duration{72 * time.Hour, 24 * time.Hour, 6 * time.Hour}, BlindAfter: time.Hour, Keep: 30 * 24 * time.Hour,
-			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}},
+			Retry: Retry{Initial: 30 * time.Second, Max: time.Hour}, Routine: RoutineDigest, DigestSchedule: "0 9 * * *"},
 		Audit: Audit{Enabled: true, MinRetentionDays: 7},
 	}
 }

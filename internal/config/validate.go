@@ -174,6 +174,26 @@ func (v *validator) notify(n *Notify) {
 			v.failf(key+".match.subscription", "%q is not a subscription ID (a GUID)", s)
 		}
 	}
+	switch n.Routine {
+	case RoutineWarn, RoutineDigest, RoutineQuiet:
+	default:
+		v.failf("notify.routine", "%q is not one of warn, digest, quiet", n.Routine)
+	}
+	if _, err := ParseSchedule(n.DigestSchedule); err != nil {
+		v.failf("notify.digestSchedule", "%v", err)
+	}
+	for i, e := range n.Expected.Rules {
+		key := fmt.Sprintf("notify.expected.rules[%d].match", i)
+		if s := e.Match.Subscription; s != "" && !subscriptionID.MatchString(s) {
+			v.failf(key+".subscription", "%q is not a subscription ID (a GUID)", s)
+		}
+		if e.Match.Routine != nil {
+			v.failf(key+".routine", "is what a rule decides, not what it matches on")
+		}
+		if e.Match.Subscription+e.Match.ResourceGroup+e.Match.Gallery+e.Match.Image == "" && len(e.Match.Tags) == 0 {
+			v.failf(key, "matches every version: name a subscription, resource group, gallery, image or tag")
+		}
+	}
 }
 
 func (v *validator) channel(key string, ch *Channel, names map[string]bool) {

@@ -19,6 +19,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/status"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/metrics"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -164,7 +165,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	defer d.scanning.Unlock()
 
 	d.mu.Lock()
-	s, timeout, auditCfg := d.opts.Scanner, d.cfg.Scan.Timeout, d.cfg.Audit
+	s, timeout, auditCfg, expected := d.opts.Scanner, d.cfg.Scan.Timeout, d.cfg.Audit, d.cfg.Notify.Expected.Rules
 	d.mu.Unlock()
 
 	start := d.opts.Clock.Now()
@@ -197,9 +198,12 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		if snap.Complete() {
 			next.LastComplete = snap.ScannedAt
 		}
+		var facts triage.Facts // without the audit nothing is known: no version is routine
 		if auditCfg.Enabled {
 			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
+			facts = next.Audit.Facts
 		}
+		triage.Mark(next.Snapshot, facts, expected)
 	}
 	next.History = append([]status.ScanRecord{rec}, prev.History[:min(len(prev.History), d.opts.History-1)]...)
 	// Queue the notifications before publishing the state: once /readyz says ready, the first
