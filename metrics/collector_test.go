@@ -52,6 +52,9 @@ func fixtureView() *status.State {
 			{ID: "g3", SubscriptionID: subB, ResourceGroup: "rg2", Name: "platform", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7, GraceDays: 30},
 		},
 	}
+	// Triage: the overdue one is in use and the newest; the next routine; the last not judged
+	// (no sample in purgewatch_soft_deleted_version_info).
+	snap.Versions[0].Triage, snap.Versions[1].Triage = []string{"in-use", "newest"}, []string{}
 	refs := map[string][]scanner.Workload{
 		strings.ToLower(snap.Versions[0].ID()): {{Kind: "vm", ID: "/subscriptions/x/vm1"}, {Kind: "vm", ID: "/subscriptions/x/vm2"}, {Kind: "vmss", ID: "/subscriptions/x/ss"}},
 	}
@@ -134,6 +137,15 @@ func TestExpositionMatchesGolden(t *testing.T) {
 	if n := series(t, body, "purgewatch_soft_deleted_version_purge_timestamp_seconds"); n != 3 {
 		t.Errorf("purge series = %d", n)
 	}
+	for _, want := range []string{`reasons="in-use,newest",resource_group="rg1",routine="false",subscription_id="` + subA + `",version="1.0.0"} 1`,
+		`reasons="",resource_group="rg1",routine="true",subscription_id="` + subA + `",version="1.1.0"} 1`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("purgewatch_soft_deleted_version_info lacks %s", want)
+		}
+	}
+	if n := series(t, body, "purgewatch_soft_deleted_version_info"); n != 2 {
+		t.Errorf("info series = %d, want the 2 judged versions", n)
+	}
 }
 
 // The same exposition in OpenMetrics and gzipped: one stream, as Prometheus negotiates it.
@@ -208,8 +220,8 @@ func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 	next.Versions = next.Versions[1:]
 	view = &status.State{Snapshot: &next, Subscriptions: view.Subscriptions, Audit: &audit.Report{Findings: view.Audit.Findings}}
 	_, body = scrape(t, e, "", "")
-	if after := series(t, body, ""); after != before-6 {
-		t.Errorf("series %d -> %d, want the 4 of the removed version and its 2 reference series gone", before, after)
+	if after := series(t, body, ""); after != before-7 {
+		t.Errorf("series %d -> %d, want the 5 of the removed version and its 2 reference series gone", before, after)
 	}
 }
 
@@ -262,7 +274,7 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 		go func() { _, body := scrape(t, e, "", "gzip"); done <- series(t, body, "") }()
 	}
 	for range 4 {
-		if n := <-done; n != 3*4+3*4+3+2+2+7+1+1+1 { // versions, galleries, health, references, findings, discovery, rows out of scope, future deletions
+		if n := <-done; n != 3*4+2+3*4+3+2+2+7+1+1+1 { // versions, their triage, galleries, health, references, findings, discovery, rows out of scope, future deletions
 			t.Errorf("series = %d", n)
 		}
 	}

@@ -19,11 +19,13 @@ type snapshotFamily struct {
 	gallery    func(g *scanner.Gallery, inBin int) float64 // one per gallery
 	version    func(v *scanner.Version, now time.Time) float64
 	references bool // one per version and kind of workload still created from it (from the audit)
+	triage     bool // one per version judged, labelled with its verdict
 }
 
 var (
 	versionLabelNames   = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
 	referenceLabelNames = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "kind")
+	triageLabelNames    = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "routine", "reasons")
 	galleryLabelNames   = []string{"subscription_id", "resource_group", "gallery", "location"}
 	binLabelNames       = []string{"subscription_id", "resource_group", "gallery"}
 )
@@ -42,6 +44,9 @@ var snapshotFamilies = []snapshotFamily{
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.ConsumptionEndsAt) }},
 	{name: "purgewatch_soft_deleted_version_deleted_timestamp_seconds", help: "When the image version was soft-deleted (Unix time).",
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.SoftDeletedAt) }},
+	{name: "purgewatch_soft_deleted_version_info",
+		help:   "1 for each soft-deleted image version triage judged: routine (superseded and unused) or not, and why not (reasons, comma-separated).",
+		labels: triageLabelNames, triage: true},
 	{name: "purgewatch_soft_deleted_version_purge_timestamp_seconds", help: "When the soft-deleted image version will be purged for good (Unix time).",
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.PurgeAt) }},
 	{name: "purgewatch_soft_deleted_version_references",

@@ -201,6 +201,8 @@ func (r *rendering) families(l *lines) {
 			r.versionFamily(l, f, time.Time{})
 		case f.references:
 			l.family(r.references(f))
+		case f.triage:
+			l.family(r.triage(f))
 		case f.gallery != nil:
 			if inBin == nil {
 				inBin = r.binCounts()
@@ -241,6 +243,22 @@ func (r *rendering) galleryFamily(f *snapshotFamily, inBin map[string]int) *fami
 		}
 		out.samples = append(out.samples, sample{labelSet(f.labels, values),
 			f.gallery(g, inBin[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
+	}
+	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	return out
+}
+
+// triage is f with a sample per version judged: its verdict, as labels.
+func (r *rendering) triage(f *snapshotFamily) *family {
+	out := &family{name: f.name, help: f.help}
+	versions := r.state.Snapshot.Versions
+	for _, i := range r.order {
+		v := &versions[i]
+		if v.Triage == nil {
+			continue
+		}
+		out.samples = append(out.samples, sample{labelSet(f.labels, append(versionValues(v),
+			strconv.FormatBool(v.Routine()), strings.Join(v.Triage, ","))), 1})
 	}
 	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
 	return out

@@ -23,6 +23,7 @@ const (
 	AlertUnusableSoon     = "PurgewatchVersionUnusableSoon"
 	AlertUnusableImminent = "PurgewatchVersionUnusableImminent"
 	AlertUnusable         = "PurgewatchVersionUnusable"
+	AlertDeleted          = "PurgewatchVersionDeleted"
 	runbookBase           = "https://github.com/purgewatch/purgewatch/blob/main/docs/runbook.md#"
 	severityCritical      = "critical"
 )
@@ -91,6 +92,8 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			}
 		case KindUnusable:
 			out = append(out, alert(AlertUnusable, "critical", e, m, starts, ends))
+		case KindDeleted:
+			out = append(out, alert(AlertDeleted, "warning", e, m, starts, ends))
 		case KindResolved:
 			// End every alert the version can have had: each deadline at each severity. Ending one
 			// that never fired is harmless; leaving one firing is not.
@@ -104,6 +107,8 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			if mayHaveBeenUnusable(e, m.Now) {
 				out = append(out, alert(AlertUnusable, "critical", e, m, starts, m.Now))
 			}
+			// A deleted alert is not ended here: its labels carry the reasons it had, which the
+			// log does not keep; unsent again, it ends at its endsAt, a few scans on.
 		}
 	}
 	return out
@@ -139,8 +144,13 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 		"description":     "Recover it before the purge if it is still needed; after the purge nothing brings it back.",
 		"runbook_url":     runbook(name),
 	}
-	if name == AlertUnusable {
+	switch name {
+	case AlertUnusable:
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
+	case AlertDeleted:
+		ann["summary"] = fmt.Sprintf("Image version %s/%s/%s was soft-deleted, and it does not look routine (%s)", v.Gallery, v.Image, v.Version,
+			strings.Join(e.Reasons, ","))
+		ann["description"] = "If the deletion was a mistake, recover it while it is usable; if it was intended, say so with notify.expected.rules or a silence."
 	}
 	if cmd, ok := recovery.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
 		ann["recover"] = cmd
@@ -152,7 +162,11 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	// of an expiring one.
 	labels := map[string]string{"alertname": name, "severity": severity, "subscription_id": v.SubscriptionID,
 		"resource_group": v.ResourceGroup, "gallery": v.Gallery, "image": v.Image, "version": v.Version, "location": v.Location}
-	if name != AlertUnusable {
+	switch name {
+	case AlertUnusable:
+	case AlertDeleted: // the labels of purgewatch_soft_deleted_version_info, which the rule fires on
+		labels["routine"], labels["reasons"] = "false", strings.Join(e.Reasons, ",")
+	default:
 		labels["deadline"] = string(e.Deadline)
 	}
 	return postableAlert{

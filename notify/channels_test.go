@@ -57,7 +57,7 @@ func TestSlackBlockKitAndTeamsAdaptiveCard(t *testing.T) {
 	if err := json.Unmarshal(slackRx.received()[0], &slack); err != nil {
 		t.Fatal(err)
 	}
-	if slack.Text != "1 soft-deleted image version near a deadline, 1 unusable: first purged in 2h 39m" {
+	if slack.Text != "2 soft-deleted image versions need attention: 1 unusable, first purged in 2h 39m (2026-11-27 14:39 UTC)" { // the e-mail subject's words and counts
 		t.Errorf("slack text = %q", slack.Text)
 	}
 	if len(slack.Blocks) != 4 || slack.Blocks[0].Type != "header" || slack.Blocks[1].Text.Type != "mrkdwn" || slack.Blocks[3].Type != "context" {
@@ -164,7 +164,7 @@ func TestChatMarkupIsEscapedAndOnlyWellFormedIdsGetACommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := due(snap, users, t0, thresholds)
+		events := due(snap, users, t0, thresholds, config.RoutineWarn)
 		r, err := ch.Render(Message{Channel: typ, Events: events, Now: t0, ARMEndpoint: "https://management.azure.com"})
 		if err != nil {
 			t.Fatal(err)

@@ -68,7 +68,7 @@ func sameEvents[T comparable](got, want []T) bool {
 // channel: each must say the version becomes unusable, and when, not that it is purged.
 func TestTheConsumptionEndReadsAsItsOwnDeadline(t *testing.T) {
 	v := ver("grace", "2024.10.0", t0.Add(12*time.Hour+7*24*time.Hour), 7, nil)
-	events := due(snapshot(t0, v), nil, t0, thresholds)
+	events := due(snapshot(t0, v), nil, t0, thresholds, config.RoutineWarn)
 	if len(events) != 1 || events[0].Deadline != scanner.DeadlineConsumptionEnd || events[0].Severity != "critical" {
 		t.Fatalf("due = %+v, want one critical consumption-end warning", events)
 	}
@@ -103,7 +103,7 @@ func TestWorkloadsMakeAnyWarningCritical(t *testing.T) {
 	v := ver("g", "1.0.0", t0.Add(60*time.Hour), 0, nil)
 	snap := snapshot(t0, v)
 	users := map[string][]scanner.Workload{strings.ToLower(v.ID()): {{Kind: "vm", ID: "/subscriptions/s/vm/web-1"}}}
-	events := due(snap, users, t0, thresholds)
+	events := due(snap, users, t0, thresholds, config.RoutineWarn)
 	if len(events) != 1 || events[0].Severity != "critical" || events[0].Threshold != 72*time.Hour {
 		t.Fatalf("due = %+v, want a critical 72h warning", events)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -24,6 +25,9 @@ const (
 	KindUnusable Kind = "unusable"
 	// KindResolved: an announced version has left the recycle bin.
 	KindResolved Kind = "resolved"
+	// KindDeleted: a version that is not routine is in the recycle bin, announced the first time
+	// it is seen so: who may need it has the whole retention to recover it.
+	KindDeleted Kind = "deleted"
 )
 
 // Reason says why a version left the recycle bin.
@@ -54,6 +58,10 @@ type Event struct {
 	PreviousSeverity string `json:"previousSeverity,omitempty"`
 	// Workloads lists what still uses the version (from the audit), for the message.
 	Workloads []string `json:"workloads,omitempty"`
+	// Judged and Reasons are the version's triage when the event was made (Version's own is not
+	// kept in the outbox): whether it was judged, and the reasons it is not routine.
+	Judged  bool     `json:"judged,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
 	// Scan is set on scan-failing events and their scan-recovered resolutions, which are about
 	// purgewatch's sight of the estate, not one version (Version is then empty).
 	Scan *ScanFailure `json:"scan,omitempty"`
@@ -93,9 +101,10 @@ func FormatThreshold(d time.Duration) string {
 }
 
 // severity is the Alertmanager severity of an event: critical once unusable, within a day of its
-// deadline, or while workloads still use the version; warning before.
-func severity(kind Kind, threshold time.Duration, inUse bool) string {
-	if kind == KindUnusable || inUse || (kind == KindExpiring && threshold <= scanner.CriticalWithin) {
+// deadline, or while workloads still use the version; warning before, and always for a routine
+// version (superseded and unused: nothing breaks when it goes).
+func severity(kind Kind, threshold time.Duration, inUse, routine bool) string {
+	if !routine && (kind == KindUnusable || inUse || (kind == KindExpiring && threshold <= scanner.CriticalWithin)) {
 		return "critical"
 	}
 	return "warning"
@@ -110,44 +119,60 @@ func expiringID(vkey string, d scanner.Deadline, threshold time.Duration) string
 	return eventID(vkey+"|"+string(d), KindExpiring, threshold)
 }
 
-// due lists the events a snapshot calls for at now, before deduplication. Thresholds apply to
-// both deadlines; a version already below several thresholds of one deadline yields only the
+// due lists the events a snapshot calls for at now, before deduplication. A version that is not
+// routine is due a deleted event, which dedupe lets through once. Thresholds apply to both
+// deadlines; a version already below several thresholds of one deadline yields only the
 // tightest, and an overdue version (past purgeAt, still listed) is below every one. The
 // consumption end is announced only while ahead and before the purge; once passed, the version
-// is unusable.
-func due(snap *scanner.Snapshot, inUse map[string][]scanner.Workload, now time.Time, thresholds []time.Duration) []Event {
+// is unusable. A routine version is due deadline events only when notify.routine is warn.
+func due(snap *scanner.Snapshot, inUse map[string][]scanner.Workload, now time.Time, thresholds []time.Duration, routine string) []Event {
 	// Counted first, then made: an Event is some 400 bytes, and at 100,000 versions a list grown a
 	// quarter at a time copied hundreds of MB every scan.
 	n := 0
-	eachDue(snap, now, thresholds, func(*scanner.Version, Kind, scanner.Deadline, time.Duration) { n++ })
+	eachDue(snap, now, thresholds, routine, func(*scanner.Version, Kind, scanner.Deadline, time.Duration) { n++ })
 	out := make([]Event, 0, n)
 	var (
 		last  *scanner.Version
 		key   string
 		users []string
 	)
-	eachDue(snap, now, thresholds, func(v *scanner.Version, kind Kind, dl scanner.Deadline, tightest time.Duration) {
+	eachDue(snap, now, thresholds, routine, func(v *scanner.Version, kind Kind, dl scanner.Deadline, tightest time.Duration) {
 		if v != last {
 			last, key, users = v, versionKey(*v), workloads(inUse, *v)
 		}
-		if kind == KindUnusable {
-			out = append(out, Event{ID: eventID(key, KindUnusable, 0), Kind: KindUnusable, Version: *v,
-				Severity: severity(KindUnusable, 0, len(users) > 0), Workloads: users})
-			return
+		inUse, r := len(users) > 0, v.Routine()
+		e := Event{Kind: kind, Version: *v, Workloads: users, Judged: v.Triage != nil, Reasons: v.Triage, Severity: severity(kind, tightest, inUse, r)}
+		switch kind {
+		case KindDeleted: // it counts down to what comes first: the consumption end, or the purge
+			e.ID, e.Deadline = eventID(key, kind, 0), scanner.DeadlinePurge
+			if v.HasGrace() && now.Before(v.ConsumptionEndsAt) {
+				e.Deadline = scanner.DeadlineConsumptionEnd
+			}
+		case KindUnusable:
+			e.ID = eventID(key, kind, 0)
+		default:
+			e.ID, e.Threshold, e.Deadline = expiringID(key, dl, tightest), tightest, dl
+			e.PreviousSeverity = previousSeverity(tightest, thresholds, inUse, r)
 		}
-		out = append(out, Event{ID: expiringID(key, dl, tightest), Kind: KindExpiring, Threshold: tightest, Deadline: dl,
-			Version: *v, Severity: severity(KindExpiring, tightest, len(users) > 0), Workloads: users,
-			PreviousSeverity: previousSeverity(tightest, thresholds, len(users) > 0)})
+		out = append(out, e)
 	})
 	return out
 }
 
-// eachDue calls fn for each event snap calls for at now: per deadline the tightest threshold it
-// crossed (an expiring event), and unusable for a version past its consumption end, not yet
-// purged.
-func eachDue(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration, fn func(v *scanner.Version, kind Kind, dl scanner.Deadline, tightest time.Duration)) {
+// eachDue calls fn for each event snap calls for at now: deleted for a version judged not
+// routine, per deadline the tightest threshold it crossed (an expiring event), and unusable for a
+// version past its consumption end, not yet purged; for a routine version, the deadline events
+// only when routine is warn.
+func eachDue(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration, routine string, fn func(v *scanner.Version, kind Kind, dl scanner.Deadline, tightest time.Duration)) {
 	for i := range snap.Versions {
 		v := &snap.Versions[i]
+		switch {
+		case v.Triage == nil: // not judged (a test, a tool): the deadlines alone
+		case !v.Routine():
+			fn(v, KindDeleted, "", 0)
+		case routine != config.RoutineWarn:
+			continue
+		}
 		if tightest := scanner.Crossed(v.PurgeAt.Sub(now), thresholds); tightest != 0 {
 			fn(v, KindExpiring, scanner.DeadlinePurge, tightest)
 		}
@@ -164,7 +189,7 @@ func eachDue(snap *scanner.Snapshot, now time.Time, thresholds []time.Duration, 
 
 // previousSeverity is the severity the deadline's previous (looser) threshold was announced with,
 // where it differs from this one's: Alertmanager ends that alert when this one starts.
-func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse bool) string {
+func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse, routine bool) string {
 	var looser time.Duration
 	for _, t := range thresholds {
 		if t > threshold && (looser == 0 || t < looser) {
@@ -174,7 +199,7 @@ func previousSeverity(threshold time.Duration, thresholds []time.Duration, inUse
 	if looser == 0 {
 		return ""
 	}
-	if prev, now := severity(KindExpiring, looser, inUse), severity(KindExpiring, threshold, inUse); prev != now {
+	if prev, now := severity(KindExpiring, looser, inUse, routine), severity(KindExpiring, threshold, inUse, routine); prev != now {
 		return prev
 	}
 	return ""

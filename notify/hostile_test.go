@@ -223,7 +223,7 @@ func TestABacktickCannotBreakOutOfSlacksCodeSpan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := ch.Render(Message{Channel: "chat", Events: due(snapshot(t0, hostile), nil, t0, thresholds), Now: t0})
+	r, err := ch.Render(Message{Channel: "chat", Events: due(snapshot(t0, hostile), nil, t0, thresholds, config.RoutineWarn), Now: t0})
 	if err != nil {
 		t.Fatal(err)
 	}

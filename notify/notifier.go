@@ -18,7 +18,11 @@ type Settings struct {
 	Channels   []Channel
 	Routes     []config.Route
 	Thresholds []time.Duration // loosest first
-	Retry      config.Retry
+	// Routine is what routine versions are announced with (config.Routine*): warn, digest or quiet.
+	Routine string
+	// DigestSchedule is when a channel's routine digest goes out (notify.digestSchedule).
+	DigestSchedule string
+	Retry          config.Retry
 	// ARMEndpoint goes into the recovery requests messages show.
 	ARMEndpoint string
 	// ExternalURL is the status page's public address, linked from messages (server.externalURL).

@@ -14,6 +14,7 @@ import (
 func SettingsFor(cfg *config.Config, stdout io.Writer) (Settings, error) {
 	deps := Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
 	s := Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
+		Routine: cfg.Notify.Routine, DigestSchedule: cfg.Notify.DigestSchedule,
 		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep,
 		ExternalURL: cfg.Server.ExternalURL}
 	for _, c := range cfg.Notify.Channels {

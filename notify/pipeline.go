@@ -158,7 +158,7 @@ func absent(opens map[string][]openVersion, seen presence) []string {
 
 // makePlan runs due, resolve, route and dedupe for every channel.
 func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens map[string][]openVersion, users map[string][]scanner.Workload, live map[string]bool, now time.Time) (plan, error) {
-	candidates := due(snap, users, now, s.Thresholds)
+	candidates := due(snap, users, now, s.Thresholds, s.Routine)
 	r := router{routes: s.Routes, all: channelNames(s.Channels)}
 	p := plan{active: map[string][]Event{}, source: sourceVersions}
 	for _, ch := range s.Channels {
@@ -174,12 +174,13 @@ func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens
 		if err != nil {
 			return p, err
 		}
+		fresh = fold(fresh, opens[name])
 		if len(fresh) > 0 {
 			sortEvents(fresh)
 			p.batches = append(p.batches, queued{channel: name, messages: split(fresh, ch.MaxEvents())})
 		}
 		if resendsActive(ch) {
-			if active := activeEvents(routed, opens[name], fresh); len(active) > 0 {
+			if active := activeEvents(fold(routed, opens[name]), opens[name], fresh); len(active) > 0 {
 				p.active[name] = active
 			}
 		}
@@ -258,6 +259,47 @@ func dedupe(l Ledger, channel string, events []Event, opens []openVersion, now t
 		fresh = append(fresh, e)
 	}
 	return fresh, nil
+}
+
+// fold keeps each version to one line of what a channel hears at once. A version's first
+// announcement states its deadlines, so it covers every threshold already crossed then: a deleted
+// event carries the thresholds due beside it, and a threshold (or unusable) crossed before the
+// version was first announced on the channel is not announced again.
+func fold(events []Event, opens []openVersion) []Event {
+	deleted := map[string]bool{}
+	for _, e := range events {
+		if e.Kind == KindDeleted {
+			deleted[versionKey(e.Version)] = true
+		}
+	}
+	openBy := byKey(opens)
+	covered := func(e Event) bool {
+		if e.Kind != KindExpiring && e.Kind != KindUnusable {
+			return false
+		}
+		key := versionKey(e.Version)
+		if deleted[key] {
+			return true
+		}
+		o, ok := openBy[key]
+		switch {
+		case !ok:
+			return false
+		case e.Kind == KindUnusable:
+			return !o.Since.Before(e.Version.ConsumptionEndsAt)
+		}
+		return e.At().Sub(o.Since) <= e.Threshold
+	}
+	if !slices.ContainsFunc(events, covered) {
+		return events // the common case: no copy (events may be shared between channels)
+	}
+	out := make([]Event, 0, len(events))
+	for _, e := range events {
+		if !covered(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func byKey(opens []openVersion) map[string]openVersion {

@@ -2,9 +2,9 @@ package notify
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -40,20 +40,10 @@ func (r router) channels(v scanner.Version) []string {
 	return out
 }
 
+// matches is a route's match: names and tags as triage matches them, and the verdict.
 func matches(m config.Match, v scanner.Version) bool {
-	if m.Subscription != "" && !strings.EqualFold(m.Subscription, v.SubscriptionID) {
+	if m.Routine != nil && *m.Routine != v.Routine() {
 		return false
 	}
-	if m.ResourceGroup != "" && !strings.EqualFold(m.ResourceGroup, v.ResourceGroup) {
-		return false
-	}
-	if m.Gallery != "" && !strings.EqualFold(m.Gallery, v.Gallery) {
-		return false
-	}
-	for k, want := range m.Tags {
-		if got, ok := v.Tags[k]; !ok || got != want {
-			return false
-		}
-	}
-	return true
+	return triage.Matches(m, v)
 }

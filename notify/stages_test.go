@@ -52,7 +52,7 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 
 func TestRouteKeepsWhatAChannelIsMeantToHear(t *testing.T) {
 	prod, dev := ver("prod", "1.0.0", t0.Add(time.Hour), 0, nil), ver("dev", "1.0.0", t0.Add(time.Hour), 0, nil)
-	events := due(snapshot(t0, prod, dev), nil, t0, thresholds)
+	events := due(snapshot(t0, prod, dev), nil, t0, thresholds, config.RoutineWarn)
 	r := router{routes: []config.Route{{Match: config.Match{Gallery: "prod"}, Channels: []string{"oncall"}}}, all: []string{"oncall", "all"}}
 	if got := route(r, events, "oncall"); len(got) != 1 || got[0].Version.Gallery != "prod" {
 		t.Errorf("oncall gets %v", got)
@@ -64,7 +64,7 @@ func TestRouteKeepsWhatAChannelIsMeantToHear(t *testing.T) {
 
 func TestDedupeDropsWhatTheLogHoldsAndKeepsFirstAnnounced(t *testing.T) {
 	v := ver("g", "1.0.0", t0.Add(5*time.Hour), 0, nil)
-	events := due(snapshot(t0, v), nil, t0, thresholds)
+	events := due(snapshot(t0, v), nil, t0, thresholds, config.RoutineWarn)
 	first := t0.Add(-24 * time.Hour)
 	l := fakeLedger{seen: map[string]bool{}}
 	fresh, err := dedupe(l, "c", events, []openVersion{open(t, v, first)}, t0)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/recovery"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 //go:embed templates/*.tmpl
@@ -28,9 +29,11 @@ var funcs = map[string]any{
 		cmd, _ := recovery.RecoverCommand(endpoint, id)
 		return cmd
 	},
-	"esc":    func(s string) string { return s },
-	"code":   func(s string) string { return s },
-	"colour": colour,
+	"headline": headline,
+	"why":      why,
+	"esc":      func(s string) string { return s },
+	"code":     func(s string) string { return s },
+	"colour":   colour,
 }
 
 // colour is an event's colour, the status page's for the same urgency: a reader who knows one
@@ -118,7 +121,7 @@ func loadTemplates(channelType, override string) (*templates, error) {
 // messageData is what a message's templates see.
 type messageData struct {
 	Message
-	Expiring, Unusable, Resolved int
+	Expiring, Unusable, Resolved, Deleted int
 	// Versions counts the versions the open events are about (one may have two deadlines), and
 	// Overdue those past their purge time, still listed.
 	Versions, Overdue int
@@ -147,6 +150,8 @@ func newMessageData(m Message) messageData {
 			d.Expiring++
 		case KindUnusable:
 			d.Unusable++
+		case KindDeleted:
+			d.Deleted++
 		case KindResolved:
 			d.Resolved++
 			continue
@@ -167,6 +172,70 @@ func newMessageData(m Message) messageData {
 		}
 	}
 	return d
+}
+
+// headline is a message about versions in one line, the same on every channel (the chats'
+// title, the e-mail's subject): how many versions, of which how many are not routine, unusable
+// or overdue, and the next deadline.
+func headline(d messageData) string {
+	if d.Soonest == nil {
+		return fmt.Sprintf("%d soft-deleted image version%s left the recycle bin", d.Resolved, plural(d.Resolved))
+	}
+	var b strings.Builder
+	if d.Versions == 1 {
+		b.WriteString("1 soft-deleted image version needs attention")
+	} else {
+		fmt.Fprintf(&b, "%d soft-deleted image versions need attention", d.Versions)
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{d.Deleted, "not routine"}, {d.Unusable, "unusable"}, {d.Overdue, "overdue"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if e := d.Next; e != nil {
+		what := "purged"
+		if e.Deadline == scanner.DeadlineConsumptionEnd {
+			what = "unusable"
+		}
+		parts = append(parts, fmt.Sprintf("first %s in %s (%s)", what, humantime.Short(e.At().Sub(d.Now)), e.At().UTC().Format("2006-01-02 15:04 UTC")))
+	}
+	if len(parts) > 0 {
+		b.WriteString(": " + strings.Join(parts, ", "))
+	}
+	if d.Resolved > 0 {
+		fmt.Fprintf(&b, "; %d resolved", d.Resolved)
+	}
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// reasonWords are triage's reasons as the person reading a message would say them.
+var reasonWords = map[string]string{
+	"in-use":        "VMs or scale sets still use it",
+	"newest":        "no newer version replaced it",
+	"last-version":  "its image definition has no version left",
+	"unknown-usage": "purgewatch could not check what uses it",
+}
+
+// why is a version's reasons in words, "; " between them.
+func why(reasons []string) string {
+	out := make([]string, len(reasons))
+	for i, r := range reasons {
+		if out[i] = reasonWords[r]; out[i] == "" {
+			out[i] = r
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // eventData is what an event's template sees.

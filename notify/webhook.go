@@ -76,6 +76,9 @@ func webhookEvent(e Event, m Message) WebhookEvent {
 	w := WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
 		Workloads: e.Workloads, Scan: e.Scan}
 	if e.Scan == nil {
+		if e.Judged {
+			e.Version.Triage = append([]string{}, e.Reasons...)
+		}
 		v := scanner.NewDocumentVersion(e.Version, m.Now)
 		w.Version = &v
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/state"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -67,10 +68,12 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 	}
 	now := time.Now()
 	var users map[string][]scanner.Workload
+	var facts triage.Facts
 	if cfg.Audit.Enabled { // as the daemon does: the audit says which workloads still use a version
 		report, _ := audit.Run(ctx, sc, snap, cfg.Audit.MinRetentionDays, now)
-		users = report.References
+		users, facts = report.References, report.Facts
 	}
+	triage.Mark(snap, facts, cfg.Notify.Expected.Rules)
 	var told notify.Ledger // nil: as if nothing had been sent yet
 	file, err := state.OpenReadOnly(cfg.Notify.StateFile)
 	switch {

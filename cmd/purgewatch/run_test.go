@@ -337,12 +337,14 @@ func TestANewProcessOnTheSameStateFileSendsNothingTwice(t *testing.T) {
 
 	first := startDaemon(t, "--config", cfg)
 	first.waitReady(t)
-	testtool.Eventually(t, 20*time.Second, "the first process's eight announcements", func() bool {
-		return strings.Count(first.stdout.String(), "\n") >= 8
+	testtool.Eventually(t, 20*time.Second, "the first process's three announcements", func() bool {
+		return strings.Count(first.stdout.String(), "\n") >= 3
 	}, first.stdout.String)
 	out := first.stdout.String()
-	if e, u := strings.Count(out, `"type":"expiring"`), strings.Count(out, `"type":"unusable"`); e != 7 || u != 2 {
-		t.Errorf("first process: %d expiring and %d unusable events, want the demo's 7 (one a consumption end) and 2:\n%s", e, u, out)
+	// The demo's three versions that are not routine (two in use, one its definition's last) are
+	// announced deleted; the seven pruned ones are not (notify.routine: digest).
+	if d, e := strings.Count(out, `"type":"deleted"`), strings.Count(out, `"type":"expiring"`); d != 3 || e != 0 {
+		t.Errorf("first process: %d deleted and %d expiring events, want the demo's 3 and none:\n%s", d, e, out)
 	}
 	first.stop(t)
 
@@ -381,7 +383,8 @@ func TestTheWholeLoop(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	id := "/subscriptions/" + armsim.DemoProduction + "/resourceGroups/rg-images-prod/providers/Microsoft.Compute/galleries/prodimages/images/windows-2022-iis/versions/2024.11.1"
+	// The version a VM still uses: announced deleted at once.
+	id := "/subscriptions/" + armsim.DemoProduction + "/resourceGroups/rg-images-prod/providers/Microsoft.Compute/galleries/prodimages/images/ubuntu-22.04-base/versions/1.2.0"
 	d := startDaemon(t, "--config", cfg)
 	waitFor := func(what string, cond func(string) bool) {
 		t.Helper()
@@ -397,7 +400,7 @@ func TestTheWholeLoop(t *testing.T) {
 			return false
 		}
 	}
-	waitFor("warning", announced("expiring", `"threshold":"72h"`))
+	waitFor("warning", announced("deleted", `"reasons":["in-use"]`))
 
 	code, out, stderr := runCmd(t, "recover", id, "--config", cfg, "--yes")
 	if code != exitOK || !strings.Contains(out, "recovered") {
@@ -493,7 +496,7 @@ func TestAnIncrementalDaemonAnnouncesAVersionDeletedBetweenScans(t *testing.T) {
 	}
 
 	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/subscriptions/"+sub+
-		"/resourceGroups/rg/providers/Microsoft.Compute/galleries/prod/images/img042/versions/1.0.0?api-version=2025-03-03", nil)
+		"/resourceGroups/rg/providers/Microsoft.Compute/galleries/prod/images/img042/versions/2.0.0?api-version=2025-03-03", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("DELETE: %v %v", resp, err)
@@ -502,6 +505,10 @@ func TestAnIncrementalDaemonAnnouncesAVersionDeletedBetweenScans(t *testing.T) {
 	testtool.Eventually(t, 20*time.Second, "the deleted version announced", func() bool {
 		return strings.Contains(d.stdout.String(), `img042`)
 	}, d.logs.String)
+	// Its definition's newest: not routine, so announced as deleted (not left to the digest).
+	if out := d.stdout.String(); !strings.Contains(out, `"type":"deleted"`) || !strings.Contains(out, `"reasons":["newest"]`) {
+		t.Errorf("the deletion was not announced as one that looks wrong:\n%s", out)
+	}
 	if !strings.Contains(d.logs.String(), `"binsCarried":199`) {
 		t.Errorf("the scan that found it was not incremental:\n%s", grep(d.logs.String(), `{"level":"info"`))
 	}

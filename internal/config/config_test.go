@@ -120,6 +120,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"a list for a section", "azure:\n  - auth\n", []string{"c.yaml:2: azure: a list is not a mapping (key: value lines)"}},
 		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},
 		{"a schedule that never fires", "scan:\n  schedule: \"0 0 30 2 *\"\n", []string{`c.yaml:2: scan.schedule: "0 0 30 2 *" never fires`}},
+		{"a digest on an interval", "notify:\n  digestSchedule: \"@every 24h\"\n", []string{`c.yaml:2: notify.digestSchedule: "@every 24h" is an interval, not times of day`}},
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
 		{"keep too short", "notify:\n  keep: 10m\n", []string{"c.yaml:2: notify.keep: must be at least 1h (default 720h: 30 days)"}},
 		{"management groups need resourcegraph", "azure:\n  managementGroups: [platform]\n", []string{"c.yaml:2: azure.managementGroups: needs discovery: resourcegraph"}},

@@ -179,7 +179,7 @@ func (v *validator) notify(n *Notify) {
 	default:
 		v.failf("notify.routine", "%q is not one of warn, digest, quiet", n.Routine)
 	}
-	if _, err := ParseSchedule(n.DigestSchedule); err != nil {
+	if _, err := ParseDigestSchedule(n.DigestSchedule); err != nil {
 		v.failf("notify.digestSchedule", "%v", err)
 	}
 	for i, e := range n.Expected.Rules {
@@ -273,6 +273,20 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	// would sit ready with nothing to report. cron looks five years ahead and gives up.
 	if s.Next(time.Now()).IsZero() {
 		return nil, fmt.Errorf("%q never fires (a day that does not exist?): no scan would ever run", spec)
+	}
+	return s, nil
+}
+
+// ParseDigestSchedule parses notify.digestSchedule: a cron expression of wall-clock times, in
+// UTC. @every is refused: its times follow whenever it is asked, so no two scans would agree on
+// which digest is due, and each would send one.
+func ParseDigestSchedule(spec string) (cron.Schedule, error) {
+	s, err := ParseSchedule(spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.(cron.ConstantDelaySchedule); ok {
+		return nil, fmt.Errorf("%q is an interval, not times of day: write the times as cron does (0 9 * * *)", spec)
 	}
 	return s, nil
 }

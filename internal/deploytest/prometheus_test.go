@@ -116,6 +116,7 @@ scrape_configs:
 		Versions []struct {
 			Version           string `json:"version"`
 			SecondsUntilPurge int64  `json:"secondsUntilPurge"`
+			Routine           *bool  `json:"routine"`
 		} `json:"versions"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&doc)
@@ -123,26 +124,40 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []string
+	// Routine versions (superseded, unused) page no one: the deadline rules stand down for them,
+	// and every version that is not routine fires PurgewatchVersionDeleted.
+	var want, deleted []string
 	for _, v := range doc.Versions {
-		if v.SecondsUntilPurge < 24*3600 {
+		if v.Routine == nil {
+			t.Fatalf("version %s was not judged", v.Version)
+		}
+		if !*v.Routine {
+			deleted = append(deleted, v.Version)
+		}
+		if v.SecondsUntilPurge < 24*3600 && !*v.Routine {
 			want = append(want, v.Version)
 		}
 	}
 	slices.Sort(want)
-	if len(want) < 3 {
-		t.Fatalf("the demo has %d versions within a day; it should show several", len(want))
+	slices.Sort(deleted)
+	if len(want) < 2 || len(deleted) == len(doc.Versions) {
+		t.Fatalf("the demo has %d versions not routine within a day, %d not routine of %d; it should show both kinds", len(want), len(deleted), len(doc.Versions))
 	}
-	var got []string
-	eventually(t, "PurgewatchVersionPurgeImminent to fire", func() bool {
-		r := promQuery(t, base, `ALERTS{alertname="PurgewatchVersionPurgeImminent", alertstate="firing", severity="critical"}`)
-		got = got[:0]
-		for _, s := range r.Data.Result {
-			got = append(got, s.Metric["version"])
-		}
-		slices.Sort(got)
-		return slices.Equal(got, want)
-	})
+	firing := func(alert string, want []string) {
+		t.Helper()
+		var got []string
+		eventually(t, alert+" to fire for "+strings.Join(want, ", "), func() bool {
+			r := promQuery(t, base, `ALERTS{alertname="`+alert+`", alertstate="firing"}`)
+			got = got[:0]
+			for _, s := range r.Data.Result {
+				got = append(got, s.Metric["version"])
+			}
+			slices.Sort(got)
+			return slices.Equal(got, want)
+		})
+	}
+	firing("PurgewatchVersionPurgeImminent", want)
+	firing("PurgewatchVersionDeleted", deleted)
 	r := promQuery(t, base, `ALERTS{alertname="PurgewatchGallerySoftDeleteOff", alertstate="firing"}`)
 	if len(r.Data.Result) != 1 || r.Data.Result[0].Metric["gallery"] != "legacyimages" {
 		t.Errorf("soft-delete-off alerts = %+v", r.Data.Result)
