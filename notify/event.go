@@ -65,6 +65,9 @@ type Event struct {
 	// Scan is set on scan-failing events and their scan-recovered resolutions, which are about
 	// purgewatch's sight of the estate, not one version (Version is then empty).
 	Scan *ScanFailure `json:"scan,omitempty"`
+	// Digest is set on the routine digest (digest.go), which is about many versions (Version is
+	// then empty).
+	Digest *Digest `json:"digest,omitempty"`
 }
 
 // At is when the event's deadline falls: the consumption end for an expiring event about it,

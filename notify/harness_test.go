@@ -126,7 +126,7 @@ func (h *harness) open() {
 	}
 	h.file = file
 	h.set = Settings{Thresholds: thresholds, Retry: config.Retry{Initial: 30 * time.Second, Max: time.Hour},
-		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, BlindAfter: time.Hour, ExternalURL: externalURL}
+		ARMEndpoint: "https://management.azure.com", Routes: h.set.Routes, Routine: h.set.Routine, Digest: h.set.Digest, BlindAfter: time.Hour, ExternalURL: externalURL}
 	for _, c := range h.cfgs {
 		if c.Timeout == 0 {
 			c.Timeout = 5 * time.Second
@@ -170,6 +170,12 @@ func process(n *Notifier, snap *scanner.Snapshot, live map[string]bool) error {
 	}
 	p, err := n.planVersions(context.Background(), s, snap, nil)
 	if err != nil {
+		return err
+	}
+	if err := n.commit(s, p); err != nil {
+		return err
+	}
+	if p, err = planDigest(n.state, s, snap, n.clock.Now()); err != nil {
 		return err
 	}
 	return n.commit(s, p)

@@ -54,6 +54,9 @@ func subject(e Event) string {
 	if e.Scan != nil {
 		return blindKey(e.Scan.Since)
 	}
+	if e.Digest != nil {
+		return "digest@" + e.Digest.Until.UTC().Format(time.RFC3339)
+	}
 	return versionKey(e.Version)
 }
 
@@ -68,6 +71,7 @@ func records(events []Event) ([]state.Event, error) {
 			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		switch {
+		case e.Digest != nil: // about many versions, it opens and closes nothing
 		case e.Scan != nil && e.Kind == KindScanFailing:
 			r.Change = state.OpensEpisode
 		case e.Scan != nil:

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/robfig/cron/v3"
+
 	"cmp"
 	"slices"
 	"strings"
@@ -20,9 +22,9 @@ type Settings struct {
 	Thresholds []time.Duration // loosest first
 	// Routine is what routine versions are announced with (config.Routine*): warn, digest or quiet.
 	Routine string
-	// DigestSchedule is when a channel's routine digest goes out (notify.digestSchedule).
-	DigestSchedule string
-	Retry          config.Retry
+	// Digest is when a channel's routine digest goes out (notify.digestSchedule); nil, never.
+	Digest cron.Schedule
+	Retry  config.Retry
 	// ARMEndpoint goes into the recovery requests messages show.
 	ARMEndpoint string
 	// ExternalURL is the status page's public address, linked from messages (server.externalURL).

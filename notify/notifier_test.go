@@ -15,7 +15,11 @@ import (
 func kinds(events []WebhookEvent) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
-		out[i] = fmt.Sprintf("%s/%s%s%s", e.Version.Version.Version, e.Type, e.Threshold, e.Reason)
+		name := "" // a digest or a blind episode is about no one version
+		if e.Version != nil {
+			name = e.Version.Version.Version
+		}
+		out[i] = fmt.Sprintf("%s/%s%s%s", name, e.Type, e.Threshold, e.Reason)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -14,9 +15,16 @@ import (
 func SettingsFor(cfg *config.Config, stdout io.Writer) (Settings, error) {
 	deps := Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
 	s := Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
-		Routine: cfg.Notify.Routine, DigestSchedule: cfg.Notify.DigestSchedule,
+		Routine:     cfg.Notify.Routine,
 		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep,
 		ExternalURL: cfg.Server.ExternalURL}
+	if cfg.Notify.Routine == config.RoutineDigest {
+		sched, err := config.ParseDigestSchedule(cfg.Notify.DigestSchedule)
+		if err != nil {
+			return s, fmt.Errorf("notify.digestSchedule: %w", err)
+		}
+		s.Digest = sched
+	}
 	for _, c := range cfg.Notify.Channels {
 		ch, err := NewChannel(c, deps)
 		if err != nil {

@@ -47,6 +47,12 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 			err = n.commit(s, p)
 		}
 		errs = append(errs, err)
+		if p, err = planDigest(n.state, s, snap, n.clock.Now()); err == nil {
+			err = n.commit(s, p)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("queuing the routine digest: %w", err))
+		}
 	}
 	p, err := planCoverage(n.state, s, cov, n.clock.Now())
 	if err == nil {
@@ -417,7 +423,7 @@ func (n *Notifier) wake(s Settings, p plan) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, ch := range s.Channels {
-		if !resendsActive(ch) {
+		if !resendsActive(ch) || p.source == "" { // a plan with no active alerts of its own (the digest)
 			continue
 		}
 		l, active := n.laneLocked(ch.Name()), p.active[ch.Name()]

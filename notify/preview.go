@@ -29,6 +29,11 @@ func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s S
 	if err != nil {
 		return nil, err
 	}
+	digest, err := planDigest(l, s, snap, now)
+	if err != nil {
+		return nil, err
+	}
+	p.batches = append(p.batches, digest.batches...)
 	var out []Preview
 	for _, q := range p.batches {
 		var ch Channel

@@ -30,6 +30,8 @@ var funcs = map[string]any{
 		return cmd
 	},
 	"headline": headline,
+	"grouped":  grouped,
+	"more":     func(c DigestCount) int { return c.Count - len(c.Versions) },
 	"why":      why,
 	"esc":      func(s string) string { return s },
 	"code":     func(s string) string { return s },
@@ -129,8 +131,9 @@ type messageData struct {
 	// Next is the first whose deadline is still ahead.
 	Soonest, Next *Event
 	// Scan is a scan-failing event or its scan-recovered resolution: such a message is about
-	// purgewatch's sight of the estate and carries nothing else.
-	Scan *Event
+	// purgewatch's sight of the estate and carries nothing else. Digest is the routine digest,
+	// alone in its message too.
+	Scan, Digest *Event
 	// Summary is the subject without its tag, the first line of an e-mail's body; Page the status
 	// page's address, "" when --web.external-url is not set. Set by the channels that use them.
 	Summary, Page string
@@ -143,6 +146,10 @@ func newMessageData(m Message) messageData {
 		e := &m.Events[i]
 		if e.Scan != nil {
 			d.Scan = e
+			continue
+		}
+		if e.Digest != nil {
+			d.Digest = e
 			continue
 		}
 		switch e.Kind {
@@ -178,6 +185,11 @@ func newMessageData(m Message) messageData {
 // title, the e-mail's subject): how many versions, of which how many are not routine, unusable
 // or overdue, and the next deadline.
 func headline(d messageData) string {
+	if d.Digest != nil {
+		g := d.Digest.Digest
+		return fmt.Sprintf("Routine pruning: %d image version%s soft-deleted since %s, %d purged before %s; nothing to do",
+			g.Pruned.Count, plural(g.Pruned.Count), g.Since.UTC().Format("Jan 2 15:04"), g.Purging.Count, g.Next.UTC().Format("Jan 2 15:04 UTC"))
+	}
 	if d.Soonest == nil {
 		return fmt.Sprintf("%d soft-deleted image version%s left the recycle bin", d.Resolved, plural(d.Resolved))
 	}
@@ -236,6 +248,29 @@ func why(reasons []string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// group is a digest's versions of one image definition: "gallery/image" and its versions.
+type group struct {
+	Name     string
+	Versions []string
+}
+
+// grouped lists versions by image definition, in the order they come: a pipeline prunes several
+// of one definition at a time, and they read best on one line.
+func grouped(vs []scanner.Version) []group {
+	var out []group
+	at := map[string]int{}
+	for _, v := range vs {
+		name := v.Gallery + "/" + v.Image
+		i, ok := at[name]
+		if !ok {
+			i, at[name] = len(out), len(out)
+			out = append(out, group{Name: name})
+		}
+		out[i].Versions = append(out[i].Versions, v.Version)
+	}
+	return out
 }
 
 // eventData is what an event's template sees.

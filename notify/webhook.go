@@ -38,10 +38,39 @@ type WebhookEvent struct {
 	Threshold string           `json:"threshold,omitempty"`
 	Deadline  scanner.Deadline `json:"deadline,omitempty"`
 	Reason    Reason           `json:"reason,omitempty"`
-	// Version is absent from scan-failing events and their scan-recovered resolutions.
+	// Version is absent from scan-failing events, their scan-recovered resolutions and digests.
 	Version   *scanner.DocumentVersion `json:"version,omitempty"`
 	Workloads []string                 `json:"workloads,omitempty"`
 	Scan      *ScanFailure             `json:"scan,omitempty"`
+	Digest    *WebhookDigest           `json:"digest,omitempty"`
+}
+
+// WebhookDigest is a routine digest (type digest): its window, and the versions of each list as
+// `scan -o json` writes them (the first few; count is whole).
+type WebhookDigest struct {
+	Since   time.Time         `json:"since"`
+	Until   time.Time         `json:"until"`
+	Next    time.Time         `json:"next"`
+	Pruned  WebhookDigestList `json:"pruned"`
+	Purging WebhookDigestList `json:"purging"`
+}
+
+// WebhookDigestList is one list of a digest.
+type WebhookDigestList struct {
+	Count    int                       `json:"count"`
+	Versions []scanner.DocumentVersion `json:"versions"`
+}
+
+func webhookDigest(d *Digest, now time.Time) *WebhookDigest {
+	list := func(c DigestCount) WebhookDigestList {
+		l := WebhookDigestList{Count: c.Count, Versions: make([]scanner.DocumentVersion, len(c.Versions))}
+		for i, v := range c.Versions {
+			v.Triage = []string{} // every one routine (the outbox does not keep the verdict)
+			l.Versions[i] = scanner.NewDocumentVersion(v, now)
+		}
+		return l
+	}
+	return &WebhookDigest{Since: d.Since.UTC(), Until: d.Until.UTC(), Next: d.Next.UTC(), Pruned: list(d.Pruned), Purging: list(d.Purging)}
 }
 
 func (w *webhook) Render(m Message) (Rendered, error) {
@@ -75,7 +104,10 @@ func (w *webhook) Send(ctx context.Context, m Message) error {
 func webhookEvent(e Event, m Message) WebhookEvent {
 	w := WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
 		Workloads: e.Workloads, Scan: e.Scan}
-	if e.Scan == nil {
+	switch {
+	case e.Digest != nil:
+		w.Digest = webhookDigest(e.Digest, m.Now)
+	case e.Scan == nil:
 		if e.Judged {
 			e.Version.Triage = append([]string{}, e.Reasons...)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/notify"
@@ -91,7 +92,7 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		return exitFailed
 	}
 	for _, p := range previews {
-		fmt.Fprintf(stdout, "==> %s (%s): %d events, %s", p.Channel.Name(), p.Channel.Type(), p.Events, p.ContentType)
+		fmt.Fprintf(stdout, "==> %s (%s): %s, %s", p.Channel.Name(), p.Channel.Type(), humantime.Count(p.Events, "event"), p.ContentType)
 		if p.Subject != "" {
 			fmt.Fprintf(stdout, ", subject %q", p.Subject)
 		}

@@ -1,8 +1,10 @@
-// Package humantime writes durations the way a person on call reads them: "3h 12m", "overdue 20m".
+// Package humantime writes durations and counts the way a person on call reads them: "3h 12m",
+// "overdue 20m", "1 event".
 package humantime
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -28,4 +30,12 @@ func Short(d time.Duration) string {
 		return fmt.Sprintf("%dm", mins)
 	}
 	return fmt.Sprintf("%ds", secs)
+}
+
+// Count writes n of a noun as people do: "1 event", "3 events".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
