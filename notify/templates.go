@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/recovery"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -32,7 +33,7 @@ var funcs = map[string]any{
 	"headline": headline,
 	"grouped":  grouped,
 	"more":     func(c DigestCount) int { return c.Count - len(c.Versions) },
-	"why":      why,
+	"why":      triage.Explain,
 	"esc":      func(s string) string { return s },
 	"code":     func(s string) string { return s },
 	"colour":   colour,
@@ -229,25 +230,6 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// reasonWords are triage's reasons as the person reading a message would say them.
-var reasonWords = map[string]string{
-	"in-use":        "VMs or scale sets still use it",
-	"newest":        "no newer version replaced it",
-	"last-version":  "its image definition has no version left",
-	"unknown-usage": "purgewatch could not check what uses it",
-}
-
-// why is a version's reasons in words, "; " between them.
-func why(reasons []string) string {
-	out := make([]string, len(reasons))
-	for i, r := range reasons {
-		if out[i] = reasonWords[r]; out[i] == "" {
-			out[i] = r
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 // group is a digest's versions of one image definition: "gallery/image" and its versions.

@@ -32,6 +32,26 @@ const (
 // Reasons lists every Reason, in the order a verdict gives them.
 var Reasons = []Reason{InUse, LastVersion, Newest, UnknownUsage}
 
+// words are the reasons as the person reading a message or the page would say them.
+var words = map[Reason]string{
+	InUse:        "VMs or scale sets still use it",
+	Newest:       "no newer version replaced it",
+	LastVersion:  "its image definition has no version left",
+	UnknownUsage: "purgewatch could not check what uses it",
+}
+
+// Explain is reasons in words, "; " between them; a reason outside the vocabulary (from an older
+// state file) as it is written.
+func Explain(reasons []string) string {
+	out := make([]string, len(reasons))
+	for i, r := range reasons {
+		if out[i] = words[Reason(r)]; out[i] == "" {
+			out[i] = r
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // Verdict is what triage decides of one version: the set of reasons it is not routine, one bit
 // each in the order of Reasons. Zero is routine. A byte a version: the daemon keeps one for every
 // version of the estate.

@@ -69,3 +69,16 @@ func TestAnExpectedRuleNeverMakesAVersionInUseRoutine(t *testing.T) {
 		t.Errorf("a version whose use is unknown under a matching rule: %v, want unknown-usage", got.Reasons())
 	}
 }
+
+// TestEveryReasonHasWords: a message or the page never shows a bare code for a reason triage
+// gives.
+func TestEveryReasonHasWords(t *testing.T) {
+	for _, r := range Reasons {
+		if got := Explain([]string{string(r)}); got == string(r) || got == "" {
+			t.Errorf("%s has no words: %q", r, got)
+		}
+	}
+	if got := Explain([]string{"in-use", "from-the-future"}); got != "VMs or scale sets still use it; from-the-future" {
+		t.Errorf("Explain = %q", got)
+	}
+}

@@ -15,9 +15,10 @@ import (
 
 // filter is what the page and the API are asked to show, from query parameters: subscription,
 // gallery (names, case-insensitively), deadline (the next one: consumptionEnd or purge), state
-// (usable, unusable or overdue) and urgency (overdue, critical, unusable, warning, ok).
+// (usable, unusable or overdue), urgency (overdue, critical, unusable, warning, ok) and routine
+// (true or false: triage's verdict; a version not judged matches neither).
 type filter struct {
-	Subscription, Gallery, Deadline, State, Urgency string
+	Subscription, Gallery, Deadline, State, Urgency, Routine string
 }
 
 var (
@@ -25,17 +26,18 @@ var (
 	states    = []string{scanner.PhaseUsable, scanner.PhaseUnusable, scanner.PhaseOverdue}
 	urgencies = []string{string(scanner.UrgencyOverdue), string(scanner.UrgencyCritical), string(scanner.UrgencyUnusable),
 		string(scanner.UrgencyWarning), string(scanner.UrgencyOK)}
+	verdicts = []string{"false", "true"}
 )
 
 // parseFilter reads the filter of a request; a value outside an enumeration is an error that
 // names the parameter and what it takes.
 func parseFilter(q url.Values) (filter, error) {
 	f := filter{Subscription: q.Get("subscription"), Gallery: q.Get("gallery"), Deadline: q.Get("deadline"),
-		State: q.Get("state"), Urgency: q.Get("urgency")}
+		State: q.Get("state"), Urgency: q.Get("urgency"), Routine: q.Get("routine")}
 	for _, c := range []struct {
 		name, value string
 		allowed     []string
-	}{{"deadline", f.Deadline, deadlines}, {"state", f.State, states}, {"urgency", f.Urgency, urgencies}} {
+	}{{"deadline", f.Deadline, deadlines}, {"state", f.State, states}, {"urgency", f.Urgency, urgencies}, {"routine", f.Routine, verdicts}} {
 		if c.value != "" && !slices.Contains(c.allowed, c.value) {
 			return f, fmt.Errorf("%s=%q: takes one of %s", c.name, c.value, strings.Join(c.allowed, ", "))
 		}
@@ -46,7 +48,8 @@ func parseFilter(q url.Values) (filter, error) {
 func (f filter) match(v *scanner.Version, now time.Time, thresholds []time.Duration, usedBy []scanner.Workload) bool {
 	if f.Subscription != "" && !strings.EqualFold(f.Subscription, v.SubscriptionID) ||
 		f.Gallery != "" && !strings.EqualFold(f.Gallery, v.Gallery) ||
-		f.State != "" && f.State != v.Phase(now) {
+		f.State != "" && f.State != v.Phase(now) ||
+		f.Routine != "" && (v.Triage == nil || strconv.FormatBool(v.Routine()) != f.Routine) {
 		return false
 	}
 	if f.Deadline != "" {
@@ -60,7 +63,7 @@ func (f filter) match(v *scanner.Version, now time.Time, thresholds []time.Durat
 // query is the filter as query parameters, for links to other pages of the same selection.
 func (f filter) query() url.Values {
 	q := url.Values{}
-	for k, v := range map[string]string{"subscription": f.Subscription, "gallery": f.Gallery, "deadline": f.Deadline, "state": f.State, "urgency": f.Urgency} {
+	for k, v := range map[string]string{"subscription": f.Subscription, "gallery": f.Gallery, "deadline": f.Deadline, "state": f.State, "urgency": f.Urgency, "routine": f.Routine} {
 		if v != "" {
 			q.Set(k, v)
 		}

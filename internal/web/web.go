@@ -19,6 +19,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/notify"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -212,6 +213,8 @@ type versionRow struct {
 	// Recoverable: its purge time has not come yet.
 	Recoverable bool
 	UsedBy      []scanner.Workload
+	// Verdict is triage's, in words: "routine", or why not; "" when it was not judged.
+	Verdict string
 }
 
 func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection) statusPage {
@@ -277,6 +280,13 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 		r.Deadline, r.Detail = "purge", "still listed by the service"
 	case !now.Before(v.ConsumptionEndsAt):
 		r.Detail = "unusable since " + utc(v.ConsumptionEndsAt)
+	}
+	switch {
+	case v.Triage == nil:
+	case v.Routine():
+		r.Verdict = "routine"
+	default:
+		r.Verdict = triage.Explain(v.Triage)
 	}
 	if cmd, ok := recovery.RecoverCommand(endpoint, v.ID()); ok {
 		r.Restore = "purgewatch recover " + recovery.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd

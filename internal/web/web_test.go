@@ -295,3 +295,36 @@ func TestThePageOpensWithTheNextDeadline(t *testing.T) {
 		t.Error("the summary comes after the versions")
 	}
 }
+
+// TestThePageSaysWhichDeletionsLookWrong: each row says routine or why not, a version not judged
+// says so, and the routine filter keeps one kind on the page and in the API.
+func TestThePageSaysWhichDeletionsLookWrong(t *testing.T) {
+	mk := func(name string, triage []string) scanner.Version {
+		return scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+			Version: name, ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour), Triage: triage}
+	}
+	st := &status.State{Ready: true, History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}, Snapshot: &scanner.Snapshot{ScannedAt: now, Versions: []scanner.Version{
+		mk("1.0.0", []string{}), mk("2.0.0", []string{"in-use", "newest"}), mk("3.0.0", nil)}}}
+	srv := serve(t, st)
+	_, body := get(t, srv.URL+"/")
+	for _, want := range []string{"<th>Routine?</th>", `<span class="muted">routine</span>`,
+		"<strong>no</strong>: VMs or scale sets still use it; no newer version replaced it", "not judged"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	_, body = get(t, srv.URL+"/?routine=false")
+	if !strings.Contains(body, "<strong>2.0.0</strong>") || strings.Contains(body, "<strong>1.0.0</strong>") || strings.Contains(body, "<strong>3.0.0</strong>") {
+		t.Errorf("routine=false shows more than the version that looks wrong")
+	}
+	if !strings.Contains(body, `<option value="false" selected>`) {
+		t.Errorf("the filter does not show what it selected")
+	}
+	_, body = get(t, srv.URL+"/api/v1/versions?routine=true")
+	if !strings.Contains(body, `"total": 1`) || !strings.Contains(body, `"version": "1.0.0"`) {
+		t.Errorf("routine=true in the API: %s", body)
+	}
+	if code, body := get(t, srv.URL+"/api/v1/versions?routine=maybe"); code != http.StatusBadRequest || !strings.Contains(body, `routine=\"maybe\": takes one of false, true`) {
+		t.Errorf("routine=maybe: %d %s", code, body)
+	}
+}
