@@ -1,11 +1,7 @@
 package notify
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"mime/quotedprintable"
 	"slices"
 	"strings"
 	"testing"
@@ -130,27 +126,7 @@ func TestEveryChannelReadsTheDigestAtAGlance(t *testing.T) {
 		config.ChannelTeams: {headline, "**Soft-deleted since 2026-11-26 09:00 UTC: 25**", "prodimages/img: 1.0.0, 1.0.1", "and 5 more"},
 		config.ChannelEmail: {"[purgewatch] " + headline, "Soft-deleted since 2026-11-26 09:00 UTC: 25", "  prodimages/img: 1.0.0, 1.0.1", "and 5 more"},
 	} {
-		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x", From: "a@example.com",
-			To: []string{"b@example.com"}, SMTP: config.SMTP{Host: "smtp.example.com", Port: 25}}, Deps{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rendered, err := ch.Render(Message{Events: e, Now: t0, ARMEndpoint: "https://management.azure.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := rendered.Subject + "\n" + string(rendered.Body)
-		if typ == config.ChannelEmail {
-			plain, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(rendered.Body)))
-			text = rendered.Subject + "\n" + string(plain)
-		} else {
-			var decoded any
-			if err := json.Unmarshal(rendered.Body, &decoded); err != nil {
-				t.Fatalf("%s: %v", typ, err)
-			}
-			data, _ := json.Marshal(decoded)
-			text = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\n`, "\n").Replace(string(data))
-		}
+		text := readAs(t, typ, e)
 		for _, w := range want {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s lacks %q:\n%s", typ, w, text)

@@ -139,25 +139,7 @@ func TestEveryChannelSaysWhyADeletionLooksWrong(t *testing.T) {
 		config.ChannelEmail: {"[purgewatch] 1 soft-deleted image version needs attention: 1 not routine, first unusable in 2h 0m",
 			"DELETED, AND NOT ROUTINE: prodimages/img/1.2.0: VMs or scale sets still use it; no newer version replaced it", "still used by: scale set api"},
 	} {
-		ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x", From: "a@example.com",
-			To: []string{"b@example.com"}, SMTP: config.SMTP{Host: "smtp.example.com", Port: 25}}, Deps{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := ch.Render(Message{Events: e, Now: t0, ARMEndpoint: "https://management.azure.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := r.Subject + "\n" + string(r.Body)
-		if typ == config.ChannelEmail {
-			plain, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(r.Body)))
-			text = r.Subject + "\n" + string(plain)
-		} else {
-			var decoded any // JSON escapes & < >; read the text as the chat does
-			_ = json.Unmarshal(r.Body, &decoded)
-			data, _ := json.Marshal(decoded)
-			text = r.Subject + "\n" + strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(data))
-		}
+		text := readAs(t, typ, e)
 		for _, w := range want {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s lacks %q:\n%s", typ, w, text)
@@ -167,4 +149,29 @@ func TestEveryChannelSaysWhyADeletionLooksWrong(t *testing.T) {
 			t.Errorf("%s names the version %d times:\n%s", typ, n, text)
 		}
 	}
+}
+
+// readAs renders events as a channel of type typ would send them, and returns the text a person
+// reads: the subject or title, then the body (an e-mail's decoded, a chat's JSON unescaped).
+func readAs(t *testing.T, typ string, events []Event) string {
+	t.Helper()
+	ch, err := NewChannel(config.Channel{Name: typ, Type: typ, WebhookURL: "https://hooks.example/x", From: "a@example.com",
+		To: []string{"b@example.com"}, SMTP: config.SMTP{Host: "smtp.example.com", Port: 25}}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ch.Render(Message{Events: events, Now: t0, ARMEndpoint: "https://management.azure.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ == config.ChannelEmail {
+		plain, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(r.Body)))
+		return r.Subject + "\n" + string(plain)
+	}
+	var decoded any // JSON escapes & < > and newlines; read the text as the chat does
+	if err := json.Unmarshal(r.Body, &decoded); err != nil {
+		t.Fatalf("%s: %v", typ, err)
+	}
+	data, _ := json.Marshal(decoded)
+	return r.Subject + "\n" + strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\n`, "\n").Replace(string(data))
 }
