@@ -337,14 +337,15 @@ func TestANewProcessOnTheSameStateFileSendsNothingTwice(t *testing.T) {
 
 	first := startDaemon(t, "--config", cfg)
 	first.waitReady(t)
-	testtool.Eventually(t, 20*time.Second, "the first process's three announcements", func() bool {
-		return strings.Count(first.stdout.String(), "\n") >= 3
+	// The demo's three versions that are not routine (two in use, one its definition's last) are
+	// announced deleted; the seven pruned ones are not, but named in the day's digest
+	// (notify.routine: digest), a message of its own.
+	testtool.Eventually(t, 20*time.Second, "the first process's three deletions and its digest", func() bool {
+		return strings.Count(first.stdout.String(), "\n") >= 4
 	}, first.stdout.String)
 	out := first.stdout.String()
-	// The demo's three versions that are not routine (two in use, one its definition's last) are
-	// announced deleted; the seven pruned ones are not (notify.routine: digest).
-	if d, e := strings.Count(out, `"type":"deleted"`), strings.Count(out, `"type":"expiring"`); d != 3 || e != 0 {
-		t.Errorf("first process: %d deleted and %d expiring events, want the demo's 3 and none:\n%s", d, e, out)
+	if d, g, e := strings.Count(out, `"type":"deleted"`), strings.Count(out, `"type":"digest"`), strings.Count(out, `"type":"expiring"`); d != 3 || g != 1 || e != 0 {
+		t.Errorf("first process: %d deleted, %d digest and %d expiring events, want the demo's 3, 1 and none:\n%s", d, g, e, out)
 	}
 	first.stop(t)
 
