@@ -169,6 +169,10 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	default:
 		labels["deadline"] = string(e.Deadline)
 	}
+	if e.Test { // a receiver's routes can drop it, and whoever sees it knows
+		labels["test"] = "true"
+		ann["summary"] = "TEST from purgewatch notify test, about a made-up version, nothing to do: " + ann["summary"]
+	}
 	return postableAlert{
 		Labels:      labels,
 		Annotations: ann, StartsAt: starts.UTC(), EndsAt: ends.UTC(),

@@ -64,7 +64,7 @@ func TestSlackBlockKitAndTeamsAdaptiveCard(t *testing.T) {
 		t.Fatalf("blocks = %+v", slack.Blocks)
 	}
 	first := slack.Blocks[1].Text.Text
-	for _, want := range []string{"*expiring (6h)*", "`prodimages/img/1.2.0`", "purged in *2h 39m*", "az rest --method patch --url 'https://management.azure.com/subscriptions/"} {
+	for _, want := range []string{"*expiring (6h)*", "`prodimages/img/1.2.0`", "*purged in 2h 39m*", "az rest --method patch --url 'https://management.azure.com/subscriptions/"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("slack section lacks %q:\n%s", want, first)
 		}

@@ -58,7 +58,7 @@ func TestEmailDigestArrivesInMailpit(t *testing.T) {
 	var full struct{ Text, HTML string }
 	getJSON(t, testtool.URL(httpPort)+"/api/v1/message/"+m.ID, &full)
 	for _, want := range []string{"2 soft-deleted image versions need attention: first purged in 2h 39m (2026-11-27 14:39 UTC).\r\n",
-		"EXPIRING (6h): prodimages/img/1.2.0 is purged in 2h 39m", "EXPIRING (24h): prodimages/img/1.3.0", "az rest --method patch",
+		"EXPIRING (6h): prodimages/img/1.2.0: purged in 2h 39m", "EXPIRING (24h): prodimages/img/1.3.0", "az rest --method patch",
 		"Status page: " + externalURL} {
 		if !strings.Contains(full.Text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, full.Text)

@@ -68,6 +68,8 @@ type Event struct {
 	// Digest is set on the routine digest (digest.go), which is about many versions (Version is
 	// then empty).
 	Digest *Digest `json:"digest,omitempty"`
+	// Test marks `purgewatch notify test`'s sample, about a made-up version: every channel says so.
+	Test bool `json:"test,omitempty"`
 }
 
 // At is when the event's deadline falls: the consumption end for an expiring event about it,

@@ -62,5 +62,5 @@ func Sample(now time.Time) Event {
 		ConsumptionEndsAt: now.Add(24 * time.Hour), PurgeAt: now.Add(24 * time.Hour), PurgeAtSource: scanner.SourceComputed,
 	}
 	return Event{ID: "purgewatch-test-" + now.UTC().Format("20060102T150405"), Kind: KindExpiring, Threshold: 24 * time.Hour,
-		Version: v, Since: now, Severity: "critical"}
+		Version: v, Since: now, Severity: "critical", Test: true}
 }

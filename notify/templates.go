@@ -22,6 +22,7 @@ var builtin embed.FS
 
 var funcs = map[string]any{
 	"left":      func(now, t time.Time) string { return humantime.Left(t.Sub(now)) },
+	"purged":    purged,
 	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"threshold": FormatThreshold,
 	"add":       func(a, b int) int { return a + b },
@@ -124,7 +125,11 @@ func loadTemplates(channelType, override string) (*templates, error) {
 // messageData is what a message's templates see.
 type messageData struct {
 	Message
+	// Events are the message's as listed: each version once (listing.go).
+	Events                                []Event
 	Expiring, Unusable, Resolved, Deleted int
+	// Test: the message is `purgewatch notify test`'s sample, about a made-up version.
+	Test bool
 	// Versions counts the versions the open events are about (one may have two deadlines), and
 	// Overdue those past their purge time, still listed.
 	Versions, Overdue int
@@ -141,10 +146,11 @@ type messageData struct {
 }
 
 func newMessageData(m Message) messageData {
-	d := messageData{Message: m, Page: statusPage(m.ExternalURL, nil)}
+	d := messageData{Message: m, Events: listed(m.Events), Page: statusPage(m.ExternalURL, nil)}
 	open := map[string]bool{}
-	for i := range m.Events {
-		e := &m.Events[i]
+	for i := range d.Events {
+		e := &d.Events[i]
+		d.Test = d.Test || e.Test
 		if e.Scan != nil {
 			d.Scan = e
 			continue
@@ -186,6 +192,10 @@ func newMessageData(m Message) messageData {
 // title, the e-mail's subject): how many versions, of which how many are not routine, unusable
 // or overdue, and the next deadline.
 func headline(d messageData) string {
+	if d.Test {
+		d.Test = false
+		return "TEST from purgewatch notify test, about a made-up version, nothing to do: " + headline(d)
+	}
 	if d.Digest != nil {
 		g := d.Digest.Digest
 		return fmt.Sprintf("Routine pruning: %d image version%s soft-deleted since %s, %d purged before %s; nothing to do",
@@ -278,10 +288,11 @@ func (t *templates) renderHTML(name string, data any) (string, error) {
 	return b.String(), nil
 }
 
-// renderEvents renders the "event" template for each event of m.
+// renderEvents renders the "event" template for each event of m as listed.
 func (t *templates) renderEvents(m Message) ([]string, error) {
-	out := make([]string, len(m.Events))
-	for i, e := range m.Events {
+	events := listed(m.Events)
+	out := make([]string, len(events))
+	for i, e := range events {
 		s, err := t.render("event", eventData{Event: e, Now: m.Now, ARMEndpoint: m.ARMEndpoint})
 		if err != nil {
 			return nil, err

@@ -43,6 +43,8 @@ type WebhookEvent struct {
 	Workloads []string                 `json:"workloads,omitempty"`
 	Scan      *ScanFailure             `json:"scan,omitempty"`
 	Digest    *WebhookDigest           `json:"digest,omitempty"`
+	// Test marks `purgewatch notify test`'s sample, about a made-up version.
+	Test bool `json:"test,omitempty"`
 }
 
 // WebhookDigest is a routine digest (type digest): its window, and the versions of each list as
@@ -103,7 +105,7 @@ func (w *webhook) Send(ctx context.Context, m Message) error {
 
 func webhookEvent(e Event, m Message) WebhookEvent {
 	w := WebhookEvent{ID: e.ID, Type: e.Kind, Threshold: FormatThreshold(e.Threshold), Deadline: e.Deadline, Reason: e.Reason,
-		Workloads: e.Workloads, Scan: e.Scan}
+		Workloads: e.Workloads, Scan: e.Scan, Test: e.Test}
 	switch {
 	case e.Digest != nil:
 		w.Digest = webhookDigest(e.Digest, m.Now)
