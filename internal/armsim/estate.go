@@ -86,6 +86,9 @@ type SoftDeleted struct {
 	DeletedAtText string `yaml:"deletedAtText"`
 	// Location overrides the gallery's (a display name).
 	Location string `yaml:"location"`
+	// DeletedBy is who deleted it, as the Activity Log tells; nil: the log has no entry (older
+	// than it keeps, or never written).
+	DeletedBy *Caller `yaml:"deletedBy"`
 }
 
 // LoadEstate reads an estate from a YAML file.

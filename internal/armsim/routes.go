@@ -18,6 +18,7 @@ const (
 	kindScaleSets
 	kindOperation
 	kindGraph
+	kindActivityLog
 )
 
 // target is a parsed request path. scope is the ARM id a fault on it is matched against.
@@ -44,6 +45,10 @@ func route(path string) (target, bool) {
 		return target{}, false
 	}
 	rt := target{sub: segs[1], scope: "/subscriptions/" + segs[1]}
+	if strings.HasSuffix(strings.ToLower(strings.TrimSuffix(path, "/")), activityLogSuffix) && n == 7 {
+		rt.kind, rt.scope = kindActivityLog, rt.scope+"/providers/Microsoft.Insights"
+		return rt, true
+	}
 	if n == 5 && low[2] == "providers" && low[3] == "microsoft.compute" {
 		switch low[4] {
 		case "galleries":

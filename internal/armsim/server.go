@@ -78,6 +78,10 @@ type Options struct {
 	// means no limit. Resource Graph documents 15 per 5 s.
 	GraphQuota  int
 	GraphWindow time.Duration
+	// ActivityLogDelay is how long after a deletion the Activity Log lists it (minutes, in
+	// Azure); Caller is who the deletes this server receives are logged as (none when nil).
+	ActivityLogDelay time.Duration
+	Caller           *Caller
 }
 
 // Server is an http.Handler that answers like ARM for an Estate.
@@ -373,6 +377,8 @@ func (s *Server) get(rt target, r *http.Request) (any, int) {
 			}
 		}
 		return errorBody("ResourceNotFound", fmt.Sprintf("The Resource 'Microsoft.Compute/galleries/%s/images/%s/versions/%s' was not found.", gal.Name, img.Name, rt.version)), http.StatusNotFound
+	case kindActivityLog:
+		return s.activityLog(sub, r)
 	case kindSoftDeleted:
 		items := make([]*armcompute.GallerySoftDeletedResource, 0, len(img.SoftDeleted))
 		for i := range img.SoftDeleted {

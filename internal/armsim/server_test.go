@@ -253,3 +253,52 @@ func TestChurnMovesTheOldestVersionOfEachImageInTurn(t *testing.T) {
 		t.Errorf("bins after churning 3: %v, want %v", got, want)
 	}
 }
+
+// TestActivityLogShapedLikeTheSpec: the Activity Log's events carry only members the REST
+// specification's example has, $select keeps the ones named, and a query the service would refuse
+// (no start time, one past the 90 days it keeps, a term it does not allow) is refused.
+func TestActivityLogShapedLikeTheSpec(t *testing.T) {
+	e := estate()
+	e.Subscriptions[0].Galleries[0].Images[0].SoftDeleted[0].DeletedBy = &Caller{Name: "alice@contoso.com", ClientIP: "203.0.113.7"}
+	s := New(e, Options{Clock: clock.NewFake(t0.Add(time.Hour))})
+	path := "/subscriptions/" + sub + "/providers/Microsoft.Insights/eventtypes/management/values"
+	window := "eventTimestamp ge '" + t0.Add(-time.Hour).Format(time.RFC3339) + "' and eventTimestamp le '" + t0.Add(time.Hour).Format(time.RFC3339) + "'"
+	query := func(filter, sel string) (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		q := "?api-version=2015-04-01&%24filter=" + strings.ReplaceAll(filter, " ", "%20")
+		if sel != "" {
+			q += "&%24select=" + sel
+		}
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path+q, nil))
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body
+	}
+	var spec []string
+	keys("", fixture(t, "activitylog-2015-04-01.json")["value"].([]any)[0], &spec)
+	code, body := query(window+" and resourceProvider eq 'Microsoft.Compute'", "")
+	events, _ := body["value"].([]any)
+	if code != http.StatusOK || len(events) != 2 {
+		t.Fatalf("%d, %d events, want the delete's Started and Succeeded: %v", code, len(events), body)
+	}
+	var got []string
+	keys("", events[0], &got)
+	for _, k := range got {
+		if !slices.Contains(spec, k) && !strings.HasPrefix(k, "claims.") {
+			t.Errorf("member %s is not in the specification's example", k)
+		}
+	}
+	_, body = query(window, "caller,resourceId")
+	if first := body["value"].([]any)[0].(map[string]any); len(first) != 2 || first["caller"] != "alice@contoso.com" {
+		t.Errorf("$select=caller,resourceId gave %v", first)
+	}
+	if _, body = query(window+" and resourceProvider eq 'Microsoft.Storage'", ""); len(body["value"].([]any)) != 0 {
+		t.Errorf("another provider's events: %v", body["value"])
+	}
+	for _, bad := range []string{"resourceProvider eq 'Microsoft.Compute'", "eventTimestamp ge '" + t0.Add(-100*24*time.Hour).Format(time.RFC3339) + "'",
+		window + " and caller eq 'alice'"} {
+		if code, _ := query(bad, ""); code != http.StatusBadRequest {
+			t.Errorf("$filter=%s: %d, want 400", bad, code)
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (s *Server) write(rt target, r *http.Request) (any, int, http.Header) {
 		}
 		img.Versions = slices.Delete(img.Versions, live, live+1)
 		if gal.SoftDelete != nil && gal.SoftDelete.Enabled {
-			img.SoftDeleted = append(img.SoftDeleted, SoftDeleted{Version: rt.version, DeletedAt: s.opts.Clock.Now()})
+			img.SoftDeleted = append(img.SoftDeleted, SoftDeleted{Version: rt.version, DeletedAt: s.opts.Clock.Now(), DeletedBy: s.opts.Caller})
 		}
 		return nil, http.StatusOK, nil
 
