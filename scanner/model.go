@@ -63,6 +63,10 @@ type Version struct {
 	// (after the audit, before it publishes the snapshot: the one write to a snapshot after Scan),
 	// then the reasons it is not routine, empty when it is routine.
 	Triage []string `json:"-"`
+	// DeletedBy is who deleted it, from the Activity Log: set by internal/deleters as Triage is,
+	// nil while not known, and then DeletedByUnknown says why ("" until anyone asked).
+	DeletedBy        *Deletion `json:"deletedBy,omitempty"`
+	DeletedByUnknown string    `json:"deletedByUnknown,omitempty"`
 }
 
 // Routine reports whether the version was judged routine: superseded, unused, deleted as

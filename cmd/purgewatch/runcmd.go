@@ -27,6 +27,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/daemon"
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/logging"
 	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/internal/state"
@@ -121,6 +122,11 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 		return p, err
 	}
 	opts := daemon.Options{Scanner: scans, Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory}
+	var remember deleters.Store // the state file, when there is one: the Activity Log is asked once a version
+	if p.state != nil {
+		remember = p.state
+	}
+	opts.Deleters = deleters.New(scans, remember, log.Named("deleters"))
 	if p.state != nil {
 		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
 		np.Notifier, opts.Announcer = p.notifier, p.notifier

@@ -9,6 +9,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/azure"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -76,5 +77,6 @@ func scanOnce(ctx context.Context, cfg *config.Config) (*scanner.Scanner, *scann
 	if err != nil {
 		return nil, nil, fmt.Errorf("scan failed: %w", err)
 	}
+	deleters.New(s, nil, nil).Attribute(ctx, snap, time.Now()) // who deleted each, as the daemon tells
 	return s, snap, nil
 }

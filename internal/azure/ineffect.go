@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -38,13 +39,18 @@ func (s *InEffect) Prepare(_, next *config.Config) (func(), error) {
 	return func() { s.current.Store(c.Scanner) }, nil
 }
 
-// Scan, Inventory and LiveVersions are the scanner in effect's (daemon.Scanner, notify.Liveness).
+// Scan, Inventory, Deletions and LiveVersions are the scanner in effect's (daemon.Scanner,
+// deleters.Source, notify.Liveness).
 func (s *InEffect) Scan(ctx context.Context) (*scanner.Snapshot, error) {
 	return s.current.Load().Scan(ctx)
 }
 
 func (s *InEffect) Inventory(ctx context.Context, subscriptions []string, images []scanner.ImageDefinition) *scanner.Inventory {
 	return s.current.Load().Inventory(ctx, subscriptions, images)
+}
+
+func (s *InEffect) Deletions(ctx context.Context, since map[string]time.Time, until time.Time) (map[string][]scanner.Deletion, map[string]scanner.ScopeError) {
+	return s.current.Load().Deletions(ctx, since, until)
 }
 
 func (s *InEffect) LiveVersions(ctx context.Context, ids []string) map[string]bool {

@@ -39,6 +39,11 @@ type Announcer interface {
 	Announce(ctx context.Context, snap *scanner.Snapshot, users map[string][]scanner.Workload, cov scanner.Coverage) error
 }
 
+// Attributer sets who deleted each version of a snapshot; *deleters.Finder in production.
+type Attributer interface {
+	Attribute(ctx context.Context, snap *scanner.Snapshot, now time.Time)
+}
+
 // Options configures a Daemon.
 type Options struct {
 	// Scanner is the scanner of the configuration in effect: it follows a reload itself (as a
@@ -51,6 +56,9 @@ type Options struct {
 	Metrics   *metrics.Process
 	// History is how many past scans State keeps; 0 means 20.
 	History int
+	// Deleters, when set, tells who deleted each version (internal/deleters) before triage
+	// judges it.
+	Deleters Attributer
 	// Settle, when set, runs after each scan is published and announced: `run` hands the scan's
 	// garbage back to the operating system there.
 	Settle func()
@@ -165,7 +173,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 	defer d.scanning.Unlock()
 
 	d.mu.Lock()
-	s, timeout, auditCfg, expected := d.opts.Scanner, d.cfg.Scan.Timeout, d.cfg.Audit, d.cfg.Notify.Expected.Rules
+	s, timeout, auditCfg, expected := d.opts.Scanner, d.cfg.Scan.Timeout, d.cfg.Audit, d.cfg.Notify.Expected
 	d.mu.Unlock()
 
 	start := d.opts.Clock.Now()
@@ -197,6 +205,11 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		next.LastComplete = prev.LastComplete
 		if snap.Complete() {
 			next.LastComplete = snap.ScannedAt
+		}
+		if d.opts.Deleters != nil {
+			attrCtx, cancel := context.WithTimeout(ctx, timeout)
+			d.opts.Deleters.Attribute(attrCtx, next.Snapshot, d.opts.Clock.Now())
+			cancel()
 		}
 		var facts triage.Facts // without the audit nothing is known: no version is routine
 		if auditCfg.Enabled {

@@ -37,9 +37,13 @@ var (
 	// bucketBins holds the incremental scans' memory of each recycle bin: image definition id →
 	// the scanner's record (scanner.BinMemory). The scanner owns the bytes.
 	bucketBins = []byte("bins")
+
+	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log:
+	// lower-cased version id|softDeletedAt (Unix) → record.
+	bucketDeleters = []byte("deleters")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins}
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters}
 
 // File is the open state file.
 type File struct {

@@ -6,10 +6,26 @@ import (
 
 // LoadBins returns the incremental scans' memory of the recycle bins (scanner.BinMemory): it
 // lives in the state file so that a restart does not start with a full scan.
-func (f *File) LoadBins() (map[string][]byte, error) {
+func (f *File) LoadBins() (map[string][]byte, error) { return f.loadAll(bucketBins) }
+
+// SaveBins writes the records that changed, and drops those of bins gone, in one transaction.
+func (f *File) SaveBins(put map[string][]byte, drop []string) error {
+	return f.saveAll(bucketBins, put, drop)
+}
+
+// LoadDeleters returns who deleted which version (deleters.Store): the Activity Log is asked
+// about a version once, not again after each restart.
+func (f *File) LoadDeleters() (map[string][]byte, error) { return f.loadAll(bucketDeleters) }
+
+// SaveDeleters writes the records settled, and drops those of versions gone, in one transaction.
+func (f *File) SaveDeleters(put map[string][]byte, drop []string) error {
+	return f.saveAll(bucketDeleters, put, drop)
+}
+
+func (f *File) loadAll(bucket []byte) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	err := f.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketBins)
+		b := tx.Bucket(bucket)
 		if b == nil { // an older file opened read-only
 			return nil
 		}
@@ -21,10 +37,9 @@ func (f *File) LoadBins() (map[string][]byte, error) {
 	return out, err
 }
 
-// SaveBins writes the records that changed, and drops those of bins gone, in one transaction.
-func (f *File) SaveBins(put map[string][]byte, drop []string) error {
+func (f *File) saveAll(bucket []byte, put map[string][]byte, drop []string) error {
 	return f.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketBins)
+		b := tx.Bucket(bucket)
 		for k, v := range put {
 			if err := b.Put([]byte(k), v); err != nil {
 				return err
