@@ -25,7 +25,7 @@ type snapshotFamily struct {
 var (
 	versionLabelNames   = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
 	referenceLabelNames = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "kind")
-	triageLabelNames    = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "routine", "reasons")
+	triageLabelNames    = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "routine", "reasons", "deleted_by")
 	galleryLabelNames   = []string{"subscription_id", "resource_group", "gallery", "location"}
 	binLabelNames       = []string{"subscription_id", "resource_group", "gallery"}
 )
@@ -45,7 +45,7 @@ var snapshotFamilies = []snapshotFamily{
 	{name: "purgewatch_soft_deleted_version_deleted_timestamp_seconds", help: "When the image version was soft-deleted (Unix time).",
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.SoftDeletedAt) }},
 	{name: "purgewatch_soft_deleted_version_info",
-		help:   "1 for each soft-deleted image version triage judged: routine (superseded and unused) or not, and why not (reasons, comma-separated).",
+		help:   "1 for each soft-deleted image version triage judged: routine (superseded and unused) or not, why not (reasons, comma-separated), and who deleted it (deleted_by: a user principal name or an app id from the Activity Log; unknown when it does not say).",
 		labels: triageLabelNames, triage: true},
 	{name: "purgewatch_soft_deleted_version_purge_timestamp_seconds", help: "When the soft-deleted image version will be purged for good (Unix time).",
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.PurgeAt) }},

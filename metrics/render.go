@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -258,7 +259,7 @@ func (r *rendering) triage(f *snapshotFamily) *family {
 			continue
 		}
 		out.samples = append(out.samples, sample{labelSet(f.labels, append(versionValues(v),
-			strconv.FormatBool(v.Routine()), strings.Join(v.Triage, ","))), 1})
+			strconv.FormatBool(v.Routine()), strings.Join(v.Triage, ","), deleters.Label(*v))), 1})
 	}
 	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
 	return out

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/redact"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -154,6 +155,9 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	}
 	if cmd, ok := recovery.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
 		ann["recover"] = cmd
+	}
+	if who := deleters.Describe(v, m.Now); who != "" {
+		ann["deleted_by"] = who
 	}
 	if len(e.Workloads) > 0 {
 		ann["workloads"] = strings.Join(e.Workloads, ", ")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/deleters"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // people are the channel types a person reads.
@@ -107,5 +109,32 @@ func TestEveryChannelCountsAlike(t *testing.T) {
 		if !strings.HasPrefix(strings.TrimPrefix(subject, "[purgewatch] "), want) {
 			t.Errorf("%s headline %q, want it to start %q", typ, subject, want)
 		}
+	}
+}
+
+// TestEveryChannelSaysWhoDeletedIt: the deleted event, and every later one, names who deleted the
+// version, from where and how long ago; or, when the Activity Log does not say, that it is not
+// known and why.
+func TestEveryChannelSaysWhoDeletedIt(t *testing.T) {
+	v := judged(ver("prodimages", "1.2.0", t0.Add(100*time.Hour), 0, nil), "newest")
+	v.DeletedBy = &scanner.Deletion{Caller: "alice@contoso.com", PrincipalName: "alice@contoso.com", PrincipalType: "User",
+		ClientIP: "203.0.113.7", At: t0.Add(-2 * time.Hour)}
+	unknown := judged(ver("prodimages", "1.3.0", t0.Add(100*time.Hour), 0, nil), "newest")
+	unknown.DeletedByUnknown = deleters.NoEntry
+	e := due(snapshot(t0, v, unknown), nil, t0, thresholds, config.RoutineDigest)
+	for _, typ := range people {
+		text := readAs(t, typ, e)
+		for _, want := range []string{"deleted by alice@contoso.com from 203.0.113.7, 2h 0m ago", "who by is not known: " + deleters.NoEntry} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q:\n%s", typ, want, text)
+			}
+		}
+	}
+	am := &alertmanager{lead: time.Hour}
+	if a := am.alerts(Message{Events: e[:1], Now: t0}); a[0].Annotations["deleted_by"] != "deleted by alice@contoso.com from 203.0.113.7, 2h 0m ago" {
+		t.Errorf("Alertmanager's annotation: %q", a[0].Annotations["deleted_by"])
+	}
+	if w := webhookEvent(e[0], Message{Now: t0}); w.Version.DeletedBy == nil || w.Version.DeletedBy.ClientIP != "203.0.113.7" {
+		t.Errorf("the webhook's version has deletedBy %+v", w.Version.DeletedBy)
 	}
 }

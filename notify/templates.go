@@ -11,6 +11,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/triage"
@@ -23,6 +24,7 @@ var builtin embed.FS
 var funcs = map[string]any{
 	"left":      func(now, t time.Time) string { return humantime.Left(t.Sub(now)) },
 	"purged":    purged,
+	"deletedBy": func(now time.Time, v scanner.Version) string { return deleters.Describe(v, now) },
 	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"threshold": FormatThreshold,
 	"add":       func(a, b int) int { return a + b },

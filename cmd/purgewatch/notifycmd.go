@@ -74,7 +74,7 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 		report, _ := audit.Run(ctx, sc, snap, cfg.Audit.MinRetentionDays, now)
 		users, facts = report.References, report.Facts
 	}
-	triage.Mark(snap, facts, cfg.Notify.Expected.Rules)
+	triage.Mark(snap, facts, cfg.Notify.Expected)
 	var told notify.Ledger // nil: as if nothing had been sent yet
 	file, err := state.OpenReadOnly(cfg.Notify.StateFile)
 	switch {

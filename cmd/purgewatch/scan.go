@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -62,14 +64,14 @@ func writeTable(w io.Writer, snap *scanner.Snapshot, now time.Time, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := "NEXT DEADLINE\tPURGE AT (UTC)\tSTATE\tGALLERY/IMAGE/VERSION\tLOCATION"
 	if wide {
-		head += "\tRESOURCE GROUP\tSUBSCRIPTION\tSOURCE"
+		head += "\tRESOURCE GROUP\tSUBSCRIPTION\tSOURCE\tDELETED BY"
 	}
 	fmt.Fprintln(tw, head)
 	for _, v := range scanner.ByNextDeadline(snap.Versions, now) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s/%s\t%s", nextDeadline(v, now), v.PurgeAt.UTC().Format("2006-01-02 15:04"),
 			v.State(now), printable(v.Gallery), printable(v.Image), printable(v.Version), printable(v.Location))
 		if wide {
-			fmt.Fprintf(tw, "\t%s\t%s\t%s", printable(v.ResourceGroup), printable(v.SubscriptionID), v.PurgeAtSource)
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s", printable(v.ResourceGroup), printable(v.SubscriptionID), v.PurgeAtSource, printable(deletedBy(v, now)))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -87,6 +89,14 @@ func nextDeadline(v scanner.Version, now time.Time) string {
 		return "purge " + humantime.Left(at.Sub(now))
 	}
 	return "purged in " + humantime.Left(at.Sub(now))
+}
+
+// deletedBy is the wide table's last column: who and when, or why that is not known.
+func deletedBy(v scanner.Version, now time.Time) string {
+	if s := deleters.Describe(v, now); s != "" {
+		return strings.TrimPrefix(s, "deleted by ")
+	}
+	return "-"
 }
 
 func writeSummary(w io.Writer, snap *scanner.Snapshot) {

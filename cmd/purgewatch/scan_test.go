@@ -44,7 +44,15 @@ func TestScanDemoJSONHasTheDocumentedShape(t *testing.T) {
 	wantKeys := []string{"consumptionEndsAt", "gallery", "id", "image", "location", "purgeAt", "purgeAtSource",
 		"resourceGroup", "secondsUntilConsumptionEnd", "secondsUntilPurge", "softDeletedAt", "subscriptionId", "version"}
 	var last time.Time
+	deleted := map[string]any{}
 	for _, v := range versions {
+		who, known := v["deletedBy"] // one or the other: who deleted it, or why that is not known
+		if !known {
+			who = v["deletedByUnknown"]
+		}
+		deleted[v["version"].(string)] = who
+		delete(v, "deletedBy")
+		delete(v, "deletedByUnknown")
 		if got := sortedKeys(v); !slices.Equal(got, wantKeys) {
 			t.Fatalf("version keys = %v", got)
 		}
@@ -62,6 +70,19 @@ func TestScanDemoJSONHasTheDocumentedShape(t *testing.T) {
 		if !strings.Contains(v["id"].(string), "/images/") || strings.Contains(v["id"].(string), "softDeleted") {
 			t.Errorf("id %v is not the version's own ARM id", v["id"])
 		}
+	}
+	alice, _ := deleted["1.2.0"].(map[string]any)
+	for k, want := range map[string]string{"caller": "alice@contoso.com", "principalType": "User", "principalName": "alice@contoso.com",
+		"appId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "objectId": "a1c3e5f7-9b2d-4f6a-8c0e-2d4f6a8c0e11", "clientIp": "203.0.113.7"} {
+		if alice[k] != want {
+			t.Errorf("1.2.0 deletedBy.%s = %v, want %s", k, alice[k], want)
+		}
+	}
+	if alice["at"] == nil || alice["correlationId"] == nil {
+		t.Errorf("1.2.0 deletedBy has no time or correlation id: %v", alice)
+	}
+	if got := deleted["2024.09.0"]; got != "the Activity Log holds no deletion of it" {
+		t.Errorf("2024.09.0 deletedByUnknown = %v", got)
 	}
 	var galleries []map[string]any
 	_ = json.Unmarshal(doc["galleries"], &galleries)

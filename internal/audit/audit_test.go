@@ -12,6 +12,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -147,7 +148,7 @@ func TestTriageFactsAreWhatTheInventoryReadWhole(t *testing.T) {
 		r, _ := Run(context.Background(), s, snap, 7, t0)
 		out := map[string][]triage.Reason{}
 		for _, v := range snap.Versions {
-			out[v.Version] = triage.Judge(v, r.Facts, nil).Reasons()
+			out[v.Version] = triage.Judge(v, r.Facts, config.ExpectedDeletions{}).Reasons()
 		}
 		return out
 	}

@@ -142,6 +142,10 @@ type Notify struct {
 
 // ExpectedDeletions are deletions that are intended.
 type ExpectedDeletions struct {
+	// Deleters, when set, are who may delete versions as routine: app ids, object ids or globs
+	// on user principal names (as match.deletedBy). A version anyone else deleted is not routine
+	// (unexpected-deleter), nor one whose deleter the Activity Log does not tell (unknown-deleter).
+	Deleters []string `yaml:"deleters"`
 	// Rules: a version any rule matches is routine, unless it is in use or its use is not known.
 	Rules []Expected `yaml:"rules"`
 }
@@ -204,6 +208,10 @@ type Match struct {
 	Gallery       string            `yaml:"gallery"`
 	Image         string            `yaml:"image"`
 	Tags          map[string]string `yaml:"tags"`
+	// DeletedBy matches who deleted the version, from the Activity Log: an app id, an object id,
+	// or a glob on the user principal name (*@contoso.com); a version whose deleter is not known
+	// does not match.
+	DeletedBy string `yaml:"deletedBy"`
 	// Routine, in a route, matches versions triage judged routine (true) or not (false).
 	Routine *bool `yaml:"routine"`
 }

@@ -121,6 +121,8 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},
 		{"a schedule that never fires", "scan:\n  schedule: \"0 0 30 2 *\"\n", []string{`c.yaml:2: scan.schedule: "0 0 30 2 *" never fires`}},
 		{"a digest on an interval", "notify:\n  digestSchedule: \"@every 24h\"\n", []string{`c.yaml:2: notify.digestSchedule: "@every 24h" is an interval, not times of day`}},
+		{"a broken deleter glob", "notify:\n  expected:\n    deleters: [\"[bots@contoso.com\"]\n", []string{`c.yaml:3: notify.expected.deleters[0]: "[bots@contoso.com" is not a valid glob`}},
+		{"a rule on the deleter alone", "notify:\n  expected:\n    rules:\n      - match: {deletedBy: \"\"}\n", []string{"c.yaml:4: notify.expected.rules[0].match: matches every version"}},
 		{"six-field cron", "scan:\n  schedule: \"0 */15 * * * *\"\n", []string{`c.yaml:2: scan.schedule:`}},
 		{"keep too short", "notify:\n  keep: 10m\n", []string{"c.yaml:2: notify.keep: must be at least 1h (default 720h: 30 days)"}},
 		{"management groups need resourcegraph", "azure:\n  managementGroups: [platform]\n", []string{"c.yaml:2: azure.managementGroups: needs discovery: resourcegraph"}},

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	neturl "net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -173,6 +174,7 @@ func (v *validator) notify(n *Notify) {
 		if s := r.Match.Subscription; s != "" && !subscriptionID.MatchString(s) {
 			v.failf(key+".match.subscription", "%q is not a subscription ID (a GUID)", s)
 		}
+		v.deleter(key+".match.deletedBy", r.Match.DeletedBy)
 	}
 	switch n.Routine {
 	case RoutineWarn, RoutineDigest, RoutineQuiet:
@@ -190,9 +192,24 @@ func (v *validator) notify(n *Notify) {
 		if e.Match.Routine != nil {
 			v.failf(key+".routine", "is what a rule decides, not what it matches on")
 		}
-		if e.Match.Subscription+e.Match.ResourceGroup+e.Match.Gallery+e.Match.Image == "" && len(e.Match.Tags) == 0 {
-			v.failf(key, "matches every version: name a subscription, resource group, gallery, image or tag")
+		if e.Match.Subscription+e.Match.ResourceGroup+e.Match.Gallery+e.Match.Image+e.Match.DeletedBy == "" && len(e.Match.Tags) == 0 {
+			v.failf(key, "matches every version: name a subscription, resource group, gallery, image, tag or deletedBy")
 		}
+		v.deleter(key+".deletedBy", e.Match.DeletedBy)
+	}
+	for i, d := range n.Expected.Deleters {
+		key := fmt.Sprintf("notify.expected.deleters[%d]", i)
+		if d == "" {
+			v.failf(key, "is empty: name an app id, an object id or a user principal name glob")
+		}
+		v.deleter(key, d)
+	}
+}
+
+// deleter checks a deleter pattern: a glob must be one path.Match can read.
+func (v *validator) deleter(key, pattern string) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		v.failf(key, "%q is not a valid glob: %v", pattern, err)
 	}
 }
 

@@ -4,11 +4,13 @@
 package triage
 
 import (
+	"path"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -27,17 +29,25 @@ const (
 	// subscription's workloads (the audit is off, or that read failed), so nothing says it is
 	// safe to let go.
 	UnknownUsage Reason = "unknown-usage"
+	// UnexpectedDeleter: notify.expected.deleters is set and names nobody who matches the
+	// principal the Activity Log says deleted it.
+	UnexpectedDeleter Reason = "unexpected-deleter"
+	// UnknownDeleter: notify.expected.deleters is set and the Activity Log does not say who
+	// deleted it (settled: not while the log may still be catching up).
+	UnknownDeleter Reason = "unknown-deleter"
 )
 
 // Reasons lists every Reason, in the order a verdict gives them.
-var Reasons = []Reason{InUse, LastVersion, Newest, UnknownUsage}
+var Reasons = []Reason{InUse, LastVersion, Newest, UnknownUsage, UnexpectedDeleter, UnknownDeleter}
 
 // words are the reasons as the person reading a message or the page would say them.
 var words = map[Reason]string{
-	InUse:        "VMs or scale sets still use it",
-	Newest:       "no newer version replaced it",
-	LastVersion:  "its image definition has no version left",
-	UnknownUsage: "purgewatch could not check what uses it",
+	InUse:             "VMs or scale sets still use it",
+	Newest:            "no newer version replaced it",
+	LastVersion:       "its image definition has no version left",
+	UnknownUsage:      "purgewatch could not check what uses it",
+	UnexpectedDeleter: "someone other than the expected deleters deleted it",
+	UnknownDeleter:    "the Activity Log does not say who deleted it",
 }
 
 // Explain is reasons in words, "; " between them; a reason outside the vocabulary (from an older
@@ -111,10 +121,11 @@ type Facts struct {
 	Workloads map[string]bool
 }
 
-// Judge decides v: routine when a newer live version superseded it, nothing uses it, and what the
-// audit read says so; an expected rule that matches makes it routine whatever its versions say,
-// but never one in use or one whose use is not known.
-func Judge(v scanner.Version, f Facts, expected []config.Expected) Verdict {
+// Judge decides v: routine when a newer live version superseded it, nothing uses it, what the
+// audit read says so, and (when expected deleters are set) one of them deleted it; an expected
+// rule that matches makes it routine whatever its versions or deleter say, but never one in use
+// or one whose use is not known.
+func Judge(v scanner.Version, f Facts, expected config.ExpectedDeletions) Verdict {
 	id := strings.ToLower(v.ID())
 	image := id[:strings.LastIndex(id, "/versions/")]
 	live, liveKnown := f.Live[image]
@@ -135,15 +146,39 @@ func Judge(v scanner.Version, f Facts, expected []config.Expected) Verdict {
 			verdict |= verdictOf(Newest)
 		}
 	}
-	if verdict&verdictOf(InUse, UnknownUsage) == 0 && slices.ContainsFunc(expected, func(e config.Expected) bool { return Matches(e.Match, v) }) {
+	if len(expected.Deleters) > 0 {
+		switch {
+		case v.DeletedBy != nil:
+			if !slices.ContainsFunc(expected.Deleters, func(p string) bool { return DeletedBy(p, v.DeletedBy) }) {
+				verdict |= verdictOf(UnexpectedDeleter)
+			}
+		case !deleters.Pending(v):
+			verdict |= verdictOf(UnknownDeleter)
+		}
+	}
+	if verdict&verdictOf(InUse, UnknownUsage) == 0 && slices.ContainsFunc(expected.Rules, func(e config.Expected) bool { return Matches(e.Match, v) }) {
 		verdict = 0
 	}
 	return verdict
 }
 
+// DeletedBy reports whether pattern names the principal of d: its app id or object id, or a glob
+// (path.Match, case-insensitive) on its user principal name or caller.
+func DeletedBy(pattern string, d *scanner.Deletion) bool {
+	if strings.EqualFold(pattern, d.AppID) || strings.EqualFold(pattern, d.ObjectID) {
+		return true
+	}
+	for _, name := range []string{d.PrincipalName, d.Caller} {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(name)); ok && name != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Mark judges every version of snap and sets its Triage. The daemon calls it once, after the
 // audit and before it publishes snap.
-func Mark(snap *scanner.Snapshot, f Facts, expected []config.Expected) {
+func Mark(snap *scanner.Snapshot, f Facts, expected config.ExpectedDeletions) {
 	for i := range snap.Versions {
 		snap.Versions[i].Triage = Judge(snap.Versions[i], f, expected).Strings()
 	}
@@ -181,6 +216,9 @@ func Matches(m config.Match, v scanner.Version) bool {
 		if f.want != "" && !strings.EqualFold(f.want, f.got) {
 			return false
 		}
+	}
+	if m.DeletedBy != "" && (v.DeletedBy == nil || !DeletedBy(m.DeletedBy, v.DeletedBy)) {
+		return false
 	}
 	for k, want := range m.Tags {
 		if got, ok := v.Tags[k]; !ok || got != want {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/purgewatch/purgewatch/internal/audit"
+	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
@@ -215,6 +216,8 @@ type versionRow struct {
 	UsedBy      []scanner.Workload
 	// Verdict is triage's, in words: "routine", or why not; "" when it was not judged.
 	Verdict string
+	// DeletedByText says who deleted it and when, or why that is not known (deleters.Describe).
+	DeletedByText string
 }
 
 func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection) statusPage {
@@ -288,6 +291,7 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 	default:
 		r.Verdict = triage.Explain(v.Triage)
 	}
+	r.DeletedByText = deleters.Describe(v, now)
 	if cmd, ok := recovery.RecoverCommand(endpoint, v.ID()); ok {
 		r.Restore = "purgewatch recover " + recovery.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd
 	}
