@@ -116,7 +116,7 @@ func TestATemplateFileOverridesTheBuiltIn(t *testing.T) {
 func TestPreviewRendersWithoutSendingOrRecording(t *testing.T) {
 	rx := newReceiver(t)
 	h := newHarness(t, webhookChannel("hook", rx.srv.URL))
-	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), nil, h.set, t0, nil)
+	previews, err := PreviewAll(snapshot(t0, ver("g", "1.0.0", t0.Add(time.Hour), 0, nil)), nil, h.set, t0, nil, nil)
 	if err != nil || len(previews) != 1 || previews[0].Events != 1 || !strings.Contains(string(previews[0].Body), `"threshold":"6h"`) {
 		t.Fatalf("previews = %+v, %v", previews, err)
 	}

@@ -53,7 +53,7 @@ func (c *DigestCount) trim() {
 // is back). The event's id names the time, so the log sends each digest once, across restarts.
 // A channel with nothing routine to hear of gets no message. Alertmanager is not sent digests:
 // a summary is not an alert.
-func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, now time.Time) (plan, error) {
+func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, m *mute, now time.Time) (plan, error) {
 	p := plan{}
 	sched := s.Digest
 	if s.Routine != config.RoutineDigest || sched == nil || snap == nil {
@@ -74,7 +74,7 @@ func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, now time.Time) (pl
 		if resendsActive(ch) {
 			continue
 		}
-		d := digestFor(snap, r, ch.Name(), since, until, next)
+		d := digestFor(snap, r, m, ch.Name(), since, until, next)
 		if d.Pruned.Count+d.Purging.Count == 0 {
 			continue
 		}
@@ -90,11 +90,12 @@ func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, now time.Time) (pl
 	return p, nil
 }
 
-// digestFor is one channel's digest: the routine versions its routes send it.
-func digestFor(snap *scanner.Snapshot, r router, channel string, since, until, next time.Time) Digest {
+// digestFor is one channel's digest: the routine versions its routes send it, but those a
+// silence mutes.
+func digestFor(snap *scanner.Snapshot, r router, m *mute, channel string, since, until, next time.Time) Digest {
 	d := Digest{Since: since, Until: until, Next: next}
 	for _, v := range snap.Versions {
-		if v.Triage == nil || !v.Routine() {
+		if v.Triage == nil || !v.Routine() || m.of(v) != nil {
 			continue
 		}
 		pruned := !v.SoftDeletedAt.Before(since) && v.SoftDeletedAt.Before(until)

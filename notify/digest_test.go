@@ -115,7 +115,7 @@ func TestEveryChannelReadsTheDigestAtAGlance(t *testing.T) {
 		vs = append(vs, pruned("prodimages", fmt.Sprintf("1.0.%d", i), t0.Add(-26*time.Hour+time.Duration(i)*time.Minute)))
 	}
 	r := router{all: []string{"x"}}
-	d := digestFor(snapshot(t0, vs...), r, "x", t0.Add(-27*time.Hour), t0.Add(-3*time.Hour), t0.Add(21*time.Hour))
+	d := digestFor(snapshot(t0, vs...), r, nil, "x", t0.Add(-27*time.Hour), t0.Add(-3*time.Hour), t0.Add(21*time.Hour))
 	if d.Pruned.Count != 25 || len(d.Pruned.Versions) != digestListed || d.Pruned.Versions[0].Version != "1.0.0" {
 		t.Fatalf("digest lists %d of %d pruned, first %s; want %d of 25, soonest first", len(d.Pruned.Versions), d.Pruned.Count, d.Pruned.Versions[0].Version, digestListed)
 	}

@@ -168,14 +168,15 @@ func process(n *Notifier, snap *scanner.Snapshot, live map[string]bool) error {
 	if live != nil {
 		s.Liveness = knownLive(live)
 	}
-	p, err := n.planVersions(context.Background(), s, snap, nil)
+	m := n.mute(snap, n.clock.Now())
+	p, err := n.planVersions(context.Background(), s, snap, nil, m)
 	if err != nil {
 		return err
 	}
 	if err := n.commit(s, p); err != nil {
 		return err
 	}
-	if p, err = planDigest(n.state, s, snap, n.clock.Now()); err != nil {
+	if p, err = planDigest(n.state, s, snap, m, n.clock.Now()); err != nil {
 		return err
 	}
 	return n.commit(s, p)

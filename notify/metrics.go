@@ -10,6 +10,20 @@ type Metrics struct {
 	oldest    *prometheus.GaugeVec
 	recovered prometheus.Gauge
 	size      prometheus.Gauge
+	muted     *prometheus.CounterVec
+}
+
+// Reasons of purgewatch_notifications_suppressed_total.
+const (
+	suppressedSilenced = "silenced"
+	suppressedRoutine  = "routine"
+)
+
+// suppressed counts n notifications not sent on channel, and why.
+func (m *Metrics) suppressed(channel, reason string, n int) {
+	if m != nil {
+		m.muted.WithLabelValues(channel, reason).Add(float64(n))
+	}
 }
 
 // results of purgewatch_notifications_total.
@@ -43,7 +57,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "purgewatch_notify_state_bytes",
 		Help: "Size of the notification state file: it holds what is in the recycle bins and what left them within notify.keep.",
 	})
-	reg.MustRegister(m.total, m.pending, m.dead, m.oldest, m.recovered, m.size)
+	m.muted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "purgewatch_notifications_suppressed_total",
+		Help: "Notifications not sent, per channel and why: silenced (a silence muted the event; counted once however long it stays muted) or routine (a threshold a routine version crossed, left to the digest or to the page by notify.routine).",
+	}, []string{"channel", "reason"})
+	reg.MustRegister(m.total, m.pending, m.dead, m.oldest, m.recovered, m.size, m.muted)
 	return m
 }
 
@@ -56,6 +74,9 @@ func (m *Metrics) init(ch Channel) {
 	}
 	m.pending.WithLabelValues(ch.Name())
 	m.dead.WithLabelValues(ch.Name())
+	for _, r := range []string{suppressedSilenced, suppressedRoutine} {
+		m.muted.WithLabelValues(ch.Name(), r)
+	}
 }
 
 func (m *Metrics) count(ch Channel, result string, events int) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/clock"
 	"github.com/purgewatch/purgewatch/internal/config"
+	"github.com/purgewatch/purgewatch/internal/silence"
 )
 
 // Settings are what a configuration reload may change.
@@ -55,6 +56,14 @@ type Notifier struct {
 	lanes   map[string]*lane
 	changed chan struct{} // tells Run that the channels changed
 	pruned  time.Time     // when the log was last pruned
+
+	// silences are the state file's (nil when it keeps none); hushed, counted (the events muted
+	// at the last scan, already counted) and mutedNow (this scan's) are the mute stage's memory
+	// (mute.go), and lastAnnounce when the last scan was announced: touched only under announcing.
+	silences          *silence.Store
+	hushed            hush
+	counted, mutedNow map[string]bool
+	lastAnnounce      time.Time
 }
 
 // New returns a Notifier over an open state file.
@@ -65,7 +74,11 @@ func New(log Log, s Settings, c clock.Clock, logger *zap.Logger, m *Metrics) *No
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	n := &Notifier{state: log, clock: c, log: logger, metrics: m, lanes: map[string]*lane{}, changed: make(chan struct{}, 1)}
+	n := &Notifier{state: log, clock: c, log: logger, metrics: m, lanes: map[string]*lane{}, changed: make(chan struct{}, 1),
+		hushed: hush{}, counted: map[string]bool{}, mutedNow: map[string]bool{}}
+	if b, ok := log.(silence.Backend); ok {
+		n.silences = silence.NewStore(b)
+	}
 	if r := log.Recovered(); r != "" {
 		logger.Error("the notification state file was corrupt: moved aside and started afresh; warnings already sent may be sent again",
 			zap.String("stateFile", log.Path()), zap.String("movedTo", r))

@@ -42,12 +42,15 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 	s := n.current()
 	var errs []error
 	if snap != nil {
-		p, err := n.planVersions(ctx, s, snap, users)
+		now := n.clock.Now()
+		m := n.mute(snap, now)
+		n.countRoutine(s, snap, now)
+		p, err := n.planVersions(ctx, s, snap, users, m)
 		if err == nil {
 			err = n.commit(s, p)
 		}
 		errs = append(errs, err)
-		if p, err = planDigest(n.state, s, snap, n.clock.Now()); err == nil {
+		if p, err = planDigest(n.state, s, snap, m, now); err == nil {
 			err = n.commit(s, p)
 		}
 		if err != nil {
@@ -66,7 +69,7 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 
 // planVersions reads each channel's open versions once, asks Settings.Liveness about those that
 // left the bin (outside every lock: ARM may be slow), then plans.
-func (n *Notifier) planVersions(ctx context.Context, s Settings, snap *scanner.Snapshot, users map[string][]scanner.Workload) (plan, error) {
+func (n *Notifier) planVersions(ctx context.Context, s Settings, snap *scanner.Snapshot, users map[string][]scanner.Workload, m *mute) (plan, error) {
 	seen := newPresence(snap)
 	opens, err := readOpens(n.state, s.Channels, seen)
 	if err != nil {
@@ -78,7 +81,9 @@ func (n *Notifier) planVersions(ctx context.Context, s Settings, snap *scanner.S
 		live = s.Liveness.LiveVersions(liveCtx, ids)
 		cancel()
 	}
-	return makePlan(n.state, s, snap, seen, opens, users, live, n.clock.Now())
+	p, err := makePlan(n.state, s, snap, seen, opens, users, live, m, n.silenced, n.clock.Now())
+	n.counted, n.mutedNow = n.mutedNow, map[string]bool{} // what stays muted is counted once
+	return p, err
 }
 
 // plan is one scan's work: new messages per channel, and per channel that resends what is still
@@ -162,8 +167,10 @@ func absent(opens map[string][]openVersion, seen presence) []string {
 	return out
 }
 
-// makePlan runs due, resolve, route and dedupe for every channel.
-func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens map[string][]openVersion, users map[string][]scanner.Workload, live map[string]bool, now time.Time) (plan, error) {
+// makePlan runs due, resolve, route, dedupe and mute for every channel; muted reports each event a
+// silence kept from a channel (nil: nobody counts).
+func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens map[string][]openVersion, users map[string][]scanner.Workload,
+	live map[string]bool, m *mute, muted func(channel string, e Event), now time.Time) (plan, error) {
 	candidates := due(snap, users, now, s.Thresholds, s.Routine)
 	r := router{routes: s.Routes, all: channelNames(s.Channels)}
 	p := plan{active: map[string][]Event{}, source: sourceVersions}
@@ -180,13 +187,17 @@ func makePlan(l Ledger, s Settings, snap *scanner.Snapshot, seen presence, opens
 		if err != nil {
 			return p, err
 		}
-		fresh = fold(fresh, opens[name])
+		fresh = m.keep(fold(fresh, opens[name]), func(e Event) {
+			if muted != nil {
+				muted(name, e)
+			}
+		})
 		if len(fresh) > 0 {
 			sortEvents(fresh)
 			p.batches = append(p.batches, queued{channel: name, messages: split(fresh, ch.MaxEvents())})
 		}
 		if resendsActive(ch) {
-			if active := activeEvents(fold(routed, opens[name]), opens[name], fresh); len(active) > 0 {
+			if active := m.keep(activeEvents(fold(routed, opens[name]), opens[name], fresh), func(Event) {}); len(active) > 0 {
 				p.active[name] = active
 			}
 		}

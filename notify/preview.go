@@ -3,6 +3,7 @@ package notify
 import (
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -16,7 +17,7 @@ type Preview struct {
 // PreviewAll renders what each channel would be sent for snap now: every stage but enqueue and
 // deliver, deduplicated against l, the state file's log (nil: as if nothing had been sent yet).
 // Nothing is sent or recorded.
-func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s Settings, now time.Time, l Ledger) ([]Preview, error) {
+func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s Settings, now time.Time, l Ledger, silences []silence.Silence) ([]Preview, error) {
 	if l == nil {
 		l = emptyLog{}
 	}
@@ -25,11 +26,12 @@ func PreviewAll(snap *scanner.Snapshot, users map[string][]scanner.Workload, s S
 	if err != nil {
 		return nil, err
 	}
-	p, err := makePlan(l, s, snap, seen, opens, users, nil, now)
+	m := newMute(silences, snap, nil, now)
+	p, err := makePlan(l, s, snap, seen, opens, users, nil, m, nil, now)
 	if err != nil {
 		return nil, err
 	}
-	digest, err := planDigest(l, s, snap, now)
+	digest, err := planDigest(l, s, snap, m, now)
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,8 @@ type commandLine struct {
 	run                          runFlags
 	scan, audit                  scanFlags
 	recover, purge               actFlags
+	silenceAdd, silenceQuery     silenceFlags
+	silenceExpire                silenceFlags
 	location                     *string
 	force                        *bool
 	preview, test, outbox, retry notifyFlags
@@ -94,7 +96,7 @@ func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
 	// The listen address defaults to server.listen in the configuration (":9772").
 	c.run.web = kingpinflag.AddFlags(run, "")
 	c.run.listen = run.Flag("listen", "Alias of --web.listen-address.").Hidden().Strings()
-	c.run.lifecycle = run.Flag("web.enable-lifecycle", "Enable POST /-/reload and POST /api/v1/outbox/retry (server.enableLifecycle).").
+	c.run.lifecycle = run.Flag("web.enable-lifecycle", "Enable POST /-/reload, POST /api/v1/outbox/retry and POST/DELETE /api/v1/silences (server.enableLifecycle).").
 		IsSetByUser(&c.run.lifecycleSet).Bool()
 	c.run.webExternalURL = run.Flag("web.external-url", "The URL under which people reach purgewatch, for links in notifications (server.externalURL).").
 		PlaceHolder("URL").String()
@@ -124,6 +126,7 @@ func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
 	c.force = purge.Flag("force", "Purge even when VMs or scale sets are still created from the version.").Bool()
 
 	c.notifyCommands(app.Command("notify", "Preview, test and inspect notifications."))
+	c.silenceCommands(app.Command("silence", "Mute the notifications of versions, as Alertmanager's silences do (never the page or the metrics)."))
 
 	check := app.Command("config", "Work with the configuration file.").Command("check", "Check a configuration file and report every problem in it.")
 	c.check = configFlag(check, "config.yaml")
@@ -203,6 +206,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	case "notify preview", "notify test", "notify outbox", "notify retry":
 		f := map[string]*notifyFlags{"notify preview": &c.preview, "notify test": &c.test, "notify outbox": &c.outbox, "notify retry": &c.retry}[command]
 		return notifyCommand(ctx, strings.TrimPrefix(command, "notify "), f, stdout, stderr)
+	case "silence add", "silence query", "silence expire":
+		f := map[string]*silenceFlags{"silence add": &c.silenceAdd, "silence query": &c.silenceQuery, "silence expire": &c.silenceExpire}[command]
+		return silenceCommand(ctx, strings.TrimPrefix(command, "silence "), f, stdout, stderr)
 	case "config check":
 		return configCheckCommand(*c.check, stdout, stderr)
 	case "version":

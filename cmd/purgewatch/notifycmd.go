@@ -12,6 +12,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/humantime"
+	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/notify"
@@ -76,6 +77,7 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 	}
 	triage.Mark(snap, facts, cfg.Notify.Expected)
 	var told notify.Ledger // nil: as if nothing had been sent yet
+	var silences []silence.Silence
 	file, err := state.OpenReadOnly(cfg.Notify.StateFile)
 	switch {
 	case err != nil:
@@ -85,8 +87,11 @@ func notifyPreview(ctx context.Context, cfg *config.Config, s notify.Settings, s
 	default:
 		defer file.Close()
 		told = file
+		if silences, err = silence.NewStore(file).List(); err != nil {
+			fmt.Fprintf(stderr, "purgewatch: %v\n", err)
+		}
 	}
-	previews, err := notify.PreviewAll(snap, users, s, now, told)
+	previews, err := notify.PreviewAll(snap, users, s, now, told, silences)
 	if err != nil {
 		fmt.Fprintln(stderr, "purgewatch:", err)
 		return exitFailed

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,24 +51,36 @@ func daemonRetry(ctx context.Context, base, channel string) (int, error) {
 }
 
 func askDaemon(ctx context.Context, method, url string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	return askDaemonWith(ctx, method, url, nil, into)
+}
+
+// askDaemonWith sends body (JSON; nil for none) and decodes the answer into into.
+func askDaemonWith(ctx context.Context, method, url string, body []byte, into any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := daemonClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("the state file is held by a running purgewatch, which cannot be reached (--url): %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
+		if json.Unmarshal(answer, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(answer))
 		}
 		return fmt.Errorf("the running purgewatch answered %s %s: HTTP %d: %s", method, req.URL.Path, resp.StatusCode, e.Error)
 	}
-	if err := json.Unmarshal(body, into); err != nil {
+	if err := json.Unmarshal(answer, into); err != nil {
 		return fmt.Errorf("the running purgewatch's answer to %s: %w", req.URL.Path, err)
 	}
 	return nil

@@ -30,6 +30,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/logging"
 	"github.com/purgewatch/purgewatch/internal/reload"
+	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
 	"github.com/purgewatch/purgewatch/metrics"
@@ -130,6 +131,7 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 	if p.state != nil {
 		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
 		np.Notifier, opts.Announcer = p.notifier, p.notifier
+		p.reg.MustRegister(silence.Collector(p.notifier.Silences(), clock.Real{}.Now))
 	}
 	if p.daemon, err = daemon.New(cfg, opts); err != nil {
 		return p, err
@@ -176,7 +178,7 @@ func (p *parts) handler(cfg *config.Config, log *zap.Logger) http.Handler {
 		EnableLifecycle: cfg.Server.EnableLifecycle,
 	}
 	if p.notifier != nil {
-		opts.Notifications = p.notifier
+		opts.Notifications, opts.Silences = p.notifier, p.notifier.Silences()
 	}
 	return pwweb.Handler(opts)
 }

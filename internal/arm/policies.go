@@ -106,6 +106,8 @@ func Operation(method, path string) string {
 		return "list_vms"
 	case last(1) == "virtualmachinescalesets":
 		return "list_vmss"
+	case last(1) == "values" && last(3) == "eventtypes":
+		return "list_activity_log"
 	case last(2) == "capsoperations" || last(2) == "operations":
 		return "poll_operation"
 	}

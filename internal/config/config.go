@@ -93,8 +93,9 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// WebConfigFile is an exporter-toolkit web config: TLS, mTLS and basic auth for every endpoint.
 	WebConfigFile string `yaml:"webConfigFile"`
-	// EnableLifecycle turns on POST /-/reload and POST /api/v1/outbox/retry, as Prometheus's
-	// --web.enable-lifecycle; off, only SIGHUP reloads. Read at start.
+	// EnableLifecycle turns on POST /-/reload, POST /api/v1/outbox/retry and POST/DELETE
+	// /api/v1/silences, as Prometheus's --web.enable-lifecycle; off, only SIGHUP reloads. Read
+	// at start.
 	EnableLifecycle bool `yaml:"enableLifecycle"`
 	// ExternalURL is where people reach purgewatch (--web.external-url): notifications link to
 	// its status page, and Alertmanager alerts carry it as generatorURL.

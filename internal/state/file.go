@@ -41,9 +41,11 @@ var (
 	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log:
 	// lower-cased version id|softDeletedAt (Unix) → record.
 	bucketDeleters = []byte("deleters")
+	// bucketSilences holds the silences: id → the silence's JSON (internal/silence owns it).
+	bucketSilences = []byte("silences")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters}
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters, bucketSilences}
 
 // File is the open state file.
 type File struct {

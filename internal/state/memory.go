@@ -22,6 +22,14 @@ func (f *File) SaveDeleters(put map[string][]byte, drop []string) error {
 	return f.saveAll(bucketDeleters, put, drop)
 }
 
+// LoadSilences returns every silence kept, by id (silence.Store).
+func (f *File) LoadSilences() (map[string][]byte, error) { return f.loadAll(bucketSilences) }
+
+// SaveSilences writes silences made or changed, and drops those gone, in one transaction.
+func (f *File) SaveSilences(put map[string][]byte, drop []string) error {
+	return f.saveAll(bucketSilences, put, drop)
+}
+
 func (f *File) loadAll(bucket []byte) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	err := f.db.View(func(tx *bolt.Tx) error {

@@ -19,6 +19,13 @@ var funcs = template.FuncMap{
 		}
 		return humantime.Short(now.Sub(t)) + " ago"
 	},
+	// when is a time either side of now: "in 2d 3h" or "5h 0m ago".
+	"when": func(now, t time.Time) string {
+		if t.After(now) {
+			return "in " + humantime.Short(t.Sub(now))
+		}
+		return humantime.Short(now.Sub(t)) + " ago"
+	},
 	"ms":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"name": func(id string) string { return id[strings.LastIndex(id, "/")+1:] },
 	// The filter's choices, for its form and the counts.

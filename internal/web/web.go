@@ -18,6 +18,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/recovery"
+	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/internal/triage"
@@ -47,10 +48,12 @@ type Options struct {
 	Daemon Daemon
 	// Reload applies the configuration file again, everywhere or nowhere (POST /-/reload).
 	Reload func() error
-	// Notifications is nil when no channel is configured.
+	// Notifications is nil when no channel is configured; so are Silences.
 	Notifications Notifications
+	Silences      *silence.Store
 	// EnableLifecycle turns on the endpoints that change what purgewatch does: POST /-/reload and
-	// POST /api/v1/outbox/retry (server.enableLifecycle, as Prometheus's --web.enable-lifecycle).
+	// POST /api/v1/outbox/retry, POST and DELETE /api/v1/silences (server.enableLifecycle, as
+	// Prometheus's --web.enable-lifecycle).
 	EnableLifecycle bool
 	Gatherer        prometheus.Gatherer
 	// Metrics serves /metrics (metrics.Exposition); nil serves Gatherer through promhttp.
@@ -114,13 +117,18 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("reloaded\n"))
 	})))
 	outbox(mux, o, lifecycle)
+	silences(mux, o, lifecycle)
 	mux.Handle("GET /{$}", gzipped(func(w http.ResponseWriter, r *http.Request) {
 		sel, err := parseSelection(r.URL.Query())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel)
+		var list []silence.Silence
+		if o.Silences != nil {
+			list, _ = o.Silences.List() // one that cannot be read is logged by the notifier each scan
+		}
+		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel, list)
 		page.Delivery = newDelivery(o.Notifications, o.Logger)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
@@ -146,6 +154,8 @@ type statusPage struct {
 	Health *healthBanner
 	// Delivery is the notifications' state; nil when no channel is configured.
 	Delivery *delivery
+	// Silences are every silence kept, active and recently expired.
+	Silences []silenceView
 	// Total versions, how many the filter matches, and which of those (From..To, from 1) are
 	// shown; Next and Prev link to the neighbouring pages.
 	Total, Matching, From, To int
@@ -218,11 +228,13 @@ type versionRow struct {
 	Verdict string
 	// DeletedByText says who deleted it and when, or why that is not known (deleters.Describe).
 	DeletedByText string
+	// Silence is the active silence that mutes its notifications, if any.
+	Silence *silence.Silence
 }
 
-func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection) statusPage {
+func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection, silences []silence.Silence) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
-		Health: newHealthBanner(st)}
+		Health: newHealthBanner(st), Silences: views(silences, now)}
 	if st.Audit != nil {
 		p.Audited, p.Findings = true, st.Audit.Findings
 	}
@@ -261,7 +273,9 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 	to := min(from+sel.limit, len(chosen))
 	p.From, p.To = from+1, to
 	for _, i := range chosen[from:to] {
-		p.Versions = append(p.Versions, row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i])))
+		r := row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i]))
+		r.Silence = silence.Matching(silences, vs[i], now)
+		p.Versions = append(p.Versions, r)
 	}
 	if to < len(chosen) {
 		p.Next = sel.link(to)

@@ -1,0 +1,69 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/purgewatch/purgewatch/internal/silence"
+	"github.com/purgewatch/purgewatch/internal/state"
+	"github.com/purgewatch/purgewatch/internal/status"
+)
+
+// TestSilencesChangeOnlyBehindTheLifecycleGuard: GET lists; POST and DELETE answer 403 unless
+// --web.enable-lifecycle, as /-/reload does; a silence without a comment is refused, naming it;
+// one posted is listed active, and DELETE expires it.
+func TestSilencesChangeOnlyBehindTheLifecycleGuard(t *testing.T) {
+	file, err := state.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	store := silence.NewStore(file)
+	do := func(base, method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	good := `{"matchers": [{"name": "gallery", "op": "=", "value": "ci"}], "duration": "7d", "createdBy": "alice", "comment": "rebuilding"}`
+	off := serveWith(t, Options{Daemon: fixedDaemon{&status.State{}}, Silences: store})
+	if code, _ := do(off.URL, http.MethodPost, "/api/v1/silences", good); code != http.StatusForbidden {
+		t.Errorf("lifecycle off: POST = %d, want 403", code)
+	}
+	on := serveWith(t, Options{Daemon: fixedDaemon{&status.State{}}, Silences: store, EnableLifecycle: true})
+	if code, body := do(on.URL, http.MethodPost, "/api/v1/silences", strings.Replace(good, `"rebuilding"`, `""`, 1)); code != http.StatusBadRequest || !strings.Contains(body, "comment") {
+		t.Errorf("no comment: %d %s", code, body)
+	}
+	if code, body := do(on.URL, http.MethodPost, "/api/v1/silences", strings.Replace(good, `"gallery"`, `"galery"`, 1)); code != http.StatusBadRequest || !strings.Contains(body, "not a label name") {
+		t.Errorf("a bad label name: %d %s", code, body)
+	}
+	code, body := do(on.URL, http.MethodPost, "/api/v1/silences", good)
+	var made struct{ SilenceID string }
+	if json.Unmarshal([]byte(body), &made); code != http.StatusOK || made.SilenceID == "" {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	_, body = do(off.URL, http.MethodGet, "/api/v1/silences", "")
+	var list []silenceView
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 1 || list[0].Status.State != "active" || list[0].EndsAt.Sub(list[0].StartsAt).Hours() != 168 {
+		t.Fatalf("GET: %v %s", err, body)
+	}
+	if code, _ := do(off.URL, http.MethodDelete, "/api/v1/silences/"+made.SilenceID, ""); code != http.StatusForbidden {
+		t.Errorf("lifecycle off: DELETE = %d", code)
+	}
+	if code, body := do(on.URL, http.MethodDelete, "/api/v1/silences/nope", ""); code != http.StatusNotFound {
+		t.Errorf("DELETE of an unknown id: %d %s", code, body)
+	}
+	if code, body := do(on.URL, http.MethodDelete, "/api/v1/silences/"+made.SilenceID, ""); code != http.StatusOK || !strings.Contains(body, `"state": "expired"`) {
+		t.Errorf("DELETE: %d %s", code, body)
+	}
+}
