@@ -104,6 +104,9 @@ func TestRunDemoServesMetricsAndTheSnapshot(t *testing.T) {
 		`purgewatch_scan_success{subscription_id="7b2e9d14-0c3f-4a6b-8e27-5f1d2c4b6a02"} 1`,
 		`purgewatch_azure_requests_total{code="200",operation="list_soft_deleted_versions"} 7`,
 		`purgewatch_config_last_reload_successful 1`,
+		// who deleted each, from the Activity Log: one query per subscription with a version in a bin
+		`purgewatch_azure_requests_total{code="200",operation="list_activity_log"} 2`,
+		`deleted_by="alice@contoso.com",gallery="prodimages",image="ubuntu-22.04-base"`,
 		`purgewatch_build_info{branch="",goarch="`,
 	} {
 		if !strings.Contains(metricsText, want) {
