@@ -2,6 +2,7 @@ package notify
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,11 +28,9 @@ type hush map[string][]string
 // nothing is computed).
 func newMute(silences []silence.Silence, snap *scanner.Snapshot, h hush, now time.Time) *mute {
 	active := slices.DeleteFunc(slices.Clone(silences), func(s silence.Silence) bool { return s.State(now) != silence.StateActive })
-	if h != nil {
-		for k := range h {
-			if !slices.ContainsFunc(active, func(s silence.Silence) bool { return len(k) > len(s.ID) && k[:len(s.ID)] == s.ID }) {
-				delete(h, k)
-			}
+	for k := range h {
+		if !slices.ContainsFunc(active, func(s silence.Silence) bool { return strings.HasPrefix(k, s.ID+"|") }) {
+			delete(h, k)
 		}
 	}
 	if len(active) == 0 || snap == nil {
