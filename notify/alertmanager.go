@@ -170,6 +170,9 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 	case AlertUnusable:
 	case AlertDeleted: // the labels of purgewatch_soft_deleted_version_info, which the rule fires on
 		labels["routine"], labels["reasons"] = "false", strings.Join(e.Reasons, ",")
+		if who := deleters.Label(v); who != "" { // as Prometheus, no label for an empty value
+			labels["deleted_by"] = who
+		}
 	default:
 		labels["deadline"] = string(e.Deadline)
 	}

@@ -1,6 +1,10 @@
 package notify
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/purgewatch/purgewatch/internal/config"
+)
 
 // Metrics are the notifier's Prometheus metrics.
 type Metrics struct {
@@ -11,6 +15,7 @@ type Metrics struct {
 	recovered prometheus.Gauge
 	size      prometheus.Gauge
 	muted     *prometheus.CounterVec
+	pushing   prometheus.Gauge
 }
 
 // Reasons of purgewatch_notifications_suppressed_total.
@@ -61,8 +66,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "purgewatch_notifications_suppressed_total",
 		Help: "Notifications not sent, per channel and why: silenced (a silence muted the event; counted once however long it stays muted) or routine (a threshold a routine version crossed, left to the digest or to the page by notify.routine).",
 	}, []string{"channel", "reason"})
-	reg.MustRegister(m.total, m.pending, m.dead, m.oldest, m.recovered, m.size, m.muted)
+	m.pushing = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "purgewatch_notify_alertmanager_pushing",
+		Help: "1 when an alertmanager channel pushes the version alerts: the shipped rules for the same states stand down, so that Alertmanager holds one alert per version state, not one from each side.",
+	})
+	reg.MustRegister(m.total, m.pending, m.dead, m.oldest, m.recovered, m.size, m.muted, m.pushing)
 	return m
+}
+
+// channels records what the configured channels are: whether one pushes to Alertmanager.
+func (m *Metrics) channels(chs []Channel) {
+	if m == nil {
+		return
+	}
+	pushing := 0.0
+	for _, ch := range chs {
+		if ch.Type() == config.ChannelAlertmanager {
+			pushing = 1
+		}
+	}
+	m.pushing.Set(pushing)
 }
 
 func (m *Metrics) init(ch Channel) {

@@ -95,6 +95,7 @@ func (n *Notifier) Configure(s Settings) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.s = s
+	n.metrics.channels(s.Channels)
 	for _, ch := range s.Channels {
 		n.metrics.init(ch)
 		n.laneLocked(ch.Name())

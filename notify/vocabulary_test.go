@@ -23,6 +23,7 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 	}
 
 	v := ver("g", "1.0.0", t0.Add(10*time.Hour), 2, nil)
+	v.DeletedBy = &scanner.Deletion{Caller: "alice@contoso.com", PrincipalName: "alice@contoso.com"}
 	events := []Event{
 		{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "warning", Version: v},
 		{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "critical", Version: v},
@@ -60,8 +61,8 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 		var want []string
 		for _, r := range candidates {
 			want = append(slices.Clone(versionLabels), slices.Collect(maps.Keys(r.labels))...)
-			if name == AlertDeleted { // it fires on purgewatch_soft_deleted_version_info, which has two more
-				want = append(want, "routine", "reasons")
+			if name == AlertDeleted { // it fires on purgewatch_soft_deleted_version_info, which has three more
+				want = append(want, "routine", "reasons", "deleted_by")
 			}
 		}
 		got := slices.Sorted(maps.Keys(a.Labels))
