@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests drive: Prometheus and promtool (Debian's prometheus),
 # Alertmanager (prometheus-alertmanager), Chromium and systemd-analyze from Debian's packages, and
-# mailpit and helm from the Go module proxy. Idempotent: a tool already installed is left alone.
+# mailpit, helm and goreleaser (its `check` of .goreleaser.yaml) from the Go module proxy. Idempotent: a tool already installed is left alone.
 set -euo pipefail
 
 MAILPIT_VERSION=v1.33.1
 HELM_VERSION=v3.22.0
+GORELEASER_VERSION=v2.17.0
 
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
@@ -35,4 +36,8 @@ fi
 if ! command -v helm >/dev/null && [ ! -x "$gobin/helm" ]; then
   echo "== installing helm $HELM_VERSION with go install (a few minutes)"
   go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+if ! command -v goreleaser >/dev/null && [ ! -x "$gobin/goreleaser" ]; then
+  echo "== installing goreleaser $GORELEASER_VERSION with go install (a few minutes, once)"
+  go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
 fi

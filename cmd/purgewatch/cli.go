@@ -85,7 +85,9 @@ type commandLine struct {
 }
 
 func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
-	app := kingpin.New("purgewatch", "purgewatch watches Azure Compute Gallery's recycle bin.").
+	// --version is read before parsing (execute): a kingpin app flag of that name would clash with
+	// recover's and purge's --version (the image version's).
+	app := kingpin.New("purgewatch", "purgewatch watches Azure Compute Gallery's recycle bin.\n\n  --version  Show the version and build (as `purgewatch version`).").
 		UsageWriter(stdout).ErrorWriter(stdout).Terminate(terminate)
 	app.HelpFlag.Short('h')
 	c := &commandLine{app: app}
@@ -102,7 +104,7 @@ func newCommandLine(stdout io.Writer, terminate func(int)) *commandLine {
 		PlaceHolder("URL").String()
 	c.run.logLevel = run.Flag("log.level", "Only log messages at or above this level (log.level).").
 		PlaceHolder("info").Enum("debug", "info", "warn", "error")
-	c.run.logFormat = run.Flag("log.format", "Log format (log.format).").PlaceHolder("json").Enum("json", "console")
+	c.run.logFormat = run.Flag("log.format", "Log format (log.format).").PlaceHolder("json").Enum("json", "logfmt", "console")
 
 	scan := app.Command("scan", "Scan once and print every soft-deleted version, the most urgent first.")
 	c.scan.config = configFlag(scan, "")

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"net"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/purgewatch/purgewatch/internal/config"
 )
 
 // -h and --help are output and success, on every command, and list that command's flags only.
@@ -15,6 +21,7 @@ func TestHelpIsOutputAndSuccess(t *testing.T) {
 	}{
 		{[]string{"run", "--help"}, []string{"--web.listen-address=", "--web.config.file=", "--config.file=", "--log.level=", "--log.format=",
 			"--[no-]web.enable-lifecycle", "--web.external-url=", "--[no-]demo"}, []string{"--channel", "--fail-within", "--listen", "--config"}, "run [<flags>]"},
+		{[]string{"-h"}, []string{"--version"}, nil, "<command>"},
 		{[]string{"scan", "-h"}, []string{"--fail-within=DURATION", "-o, --output="}, []string{"--web.listen-address", "--channel"}, "scan [<flags>]"},
 		{[]string{"audit", "--help"}, []string{"--fail-on="}, []string{"--fail-within"}, "audit [<flags>]"},
 		{[]string{"recover", "--help"}, []string{"--location=", "--wait=", "--[no-]dry-run", "[<id>]"}, []string{"--force"}, "recover [<flags>] [<id>]"},
@@ -65,5 +72,30 @@ func TestHelpIsOutputAndSuccess(t *testing.T) {
 	// No command at all: the usage, on stderr, and failure.
 	if code, stdout, stderr := runCmd(t); code != exitFailed || stdout != "" || !strings.Contains(stderr, "usage: purgewatch <command>") {
 		t.Errorf("no command: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestTheDemoIsForThisMachine: left at the default address the demo listens on loopback alone,
+// and says where its page is; told an address, it listens there.
+func TestTheDemoIsForThisMachine(t *testing.T) {
+	demo, none, def := true, []string{}, config.Default()
+	f := &runFlags{demo: &demo, listen: &none, web: &web.FlagConfig{WebListenAddresses: &none}}
+	if got := listenAddresses(f, &def); !slices.Equal(got, []string{"127.0.0.1:9772"}) {
+		t.Errorf("the demo listens on %v, want 127.0.0.1:9772", got)
+	}
+	told := []string{":8080"}
+	f.web.WebListenAddresses = &told
+	if got := listenAddresses(f, &def); !slices.Equal(got, told) {
+		t.Errorf("told :8080, the demo listens on %v", got)
+	}
+	for addr, want := range map[string]string{"[::]:9772": "127.0.0.1:9772", "0.0.0.0:9772": "127.0.0.1:9772", "127.0.0.1:4000": "127.0.0.1:4000"} {
+		a, _ := net.ResolveTCPAddr("tcp", addr)
+		if got := browsable(a); got != want {
+			t.Errorf("browsable(%s) = %s, want %s", addr, got, want)
+		}
+	}
+	d := startDaemon(t, "--demo")
+	if want := "purgewatch --demo: open " + d.base + "/ "; !strings.Contains(d.logs.String(), want) {
+		t.Errorf("the demo does not say %q:\n%s", want, d.logs.String())
 	}
 }

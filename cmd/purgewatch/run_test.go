@@ -284,11 +284,15 @@ func TestReadyzBeforeTheFirstScan(t *testing.T) {
 	}
 	d := startDaemon(t, "--config", path)
 	<-hang.arrived
-	if code, _ := d.get(t, "/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz = %d before the first scan finished, want 503", code)
+	for _, path := range []string{"/readyz", "/-/ready"} { // Kubernetes' name, and Prometheus's
+		if code, _ := d.get(t, path); code != http.StatusServiceUnavailable {
+			t.Errorf("%s = %d before the first scan finished, want 503", path, code)
+		}
 	}
-	if code, _ := d.get(t, "/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz = %d while scanning", code)
+	for _, path := range []string{"/healthz", "/-/healthy"} {
+		if code, _ := d.get(t, path); code != http.StatusOK {
+			t.Errorf("%s = %d while scanning", path, code)
+		}
 	}
 	d.stop(t) // shutdown cancels the hanging scan and still exits 0
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -81,7 +82,32 @@ func runCommand(ctx context.Context, f *runFlags, stdout, stderr io.Writer, hook
 		log.Error("cannot listen", zap.Error(err))
 		return exitFailed
 	}
+	if *f.demo && len(listeners) > 0 { // a newcomer's first question: where is it?
+		fmt.Fprintf(stderr, "purgewatch --demo: open http://%s/ to see the simulated estate (metrics at /metrics; Ctrl-C stops)\n", browsable(listeners[0].Addr()))
+	}
 	return p.serve(ctx, f, cfg, listeners, hooks, log)
+}
+
+// listenAddresses are the flags', else the configuration's; the demo, left at the default, listens
+// on loopback alone: it is for the machine it runs on unless told otherwise.
+func listenAddresses(f *runFlags, cfg *config.Config) []string {
+	addresses := f.addresses(cfg)
+	if *f.demo && slices.Equal(addresses, []string{config.Default().Server.Listen}) {
+		return []string{"127.0.0.1" + config.Default().Server.Listen}
+	}
+	return addresses
+}
+
+// browsable is addr as a browser on this machine reaches it: a wildcard host is localhost.
+func browsable(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // parts are what `run` is made of, built in this order: the state file (the scanner keeps its
@@ -155,7 +181,7 @@ func listen(f *runFlags, cfg *config.Config) ([]net.Listener, error) {
 		return nil, nil
 	}
 	var listeners []net.Listener
-	for _, addr := range f.addresses(cfg) {
+	for _, addr := range listenAddresses(f, cfg) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			for _, l := range listeners {

@@ -106,8 +106,9 @@ type Server struct {
 type Log struct {
 	// Level is the least severe message logged (--log.level).
 	Level string `yaml:"level" jsonschema:"enum=debug,enum=info,enum=warn,enum=error"`
-	// Format is json (lines, for collectors) or console (for people) (--log.format).
-	Format string `yaml:"format" jsonschema:"enum=json,enum=console"`
+	// Format is json (lines, for collectors), logfmt (as the Prometheus stack writes) or console
+	// (for people) (--log.format).
+	Format string `yaml:"format" jsonschema:"enum=json,enum=logfmt,enum=console"`
 }
 
 // Metrics tunes what /metrics exports.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +72,8 @@ func TestEveryProblemAtOnceByLine(t *testing.T) {
 		`c.yaml:2: azure.auth: "magic" is not one of`,
 		"c.yaml:3: azure.concurrency: `lots` is not a whole number",
 		`c.yaml:5: scan.schedule: "bad cron" is not a cron schedule`,
-		"c.yaml:6: scan.timeout: `forever` is not a duration such as 90s, 10m or 72h",
-		"c.yaml:8: notify.thresholds[1]: `soon` is not a duration such as 90s, 10m or 72h", // the element, as validate names it
+		"c.yaml:6: scan.timeout: `forever` is not a duration such as 90s, 10m, 72h or 30d",
+		"c.yaml:8: notify.thresholds[1]: `soon` is not a duration such as 90s, 10m, 72h or 30d", // the element, as validate names it
 		"c.yaml:9: notify.keep: must be at least 1h",
 	}
 	if len(got) != len(want) {
@@ -229,5 +230,20 @@ func TestNotifyDefaultsAndOrder(t *testing.T) {
 	ch := cfg.Notify.Channels[0]
 	if ch.SMTP.Port != 587 || ch.SMTP.TLS != "starttls" || ch.Timeout != 10*time.Second {
 		t.Errorf("email defaults = %+v", ch)
+	}
+}
+
+// TestDurationsReadAsTheCommandLinesDo: 30d, 1w and 1d12h, as a flag takes them, beside Go's own.
+func TestDurationsReadAsTheCommandLinesDo(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("notify:\n  keep: 30d\n  thresholds: [1w, 1d12h, 90m]\n  blindAfter: 1.5h\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Notify.Keep != 30*24*time.Hour || cfg.Notify.BlindAfter != 90*time.Minute ||
+		!slices.Equal(cfg.Notify.Thresholds, []time.Duration{7 * 24 * time.Hour, 36 * time.Hour, 90 * time.Minute}) {
+		t.Errorf("keep %v, blindAfter %v, thresholds %v", cfg.Notify.Keep, cfg.Notify.BlindAfter, cfg.Notify.Thresholds)
+	}
+	if _, err := Parse("c.yaml", []byte("notify:\n  keep: a month\n"), nil); err == nil || !strings.Contains(err.Error(), "c.yaml:2: notify.keep:") {
+		t.Errorf("a duration that is none: %v", err)
 	}
 }

@@ -25,9 +25,9 @@ func schema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true, ExpandedStruct: true, RequiredFromJSONSchemaTags: true,
 		Mapper: func(typ reflect.Type) *jsonschema.Schema {
-			if typ == reflect.TypeFor[time.Duration]() { // yaml.v3 reads a duration as Go writes one: 90s, 10m, 72h, 1h30m
-				return &jsonschema.Schema{Type: "string", Pattern: `^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`,
-					Examples: []any{"90s", "10m", "72h"}}
+			if typ == reflect.TypeFor[time.Duration]() { // as the command line's: 90s, 10m, 72h, 1h30m, 30d, 1w
+				return &jsonschema.Schema{Type: "string", Pattern: `^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d|w|y))+)$`,
+					Examples: []any{"90s", "10m", "72h", "30d", "1w"}}
 			}
 			return nil
 		}}

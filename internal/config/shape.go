@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -64,8 +65,25 @@ func (s *shape) check(n *yaml.Node, t reflect.Type, path string) {
 		for i, c := range n.Content {
 			s.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
+	case t == durationType && n.Kind == yaml.ScalarNode:
+		normalizeDuration(n)
+		if n.Decode(reflect.New(t).Interface()) != nil {
+			s.wrong(n, t, path)
+		}
 	case n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil:
 		s.wrong(n, t, path)
+	}
+}
+
+// normalizeDuration rewrites a duration the command line accepts (Prometheus's model.Duration:
+// 30d, 1w, 1d12h) as Go writes it, so that the decoder, which reads only Go's form, takes it: a
+// config file and a flag read durations alike. Go's own forms (1.5h, 90s) are left as they are.
+func normalizeDuration(n *yaml.Node) {
+	if _, err := time.ParseDuration(n.Value); err == nil {
+		return
+	}
+	if d, err := model.ParseDuration(n.Value); err == nil {
+		n.Value = time.Duration(d).String()
 	}
 }
 
@@ -145,7 +163,7 @@ func written(n *yaml.Node) string {
 func wanted(t reflect.Type) string {
 	switch {
 	case t == durationType:
-		return "a duration such as 90s, 10m or 72h"
+		return "a duration such as 90s, 10m, 72h or 30d"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
 		return "a whole number"
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:

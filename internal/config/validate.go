@@ -114,7 +114,7 @@ func validate(file string, c *Config, idx *index) error {
 		v.failf("server.externalURL", "%v", err)
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.format", c.Log.Format, "json", "logfmt", "console")
 	v.notify(&c.Notify)
 	for _, other := range []struct{ key, path string }{{"the configuration file", v.file}, {"server.webConfigFile", c.Server.WebConfigFile}} {
 		if c.Notify.StateFile != "" && other.path != "" && sameFile(c.Notify.StateFile, other.path) {

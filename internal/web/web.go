@@ -82,16 +82,19 @@ func Handler(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: zap.NewStdLog(o.Logger), ErrorHandling: promhttp.ContinueOnError}))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	// /healthz and /readyz for Kubernetes, /-/healthy and /-/ready as every Prometheus program.
+	healthy := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	ready := func(w http.ResponseWriter, _ *http.Request) {
 		if !o.Daemon.State().Ready {
 			http.Error(w, "the first scan has not finished yet", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
-	})
+	}
+	mux.HandleFunc("GET /healthz", healthy)
+	mux.HandleFunc("GET /-/healthy", healthy)
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /-/ready", ready)
 	mux.Handle("GET /api/v1/versions", gzipped(func(w http.ResponseWriter, r *http.Request) {
 		st := o.Daemon.State()
 		if st.Snapshot == nil {
