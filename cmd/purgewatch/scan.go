@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -37,15 +39,25 @@ func scanCommand(ctx context.Context, f *scanFlags, stdout, stderr io.Writer) in
 		writeTable(stdout, snap, now, *output == "wide")
 	}
 	writeSummary(stderr, snap)
-	return scanExitCode(snap, now, *failWithin)
+	return scanExitCode(snap, now, *failWithin, stderr)
 }
 
-func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duration) int {
+// scanExitCode is 3 when a version's next deadline falls within failWithin, naming each such
+// version on stderr (a pipeline's log then says which), else the scan's own outcome.
+func scanExitCode(snap *scanner.Snapshot, now time.Time, failWithin time.Duration, stderr io.Writer) int {
 	if failWithin > 0 {
-		for _, v := range snap.Versions {
+		var matched []scanner.Version
+		for _, v := range scanner.ByNextDeadline(snap.Versions, now) {
 			if _, at := v.NextDeadline(now); at.Sub(now) <= failWithin {
-				return exitDeadline
+				matched = append(matched, v)
 			}
+		}
+		if len(matched) > 0 {
+			fmt.Fprintf(stderr, "--fail-within %s: %s\n", model.Duration(failWithin), humantime.Count(len(matched), "version"))
+			for _, v := range matched {
+				fmt.Fprintf(stderr, "  %s: %s\n", printable(v.ID()), nextDeadline(v, now))
+			}
+			return exitDeadline
 		}
 	}
 	switch {

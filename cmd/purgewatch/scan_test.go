@@ -104,10 +104,14 @@ func TestScanDemoTableAndFailWithin(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "NEXT DEADLINE") || !strings.HasPrefix(lines[1], "purge overdue ") {
 		t.Errorf("table does not start with the overdue version:\n%s", out)
 	}
-	for _, want := range []string{"ARM requests (0 throttled)", "0 failed scopes"} {
+	for _, want := range []string{"ARM requests (0 throttled)", "0 failed scopes",
+		"--fail-within 1d: ", "/images/ubuntu-22.04-base/versions/1.2.0: purged in 2h", "/versions/2024.10.1: purge overdue"} {
 		if !strings.Contains(stderr, want) {
-			t.Errorf("summary lacks %q: %s", want, stderr)
+			t.Errorf("stderr lacks %q: %s", want, stderr)
 		}
+	}
+	if strings.Contains(stderr, "/versions/1.3.1:") {
+		t.Errorf("--fail-within 24h names a version purged in five days:\n%s", stderr)
 	}
 	if code, _, _ := runCmd(t, "scan", "--demo", "--fail-within", "1m"); code != exitDeadline {
 		t.Errorf("overdue versions match any --fail-within: exit %d", code)

@@ -11,6 +11,11 @@ import (
 // RestoreAPIVersion is the api-version whose PATCH carries properties.restore.
 const RestoreAPIVersion = "2026-03-03"
 
+// RestoreBody is the PATCH's body, the REST specification's example's: what `purgewatch recover`
+// sends and every printed command shows, byte for byte (internal/restore's test holds them
+// together).
+const RestoreBody = `{"properties":{"restore":true,"storageProfile":{}}}`
+
 // wellFormed is a gallery image version id as ARM writes it. Anything else (a name a hostile or
 // broken response made up, with quotes, spaces or `$(...)` in it) is never put in a command.
 var wellFormed = regexp.MustCompile(`^/subscriptions/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}` +
@@ -27,7 +32,7 @@ func RecoverCommand(endpoint, id string) (cmd string, ok bool) {
 		return "", false
 	}
 	url := strings.TrimSuffix(endpoint, "/") + id + "?api-version=" + RestoreAPIVersion
-	return "az rest --method patch --url " + ShellQuote(url) + ` --body '{"properties":{"restore":true}}'`, true
+	return "az rest --method patch --url " + ShellQuote(url) + " --body " + ShellQuote(RestoreBody), true
 }
 
 // ShellQuote quotes s for a POSIX shell: single quotes, each inner one closed, escaped, reopened.

@@ -9,7 +9,7 @@ import (
 func TestRecoverCommandQuotesAndRefusesIdsThatAreNotWellFormed(t *testing.T) {
 	id := "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-(prod).1/providers/Microsoft.Compute/galleries/g_1.x/images/img-1/versions/1.2.3"
 	cmd, ok := RecoverCommand("https://management.azure.com/", id)
-	want := `az rest --method patch --url 'https://management.azure.com` + id + `?api-version=2026-03-03' --body '{"properties":{"restore":true}}'`
+	want := `az rest --method patch --url 'https://management.azure.com` + id + `?api-version=2026-03-03' --body '{"properties":{"restore":true,"storageProfile":{}}}'`
 	if !ok || cmd != want {
 		t.Errorf("RecoverCommand = %q, %v\nwant %q", cmd, ok, want)
 	}

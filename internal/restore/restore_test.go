@@ -13,6 +13,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/arm"
 	"github.com/purgewatch/purgewatch/internal/armsim"
 	"github.com/purgewatch/purgewatch/internal/clock"
+	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -65,8 +66,11 @@ func TestRecoverWithThePatchOfTheSpec(t *testing.T) {
 		t.Fatalf("Recover = %+v, %v", res, err)
 	}
 	writes := f.sim.Writes()
-	if len(writes) != 1 || writes[0].Method != "PATCH" || !strings.Contains(writes[0].Body, `"restore":true`) {
-		t.Fatalf("writes = %+v", writes)
+	if len(writes) != 1 || writes[0].Method != "PATCH" || writes[0].Body != recovery.RestoreBody {
+		t.Fatalf("writes = %+v, want the one PATCH the printed command sends, %s", writes, recovery.RestoreBody)
+	}
+	if plan := f.r.Plan(ref("1.0.0"), "westeurope"); plan[0].Body != recovery.RestoreBody {
+		t.Errorf("--dry-run shows %s, the printed command %s", plan[0].Body, recovery.RestoreBody)
 	}
 	if !strings.Contains(f.progress.String(), "operation inprogress") || !strings.Contains(f.progress.String(), "operation succeeded") {
 		t.Errorf("progress:\n%s", f.progress)

@@ -47,8 +47,14 @@ func lifecycleGuard(enabled bool) func(http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	return func(h http.Handler) http.Handler {
 		if !enabled {
-			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				http.Error(w, "the lifecycle API is off: start purgewatch with --web.enable-lifecycle (or server.enableLifecycle: true), or send it SIGHUP", http.StatusForbidden)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				msg := "the lifecycle API is off: start purgewatch with --web.enable-lifecycle (or server.enableLifecycle: true)"
+				if r.URL.Path == "/-/reload" {
+					msg += ", or send it SIGHUP, which reloads without it"
+				} else {
+					msg += ", or stop it and run the command again: it then works on the state file itself"
+				}
+				http.Error(w, msg, http.StatusForbidden)
 			})
 		}
 		return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

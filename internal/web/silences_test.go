@@ -37,8 +37,9 @@ func TestSilencesChangeOnlyBehindTheLifecycleGuard(t *testing.T) {
 	}
 	good := `{"matchers": [{"name": "gallery", "op": "=", "value": "ci"}], "duration": "7d", "createdBy": "alice", "comment": "rebuilding"}`
 	off := serveWith(t, Options{Daemon: fixedDaemon{&status.State{}}, Silences: store})
-	if code, _ := do(off.URL, http.MethodPost, "/api/v1/silences", good); code != http.StatusForbidden {
-		t.Errorf("lifecycle off: POST = %d, want 403", code)
+	if code, body := do(off.URL, http.MethodPost, "/api/v1/silences", good); code != http.StatusForbidden || strings.Contains(body, "SIGHUP") ||
+		!strings.Contains(body, "--web.enable-lifecycle") {
+		t.Errorf("lifecycle off: POST = %d %q, want 403 saying how, not SIGHUP (which changes no silence)", code, body)
 	}
 	on := serveWith(t, Options{Daemon: fixedDaemon{&status.State{}}, Silences: store, EnableLifecycle: true})
 	if code, body := do(on.URL, http.MethodPost, "/api/v1/silences", strings.Replace(good, `"rebuilding"`, `""`, 1)); code != http.StatusBadRequest || !strings.Contains(body, "comment") {
