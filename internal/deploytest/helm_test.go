@@ -48,7 +48,13 @@ func helm(t *testing.T, args ...string) []byte {
 // render renders the chart with values files (or --set=… arguments).
 func render(t *testing.T, values ...string) rendered {
 	t.Helper()
-	args := []string{"template", "pw", chart, "--namespace", "monitoring"}
+	// Workload identity is on by default and refuses an empty client id
+	// (TestHelmRefusesWorkloadIdentityWithoutAClientID): a values file first, which later ones override.
+	identity := filepath.Join(t.TempDir(), "identity.yaml")
+	if err := os.WriteFile(identity, []byte("serviceAccount:\n  workloadIdentity:\n    clientId: "+testClientID+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"template", "pw", chart, "--namespace", "monitoring", "-f", identity}
 	for _, v := range values {
 		if strings.HasPrefix(v, "--") {
 			args = append(args, v)
@@ -106,8 +112,11 @@ func render(t *testing.T, values ...string) rendered {
 	return r
 }
 
+// testClientID is the managed identity the tests install with.
+const testClientID = "0a0a0a0a-1111-2222-3333-444444444444"
+
 func TestHelmLint(t *testing.T) {
-	helm(t, "lint", "--strict", chart)
+	helm(t, "lint", "--strict", chart, "--set", "serviceAccount.workloadIdentity.clientId="+testClientID)
 	helm(t, "lint", "--strict", chart, "-f", chart+"/ci/full-values.yaml")
 }
 
@@ -303,7 +312,7 @@ func TestHelmValidatesTheConfig(t *testing.T) {
 		"config.azure.auth=magic":                    "at '/config/azure/auth': value must be one of 'default'",
 		"config.azure.concurrency=0":                 "at '/config/azure/concurrency': minimum",
 		"config.scan.timeout=10 minutes":             "at '/config/scan/timeout'",
-		"config.log.format=logfmt":                   "at '/config/log/format'",
+		"config.log.format=xml":                      "at '/config/log/format'",
 		"config.notify.channels[0].type=pager":       "at '/config/notify/channels/0'",
 		"config.azure.subscription=one":              "at '/config/azure': additional properties 'subscription' not allowed",
 		"config.notify.channels[0].smtp.port=100000": "at '/config/notify/channels/0",
@@ -353,4 +362,45 @@ func TestHelmRulesAreTunable(t *testing.T) {
 		t.Error("the extra group is not rendered")
 	}
 	helm(t, "lint", "--strict", chart, "-f", values)
+}
+
+// TestHelmRefusesWorkloadIdentityWithoutAClientID: the default (workload identity on) with no
+// client id would start a pod that cannot sign in; the install is refused, saying what to set.
+func TestHelmRefusesWorkloadIdentityWithoutAClientID(t *testing.T) {
+	bin := testtool.Require(t, "helm")
+	out, err := exec.Command(bin, "template", "pw", chart).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "serviceAccount.workloadIdentity.clientId is empty") || !strings.Contains(string(out), "az identity show") {
+		t.Errorf("installed with an empty client id:\n%s", out)
+	}
+	if _, err := exec.Command(bin, "template", "pw", chart, "--set", "serviceAccount.workloadIdentity.enabled=false", "--set", "config.azure.auth=managed-identity").CombinedOutput(); err != nil {
+		t.Errorf("refused without workload identity: %v", err)
+	}
+}
+
+// TestHelmAsASubchartAndPinned: global values are accepted (a parent chart passes them), a digest
+// pins the image over the tag, extraArgs reach purgewatch, and commonLabels reach every object.
+func TestHelmAsASubchartAndPinned(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	r := render(t, "--set=global.imageRegistry=registry.example.com", "--set=image.digest="+digest,
+		"--set=extraArgs[0]=--log.format=logfmt", "--set=commonLabels.team=images", "--set=prometheusRule.enabled=true")
+	c := r.deployment.Spec.Template.Spec.Containers[0]
+	if c.Image != "ghcr.io/purgewatch/purgewatch@"+digest {
+		t.Errorf("image = %s, want the digest", c.Image)
+	}
+	if got := strings.Join(c.Args, " "); !strings.HasSuffix(got, " --log.format=logfmt") {
+		t.Errorf("args = %s", got)
+	}
+	objects := map[string]map[string]string{"Deployment": r.deployment.Labels, "pod": r.deployment.Spec.Template.Labels,
+		"ServiceAccount": r.serviceAccount.Labels, "Service": r.service.Labels, "PrometheusRule": r.rule.Labels}
+	for name, cm := range r.configMaps {
+		objects[name] = cm.Labels
+	}
+	for kind, labels := range objects {
+		if labels["team"] != "images" {
+			t.Errorf("%s lacks commonLabels: %v", kind, labels)
+		}
+	}
+	if r := render(t); !strings.HasSuffix(r.deployment.Spec.Template.Spec.Containers[0].Image, ":0.1.0") {
+		t.Errorf("the default image is not the chart's appVersion: %s", r.deployment.Spec.Template.Spec.Containers[0].Image)
+	}
 }
