@@ -8,7 +8,7 @@ import (
 
 // snapshotFamily is one metric family rendered from a snapshot. The families are declared once,
 // in snapshotFamilies, as kube-state-metrics declares its FamilyGenerator lists: the rendering
-// loops over the table, and the README's metrics table is checked against it.
+// loops over the table, and docs/metrics.md's table is checked against it.
 type snapshotFamily struct {
 	name, help string
 	labels     []string // label names, in the order documented

@@ -13,7 +13,7 @@ import (
 // resolved to the row above).
 func readmeMetrics(t *testing.T) map[string][2]string {
 	t.Helper()
-	data, err := os.ReadFile("../README.md")
+	data, err := os.ReadFile("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,15 +33,15 @@ func readmeMetrics(t *testing.T) map[string][2]string {
 		rows[name] = [2]string{strings.TrimSpace(cells[2]), labels}
 	}
 	if len(rows) == 0 {
-		t.Fatal("README.md has no metrics table")
+		t.Fatal("docs/metrics.md has no metrics table")
 	}
 	return rows
 }
 
-// TestTheREADMEDocumentsEverySnapshotFamily: a family added to the table, renamed or relabelled
+// TestTheDocsDocumentEverySnapshotFamily: a family added to the table, renamed or relabelled
 // shows up in the README's table, or this fails; and the README lists no snapshot family the
 // table lacks.
-func TestTheREADMEDocumentsEverySnapshotFamily(t *testing.T) {
+func TestTheDocsDocumentEverySnapshotFamily(t *testing.T) {
 	rows := readmeMetrics(t)
 	names := map[string]bool{}
 	for _, f := range snapshotFamilies {
@@ -49,16 +49,16 @@ func TestTheREADMEDocumentsEverySnapshotFamily(t *testing.T) {
 		row, ok := rows[f.name]
 		switch {
 		case !ok:
-			t.Errorf("README.md's metrics table lacks %s", f.name)
+			t.Errorf("docs/metrics.md's metrics table lacks %s", f.name)
 		case row[0] != "gauge":
-			t.Errorf("README.md says %s is a %s; it is a gauge", f.name, row[0])
+			t.Errorf("docs/metrics.md says %s is a %s; it is a gauge", f.name, row[0])
 		case !strings.HasPrefix(row[1], strings.Join(f.labels, ", ")):
-			t.Errorf("README.md gives %s the labels %q; they are %s", f.name, row[1], strings.Join(f.labels, ", "))
+			t.Errorf("docs/metrics.md gives %s the labels %q; they are %s", f.name, row[1], strings.Join(f.labels, ", "))
 		}
 	}
 	for name := range rows {
 		if (strings.HasPrefix(name, "purgewatch_gallery_") || strings.HasPrefix(name, "purgewatch_soft_deleted_version")) && !names[name] {
-			t.Errorf("README.md documents %s, which snapshotFamilies does not declare", name)
+			t.Errorf("docs/metrics.md documents %s, which snapshotFamilies does not declare", name)
 		}
 	}
 }

@@ -224,7 +224,7 @@ func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, l *lane,
 	switch {
 	case sendErr == nil:
 		if err := n.state.Delivered(name, head.Pending, logged(head.events), ended); err != nil {
-			// Sent but not recorded: the one message that may repeat (see README). It is sent
+			// Sent but not recorded: the one message that may repeat (docs/notifications.md). It is sent
 			// again no sooner than a failure would be, so a full disk repeats it once per backoff
 			// step, each repeat counted as resent, not once a second.
 			l.unrecorded++

@@ -2,7 +2,7 @@ package armsim
 
 import "time"
 
-// Demo subscription IDs, fixed so that a newcomer's screen and the README agree.
+// Demo subscription IDs, fixed so that a newcomer's screen and the docs agree.
 const (
 	DemoProduction = "1f0c3a52-6d0e-4b8e-9a51-2a7c3e5d9b01"
 	DemoPlatform   = "7b2e9d14-0c3f-4a6b-8e27-5f1d2c4b6a02"

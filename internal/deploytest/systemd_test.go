@@ -93,7 +93,7 @@ func TestTheSystemdInstallIsReadableByItsDynamicUser(t *testing.T) {
 		}
 		t.Skip("acting as another user needs root; CI runs it")
 	}
-	readme, err := os.ReadFile(repo("README.md"))
+	readme, err := os.ReadFile(repo("docs/deployment.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +104,13 @@ func TestTheSystemdInstallIsReadableByItsDynamicUser(t *testing.T) {
 	mode := func(file string) os.FileMode {
 		m := regexp.MustCompile(`install -D -m (0[0-7]{3}) \S+ ` + regexp.QuoteMeta(file)).FindSubmatch(readme)
 		if m == nil {
-			t.Fatalf("the README installs no %s", file)
+			t.Fatalf("docs/deployment.md installs no %s", file)
 		}
 		v, _ := strconv.ParseUint(string(m[1]), 8, 32)
 		return os.FileMode(v)
 	}
 	if !strings.Contains(string(unit), "EnvironmentFile=-/etc/purgewatch/env") || !strings.Contains(string(unit), "--config.file=/etc/purgewatch/config.yaml") {
-		t.Fatal("the unit reads other files than the README installs")
+		t.Fatal("the unit reads other files than docs/deployment.md installs")
 	}
 	// A directory the unprivileged user can walk, as /etc is.
 	root := t.TempDir()
