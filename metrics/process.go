@@ -21,6 +21,7 @@ type Process struct {
 	reloadTime     prometheus.Gauge
 	healthy        prometheus.Gauge
 	lastComplete   prometheus.Gauge
+	lastDuration   prometheus.Gauge
 }
 
 // NewProcess creates the process metrics and registers them, with build_info, on reg.
@@ -54,6 +55,10 @@ func NewProcess(reg prometheus.Registerer) *Process {
 		lastComplete: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "purgewatch_last_complete_scan_timestamp_seconds", Help: "When the last scan that read every scope started (Unix time); 0 until one has.",
 		}),
+		// Beside the histogram: a rate over a window shorter than the schedule has no scan in it.
+		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "purgewatch_scan_last_duration_seconds", Help: "How long the last scan took, skipped ones aside: readable at any schedule, unlike a rate of the histogram.",
+		}),
 	}
 	for _, r := range []string{status.ResultSuccess, status.ResultPartial, status.ResultFailed, status.ResultSkipped} {
 		p.scans.WithLabelValues(r)
@@ -64,7 +69,7 @@ func NewProcess(reg prometheus.Registerer) *Process {
 	// purgewatch_build_info{version, revision, branch, goversion, goos, goarch, tags}, as every
 	// Prometheus component exports it, from prometheus/common/version.
 	buildInfo := versioncollector.NewCollector("purgewatch")
-	reg.MustRegister(p.scanDuration, p.scans, p.scanErrors, p.requests, p.remainingReads, p.reloadOK, p.reloadTime, p.healthy, p.lastComplete, buildInfo)
+	reg.MustRegister(p.scanDuration, p.scans, p.scanErrors, p.requests, p.remainingReads, p.reloadOK, p.reloadTime, p.healthy, p.lastComplete, p.lastDuration, buildInfo)
 	return p
 }
 
@@ -72,6 +77,7 @@ func NewProcess(reg prometheus.Registerer) *Process {
 func (p *Process) ScanFinished(result string, took time.Duration, errs []scanner.ScopeError) {
 	p.scans.WithLabelValues(result).Inc()
 	p.scanDuration.Observe(took.Seconds())
+	p.lastDuration.Set(took.Seconds())
 	for _, e := range errs {
 		p.scanErrors.WithLabelValues(string(e.Reason)).Inc()
 	}

@@ -247,7 +247,7 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
 	dom := stdout.String()
-	rows := regexp.MustCompile(`<tr class="(\w+)" data-id="([^"]+)">`).FindAllStringSubmatch(dom, -1)
+	rows := regexp.MustCompile(`<tr class="(\w+)" data-id="([^"]+)"[^>]*>`).FindAllStringSubmatch(dom, -1)
 	if len(rows) != len(doc.Versions) {
 		t.Fatalf("the page shows %d versions, the snapshot has %d", len(rows), len(doc.Versions))
 	}
@@ -255,9 +255,13 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 		if r[2] != doc.Versions[i].ID() {
 			t.Errorf("row %d is %s, want %s (soonest deadline first)", i, r[2], doc.Versions[i].ID())
 		}
-		// The demo's version unusable in 12h, crossed the 24h threshold: critical, however far its purge.
-		if strings.HasSuffix(r[2], "aks-node-ubuntu/versions/2024.10.0") && r[1] != "critical" {
-			t.Errorf("the version unusable in 12h is coloured %q, want critical", r[1])
+		// The demo's version unusable in 12h crossed the 24h threshold, but it is routine (superseded,
+		// unused): amber, never red, as its notifications are never critical. The one a VM uses: red.
+		if strings.HasSuffix(r[2], "aks-node-ubuntu/versions/2024.10.0") && r[1] != "warning" {
+			t.Errorf("the routine version unusable in 12h is coloured %q, want warning", r[1])
+		}
+		if strings.HasSuffix(r[2], "ubuntu-22.04-base/versions/1.2.0") && r[1] != "critical" {
+			t.Errorf("the version a VM still uses, purged in hours, is coloured %q, want critical", r[1])
 		}
 	}
 	if !strings.Contains(dom, "unusable in 1") {
@@ -268,7 +272,7 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 	}
 	for _, want := range []string{"Galleries with soft delete off", "legacyimages", "Recent scans", "success", "az rest --method patch",
 		"purgewatch recover /subscriptions/", "Audit findings", "workload-uses-soft-deleted-version",
-		`still used by <code>web-prod-01</code> (vm)`, `<tr class="finding critical">`} {
+		`still used by <code class="id">web-prod-01</code> (vm)`, `<tr class="finding critical">`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %q", want)
 		}

@@ -248,9 +248,11 @@ func panels() []panel {
 					{Value: nil, Color: "green"}, {Value: cog.ToPtr(2700.0), Color: "red"}}))
 			return withTargets(b, p)
 		})
-	add(panel{row: "Scans", title: "Scan duration", w: 8, h: 8, queries: []query{
-		{expr: `histogram_quantile(0.5, sum by (le) (rate(purgewatch_scan_duration_seconds_bucket[$__rate_interval])))`, legend: "p50", demoFills: true},
-		{expr: `histogram_quantile(0.9, sum by (le) (rate(purgewatch_scan_duration_seconds_bucket[$__rate_interval])))`, legend: "p90", demoFills: true},
+	// The last scan's duration reads at any schedule; a rate of the histogram over a window
+	// shorter than the schedule (15 minutes by default) has no scan in it and drew nothing.
+	add(panel{row: "Scans", title: "Scan duration", description: "The last scan, and the 90th percentile of the scans of the last 6 hours.", w: 8, h: 8, queries: []query{
+		{expr: `max(purgewatch_scan_last_duration_seconds)`, legend: "last", demoFills: true},
+		{expr: `histogram_quantile(0.9, sum by (le) (increase(purgewatch_scan_duration_seconds_bucket[6h])))`, legend: "p90, 6 h", demoFills: true},
 	}}, timeSeries("s"))
 	add(panel{row: "Scans", title: "Scans by result", w: 8, h: 8, queries: []query{
 		{expr: `sum by (result) (increase(purgewatch_scans_total[$__rate_interval]))`, legend: "{{result}}", demoFills: true},
@@ -270,9 +272,18 @@ func panels() []panel {
 	}}, timeSeries("short"))
 
 	add(panel{row: "Notifications", title: "Notifications by channel and result", description: "Events delivered (sent) and failed attempts, which are kept and retried.",
-		w: 16, h: 8, queries: []query{
+		w: 8, h: 8, queries: []query{
 			{expr: `sum by (channel, result) (increase(purgewatch_notifications_total[$__rate_interval]))`, legend: "{{channel}} {{result}}", demoFills: true},
 		}}, timeSeries("short"))
+	add(panel{row: "Notifications", title: "Dead letters", description: "Messages a receiver refused for good: fix the receiver, then purgewatch notify retry --channel NAME.",
+		w: 8, h: 8, queries: []query{
+			{expr: `sum by (channel) (purgewatch_notifications_dead_letters)`, legend: "{{channel}}", instant: true, demoFills: true},
+		}}, func(p panel) cog.Builder[dashboard.Panel] {
+		b := stat.NewPanelBuilder().Title(p.title).Description(p.description).Span(p.w).Height(p.h).Datasource(datasource()).
+			Thresholds(dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps([]dashboard.Threshold{
+				{Value: nil, Color: "green"}, {Value: cog.ToPtr(1.0), Color: "red"}}))
+		return withTargets(b, p)
+	})
 	add(panel{row: "Notifications", title: "Waiting to be delivered", w: 8, h: 8, queries: []query{
 		{expr: `sum by (channel) (purgewatch_notifications_pending)`, legend: "{{channel}}", instant: true, demoFills: true},
 	}}, func(p panel) cog.Builder[dashboard.Panel] {

@@ -181,6 +181,22 @@ func (d *Browser) Load(t testing.TB, url string, width, height int, scheme strin
 	}
 }
 
+// Screenshot writes what the page shows, the whole page, as a PNG to path.
+func (d *Browser) Screenshot(t testing.TB, path string) {
+	t.Helper()
+	raw, err := d.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shot struct{ Data []byte }
+	if err := json.Unmarshal(raw, &shot); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, shot.Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Brightness is the mean of an rgb() colour's channels, 0 to 255.
 func Brightness(t testing.TB, rgb string) int {
 	t.Helper()

@@ -57,7 +57,7 @@ func (f filter) match(v *scanner.Version, now time.Time, thresholds []time.Durat
 			return false
 		}
 	}
-	return f.Urgency == "" || f.Urgency == string(v.Urgency(now, thresholds, len(usedBy) > 0))
+	return f.Urgency == "" || f.Urgency == string(urgency(v, now, thresholds, len(usedBy) > 0))
 }
 
 // query is the filter as query parameters, for links to other pages of the same selection.
@@ -141,7 +141,20 @@ const (
 type selection struct {
 	filter
 	from, limit int
+	// refresh is ?refresh=: seconds between reloads of the page, 0 for none (the default: a
+	// reload closes the recovery command a reader opened, and the page allows no script that
+	// could wait for them).
+	refresh int
+	// group is ?group=: image (rows under their gallery and image definition), none, or ""
+	// (image when more than groupAbove versions are chosen).
+	group string
 }
+
+// groupAbove is how many versions a flat list shows before it is grouped by image definition.
+const groupAbove = 100
+
+// minRefresh is the shortest ?refresh= the page takes: scans come every few minutes.
+const minRefresh = 10
 
 func parseSelection(q url.Values) (selection, error) {
 	f, err := parseFilter(q)
@@ -158,7 +171,17 @@ func parseSelection(q url.Values) (selection, error) {
 			return selection{}, fmt.Errorf("from=%q: takes a row number from 0", s)
 		}
 	}
-	return selection{filter: f, from: from, limit: limit}, nil
+	refresh := 0
+	if v := q.Get("refresh"); v != "" {
+		if refresh, err = strconv.Atoi(v); err != nil || refresh != 0 && refresh < minRefresh {
+			return selection{}, fmt.Errorf("refresh=%q: takes seconds between reloads, at least %d, or 0 for none", v, minRefresh)
+		}
+	}
+	group := q.Get("group")
+	if group != "" && group != "image" && group != "none" {
+		return selection{}, fmt.Errorf("group=%q: takes image or none", group)
+	}
+	return selection{filter: f, from: from, limit: limit, refresh: refresh, group: group}, nil
 }
 
 // link is the page of the same selection that starts at row from.
@@ -169,6 +192,12 @@ func (s selection) link(from int) string {
 	}
 	if s.limit != pageRows {
 		q.Set("limit", strconv.Itoa(s.limit))
+	}
+	if s.refresh > 0 {
+		q.Set("refresh", strconv.Itoa(s.refresh))
+	}
+	if s.group != "" {
+		q.Set("group", s.group)
 	}
 	return "?" + q.Encode() + "#versions"
 }

@@ -26,7 +26,22 @@ var funcs = template.FuncMap{
 		}
 		return humantime.Short(now.Sub(t)) + " ago"
 	},
-	"ms":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	// path is an ARM id that may break after each slash, never inside a name.
+	"path": func(id string) template.HTML {
+		parts := strings.Split(id, "/")
+		for i, p := range parts {
+			parts[i] = template.HTMLEscapeString(p)
+		}
+		return template.HTML(strings.Join(parts, "/<wbr>"))
+	},
+	// guid is a GUID as its ends (3f6c2a9e…0a13; the whole one in the title), anything else whole.
+	"guid": func(s string) string {
+		if len(s) == 36 && strings.Count(s, "-") == 4 {
+			return s[:8] + "…" + s[32:]
+		}
+		return s
+	},
 	"name": func(id string) string { return id[strings.LastIndex(id, "/")+1:] },
 	// The filter's choices, for its form and the counts.
 	"urgencies": func() []scanner.Urgency {

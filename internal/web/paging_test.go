@@ -39,7 +39,7 @@ func TestThePageShowsTheMostUrgentRowsAndLinksToTheRest(t *testing.T) {
 	if len(rows) != 200 || !strings.HasSuffix(rows[0][1], "/versions/1.0.0") {
 		t.Fatalf("first page: %d rows, first %v", len(rows), rows[:min(1, len(rows))])
 	}
-	for _, want := range []string{"Showing 1–200 of 450.", `rel="next" href="?from=200#versions"`, `>4 overdue</a>`, `>24 critical</a>`} {
+	for _, want := range []string{"Showing 1–200 of 450, under their image definitions", `rel="next" href="?from=200#versions"`, `>4 overdue</a>`, `>24 critical</a>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -48,7 +48,7 @@ func TestThePageShowsTheMostUrgentRowsAndLinksToTheRest(t *testing.T) {
 		t.Error("the first page has no previous page, and no page has a script")
 	}
 	_, last := get(t, srv.URL+"/?from=400")
-	if rows := rowRE.FindAllStringSubmatch(last, -1); len(rows) != 50 || !strings.Contains(last, "Showing 401–450 of 450.") || strings.Contains(last, `rel="next"`) {
+	if rows := rowRE.FindAllStringSubmatch(last, -1); len(rows) != 50 || !strings.Contains(last, "Showing 401–450 of 450") || strings.Contains(last, `rel="next"`) {
 		t.Errorf("last page: %d rows", len(rows))
 	}
 
@@ -109,5 +109,30 @@ func TestTheAPIPagesAndTheWholeListIsAWalkAway(t *testing.T) {
 		if code, _ := get(t, srv.URL+"/api/v1/versions?"+bad); code != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
+	}
+}
+
+// TestALongListIsGroupedByImageDefinition: past groupAbove versions the rows are under their
+// image definitions, the definitions by their soonest deadline, each one's rows soonest first;
+// ?group=none gives the one list, ?group=image groups a short one too.
+func TestALongListIsGroupedByImageDefinition(t *testing.T) {
+	srv := serve(t, estate(150))
+	_, body := get(t, srv.URL+"/?limit=1000")
+	alpha, beta := strings.Index(body, `<tr class="group"><th colspan="7">alpha / i</th></tr>`), strings.Index(body, `<tr class="group"><th colspan="7">beta / i</th></tr>`)
+	if alpha < 0 || beta < alpha || strings.Contains(body[beta:], "/galleries/alpha/") {
+		t.Fatalf("not grouped alpha, then beta: %d %d", alpha, beta)
+	}
+	rows := rowRE.FindAllStringSubmatch(body[alpha:beta], -1)
+	if len(rows) != 75 || !strings.HasSuffix(rows[0][1], "/1.0.0") || !strings.HasSuffix(rows[1][1], "/1.0.2") {
+		t.Errorf("alpha's rows: %d, from %v", len(rows), rows[:2])
+	}
+	if _, flat := get(t, srv.URL+"/?group=none&limit=1000"); strings.Contains(flat, `<tr class="group">`) {
+		t.Error("?group=none still groups")
+	}
+	if _, short := get(t, serve(t, estate(4)).URL+"/?group=image"); !strings.Contains(short, `<tr class="group">`) {
+		t.Error("?group=image does not group a short list")
+	}
+	if code, _ := get(t, srv.URL+"/?group=gallery"); code != 400 {
+		t.Errorf("?group=gallery: %d, want 400", code)
 	}
 }

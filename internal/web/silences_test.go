@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
 	"github.com/purgewatch/purgewatch/internal/status"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // TestSilencesChangeOnlyBehindTheLifecycleGuard: GET lists; POST and DELETE answer 403 unless
@@ -66,5 +68,32 @@ func TestSilencesChangeOnlyBehindTheLifecycleGuard(t *testing.T) {
 	}
 	if code, body := do(on.URL, http.MethodDelete, "/api/v1/silences/"+made.SilenceID, ""); code != http.StatusOK || !strings.Contains(body, `"state": "expired"`) {
 		t.Errorf("DELETE: %d %s", code, body)
+	}
+}
+
+// TestThePageSaysWhatToDoFirst: a version still in use, or not routine and critical, is listed
+// under "Act first" above the table, with a legend for the colours; the page reloads only when
+// asked (?refresh=), since a reload closes the recovery command a reader opened.
+func TestThePageSaysWhatToDoFirst(t *testing.T) {
+	mk := func(name string, purge time.Duration, triage []string) scanner.Version {
+		return scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+			Version: name, ConsumptionEndsAt: now.Add(purge), PurgeAt: now.Add(purge), Triage: triage}
+	}
+	st := &status.State{Ready: true, History: []status.ScanRecord{{Started: now, Result: status.ResultSuccess}}, Snapshot: &scanner.Snapshot{ScannedAt: now,
+		Versions: []scanner.Version{mk("1.0.0", 5*time.Hour, []string{}), mk("2.0.0", 5*time.Hour, []string{"newest"}), mk("3.0.0", 100*time.Hour, []string{"newest"})}}}
+	srv := serve(t, st)
+	_, body := get(t, srv.URL+"/")
+	act, _, _ := strings.Cut(body[strings.Index(body, `<section id="act">`)+1:], "</section>")
+	if !strings.Contains(act, `<strong class="id">2.0.0</strong>`) || strings.Contains(act, "1.0.0") || strings.Contains(act, "3.0.0") {
+		t.Errorf("act first lists other than the version not routine within a day:\n%s", act)
+	}
+	if !strings.Contains(body, `id="legend"`) || strings.Contains(body, `http-equiv="refresh"`) {
+		t.Error("no legend, or a refresh nobody asked for")
+	}
+	if _, body = get(t, srv.URL+"/?refresh=120"); !strings.Contains(body, `<meta http-equiv="refresh" content="120">`) {
+		t.Error("?refresh=120 does not reload every 120 s")
+	}
+	if code, body := get(t, srv.URL+"/?refresh=2"); code != http.StatusBadRequest || !strings.Contains(body, "at least 10") {
+		t.Errorf("?refresh=2: %d %s", code, body)
 	}
 }

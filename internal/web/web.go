@@ -17,6 +17,7 @@ import (
 
 	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/deleters"
+	"github.com/purgewatch/purgewatch/internal/humantime"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
@@ -141,6 +142,20 @@ func Handler(o Options) http.Handler {
 	return secure(mux)
 }
 
+// urgency is a version's colour on the page: the scanner's, but a routine version (superseded,
+// unused: nothing breaks when it goes) is never critical, as its notifications never are, so red
+// is kept for what someone should act on.
+func urgency(v *scanner.Version, now time.Time, thresholds []time.Duration, inUse bool) scanner.Urgency {
+	u := v.Urgency(now, thresholds, inUse)
+	if u == scanner.UrgencyCritical && v.Routine() {
+		return scanner.UrgencyWarning
+	}
+	return u
+}
+
+// actRows bounds the page's "act first" list: past ten, the table below is the list.
+const actRows = 10
+
 // statusPage is what the template shows.
 type statusPage struct {
 	Now           time.Time
@@ -159,6 +174,13 @@ type statusPage struct {
 	Delivery *delivery
 	// Silences are every silence kept, active and recently expired.
 	Silences []silenceView
+	// Refresh is ?refresh=, seconds between reloads; 0, none.
+	Refresh int
+	// Grouped: the rows are under their image definitions (?group=image, or a long list).
+	Grouped bool
+	// Act are the versions to act on first, whatever the filter: those still in use, and those
+	// not routine that are critical or unusable, soonest first (at most actRows).
+	Act []versionRow
 	// Total versions, how many the filter matches, and which of those (From..To, from 1) are
 	// shown; Next and Prev link to the neighbouring pages.
 	Total, Matching, From, To int
@@ -229,15 +251,36 @@ type versionRow struct {
 	UsedBy      []scanner.Workload
 	// Verdict is triage's, in words: "routine", or why not; "" when it was not judged.
 	Verdict string
-	// DeletedByText says who deleted it and when, or why that is not known (deleters.Describe).
-	DeletedByText string
+	// DeletedByText says who deleted it and when, or why that is not known (deleters.Describe);
+	// DeletedWho, DeletedKind and DeletedDetail are the same in parts, for the column, when known.
+	DeletedByText                          string
+	DeletedWho, DeletedKind, DeletedDetail string
 	// Silence is the active silence that mutes its notifications, if any.
 	Silence *silence.Silence
+	// GroupStart, on a grouped page, names the image definition whose rows this one begins.
+	GroupStart string
+}
+
+// byImage orders the chosen versions under their image definitions: definitions by their
+// soonest deadline, each one's versions soonest first (chosen is in deadline order already).
+func byImage(vs []scanner.Version, chosen []int32) []int32 {
+	key := func(i int32) string {
+		return vs[i].SubscriptionID + "/" + vs[i].ResourceGroup + "/" + vs[i].Gallery + "/" + vs[i].Image
+	}
+	rank := map[string]int{}
+	for _, i := range chosen {
+		if _, ok := rank[key(i)]; !ok {
+			rank[key(i)] = len(rank)
+		}
+	}
+	out := slices.Clone(chosen)
+	slices.SortStableFunc(out, func(a, b int32) int { return rank[key(a)] - rank[key(b)] })
+	return out
 }
 
 func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection, silences []silence.Silence) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
-		Health: newHealthBanner(st), Silences: views(silences, now)}
+		Health: newHealthBanner(st), Silences: views(silences, now), Refresh: sel.refresh}
 	if st.Audit != nil {
 		p.Audited, p.Findings = true, st.Audit.Findings
 	}
@@ -258,9 +301,19 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 		soonest := row(vs[all[0]], now, endpoint, thresholds, usedBy(st, &vs[all[0]]))
 		p.Soonest = &soonest
 	}
+	for _, i := range all {
+		if len(p.Act) == actRows {
+			break
+		}
+		users := usedBy(st, &vs[i])
+		u := urgency(&vs[i], now, thresholds, len(users) > 0)
+		if len(users) > 0 || !vs[i].Routine() && vs[i].Triage != nil && (u == scanner.UrgencyCritical || u == scanner.UrgencyUnusable) {
+			p.Act = append(p.Act, row(vs[i], now, endpoint, thresholds, users))
+		}
+	}
 	p.Counts = make(map[scanner.Urgency]int)
 	for i := range vs {
-		p.Counts[vs[i].Urgency(now, thresholds, len(usedBy(st, &vs[i])) > 0)]++
+		p.Counts[urgency(&vs[i], now, thresholds, len(usedBy(st, &vs[i])) > 0)]++
 	}
 	chosen := all
 	if sel.filter != (filter{}) {
@@ -272,12 +325,18 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 		}
 	}
 	p.Matching = len(chosen)
+	if p.Grouped = sel.group == "image" || sel.group == "" && len(chosen) > groupAbove; p.Grouped {
+		chosen = byImage(vs, chosen)
+	}
 	from := min(sel.from, len(chosen))
 	to := min(from+sel.limit, len(chosen))
 	p.From, p.To = from+1, to
 	for _, i := range chosen[from:to] {
 		r := row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i]))
 		r.Silence = silence.Matching(silences, vs[i], now)
+		if n := len(p.Versions); p.Grouped && (n == 0 || p.Versions[n-1].Gallery != r.Gallery || p.Versions[n-1].Image != r.Image || p.Versions[n-1].SubscriptionID != r.SubscriptionID) {
+			r.GroupStart = r.Gallery + " / " + r.Image
+		}
 		p.Versions = append(p.Versions, r)
 	}
 	if to < len(chosen) {
@@ -292,7 +351,7 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Duration, usedBy []scanner.Workload) versionRow {
 	deadline, at := v.NextDeadline(now)
 	r := versionRow{Version: v, Left: at.Sub(now), State: v.State(now), UsedBy: usedBy, Recoverable: now.Before(v.PurgeAt),
-		Urgency: v.Urgency(now, thresholds, len(usedBy) > 0), Deadline: "purged in", Detail: "usable until " + utc(v.ConsumptionEndsAt)}
+		Urgency: urgency(&v, now, thresholds, len(usedBy) > 0), Deadline: "purged in", Detail: "usable until " + utc(v.ConsumptionEndsAt)}
 	switch {
 	case deadline == scanner.DeadlineConsumptionEnd:
 		r.Deadline, r.Detail = "unusable in", "VMs and scale-outs fail from "+utc(v.ConsumptionEndsAt)+"; purged "+utc(v.PurgeAt)
@@ -309,6 +368,18 @@ func row(v scanner.Version, now time.Time, endpoint string, thresholds []time.Du
 		r.Verdict = triage.Explain(v.Triage)
 	}
 	r.DeletedByText = deleters.Describe(v, now)
+	if d := v.DeletedBy; d != nil {
+		r.DeletedWho = d.Who()
+		r.DeletedKind = map[string]string{"ServicePrincipal": "service principal", "ManagedIdentity": "managed identity"}[d.PrincipalType]
+		var parts []string
+		if d.ClientIP != "" {
+			parts = append(parts, "from "+d.ClientIP)
+		}
+		if !d.At.IsZero() {
+			parts = append(parts, humantime.Short(now.Sub(d.At))+" ago")
+		}
+		r.DeletedDetail = strings.Join(parts, ", ")
+	}
 	if cmd, ok := recovery.RecoverCommand(endpoint, v.ID()); ok {
 		r.Restore = "purgewatch recover " + recovery.ShellQuote(v.ID()) + "\n# or, without purgewatch:\n" + cmd
 	}

@@ -314,7 +314,7 @@ func TestThePageSaysWhichDeletionsLookWrong(t *testing.T) {
 		}
 	}
 	_, body = get(t, srv.URL+"/?routine=false")
-	if !strings.Contains(body, "<strong>2.0.0</strong>") || strings.Contains(body, "<strong>1.0.0</strong>") || strings.Contains(body, "<strong>3.0.0</strong>") {
+	if !strings.Contains(body, `<strong class="id">2.0.0</strong>`) || strings.Contains(body, `<strong class="id">1.0.0</strong>`) || strings.Contains(body, `<strong class="id">3.0.0</strong>`) {
 		t.Errorf("routine=false shows more than the version that looks wrong")
 	}
 	if !strings.Contains(body, `<option value="false" selected>`) {
