@@ -53,10 +53,15 @@ type limitTransport struct {
 	maxBody int64
 }
 
-func newLimitTransport(next policy.Transporter, maxBody int64) limitTransport {
+func newLimitTransport(next policy.Transporter, maxBody int64, concurrency int) limitTransport {
 	if next == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		// One idle connection kept per request in flight: with Go's default of two per host, a
+		// scan at concurrency 64 opened 15,095 connections for 55,500 requests, each a TLS
+		// handshake against ARM, where one per worker does.
+		t.MaxIdleConnsPerHost = concurrency
+		t.MaxIdleConns = max(t.MaxIdleConns, 2*concurrency)
 		// ARM answers reads itself: a redirect (to another host or port, a captive proxy, a
 		// hostile endpoint) is not followed, and its 3xx is the answer, never taken as a listing.
 		next = &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -115,7 +115,7 @@ func New(opts Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Transport = newLimitTransport(opts.Transport, opts.MaxBody)
+	opts.Transport = newLimitTransport(opts.Transport, opts.MaxBody, opts.Concurrency)
 	p := &Pipeline{opts: opts, cloud: cc, host: host, bodies: newBodyBudget(opts.BodiesInFlight)}
 	p.budget = newBudgetPolicy(opts, &p.requests)
 	p.throttle = &throttlePolicy{clock: opts.Clock, maxWaits: opts.MaxThrottleWaits, observer: opts.Observer}
