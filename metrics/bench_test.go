@@ -81,7 +81,7 @@ func BenchmarkRender(b *testing.B) {
 	view := &status.State{Snapshot: benchSnapshot(1000, 100)}
 	b.ReportAllocs()
 	for b.Loop() {
-		c := &cached{rendering: newRendering(view)}
+		c := &cached{rendering: newRendering(view, nil)}
 		if len(c.body(true)) == 0 {
 			b.Fatal("empty")
 		}

@@ -35,7 +35,8 @@ const (
 func fixtureView() *status.State {
 	v := func(sub, rg, gal, img, ver string, deleted time.Time, retention, grace int) scanner.Version {
 		t := scanner.Price(deleted, nil, nil, scanner.Policy{RetentionDays: retention, GraceDays: grace})
-		return scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: rg, Gallery: gal, Image: img},
+		tags := map[string]string{"owner": "team-" + gal, "cost-center": strings.Repeat("x", 130)} // an image's own tags over its gallery's, one too long
+		return scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: rg, Gallery: gal, Image: img, Tags: tags},
 			Version: ver, Location: "westeurope",
 			SoftDeletedAt: deleted, ConsumptionEndsAt: t.ConsumptionEndsAt, PurgeAt: t.PurgeAt, PurgeAtSource: t.PurgeAtSource}
 	}
@@ -47,7 +48,8 @@ func fixtureView() *status.State {
 			v(subB, "rg2", "platform", "aks", "2024.9.0", now.Add(-8*24*time.Hour), 7, 30),
 		},
 		Galleries: []scanner.Gallery{
-			{ID: "g1", SubscriptionID: subA, ResourceGroup: "rg1", Name: "prod", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7},
+			{ID: "g1", SubscriptionID: subA, ResourceGroup: "rg1", Name: "prod", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7,
+				Tags: map[string]string{"owner": "team-prod", "env": "prod"}},
 			{ID: "g2", SubscriptionID: subA, ResourceGroup: "rg1", Name: "legacy", Location: "westeurope", RetentionDays: 7},
 			{ID: "g3", SubscriptionID: subB, ResourceGroup: "rg2", Name: "platform", Location: "westeurope", SoftDeleteEnabled: true, RetentionDays: 7, GraceDays: 30},
 		},
@@ -98,7 +100,9 @@ func scrape(t testing.TB, e *Exposition, accept, acceptEncoding string) (*http.R
 func newExposition(state func() *status.State, relative bool) *Exposition {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewSnapshotCollector(state))
-	return NewExposition(reg, state, func() time.Time { return now }, relative, nil)
+	e := NewExposition(reg, state, func() time.Time { return now }, relative, nil)
+	e.SetTagLabels([]string{"owner", "cost-center"}) // cost-center: a name a label cannot hold as it is
+	return e
 }
 
 // series counts the samples of name (every sample when name is "") in a text exposition.
@@ -274,7 +278,9 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 		go func() { _, body := scrape(t, e, "", "gzip"); done <- series(t, body, "") }()
 	}
 	for range 4 {
-		if n := <-done; n != 3*4+2+3*4+3+2+2+7+1+1+1 { // versions, their triage, galleries, health, references, findings, discovery, rows out of scope, future deletions
+		// versions, their triage, galleries, health, references, findings, discovery, rows out of
+		// scope, future deletions, and the galleries' and image definitions' info
+		if n := <-done; n != 3*4+2+3*4+3+2+2+7+1+1+1+3+2 {
 			t.Errorf("series = %d", n)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,8 @@ type Exposition struct {
 	now      func() time.Time
 	log      *zap.Logger
 	relative atomic.Bool
-	mu       sync.Mutex // one rendering per state, however many scrapers ask at once
+	tags     atomic.Pointer[[]string] // metrics.tagLabels
+	mu       sync.Mutex               // one rendering per state, however many scrapers ask at once
 	cache    *cached
 }
 
@@ -58,9 +60,16 @@ func NewExposition(reg prometheus.Gatherer, state func() *status.State, now func
 // SetRelative switches seconds_until_purge on or off.
 func (e *Exposition) SetRelative(on bool) { e.relative.Store(on) }
 
-// Prepare is reload.Component's: metrics.relative takes effect from the next scrape.
+// SetTagLabels sets the tags exported as labels, from the next scrape on.
+func (e *Exposition) SetTagLabels(tags []string) { t := slices.Clone(tags); e.tags.Store(&t) }
+
+// Prepare is reload.Component's: metrics.relative and metrics.tagLabels take effect from the
+// next scrape.
 func (e *Exposition) Prepare(_, next *config.Config) (func(), error) {
-	return func() { e.SetRelative(next.Metrics.Relative) }, nil
+	return func() {
+		e.SetRelative(next.Metrics.Relative)
+		e.SetTagLabels(next.Metrics.TagLabels)
+	}, nil
 }
 
 // current is the rendering of the published state, rendered anew when the state changed.
@@ -71,8 +80,12 @@ func (e *Exposition) current() *cached {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cache == nil || e.cache.state != st {
-		e.cache = &cached{rendering: newRendering(st)}
+	var tags []string
+	if t := e.tags.Load(); t != nil {
+		tags = *t
+	}
+	if e.cache == nil || e.cache.state != st || !slices.Equal(e.cache.tags, tags) {
+		e.cache = &cached{rendering: newRendering(st, tags)}
 	}
 	return e.cache
 }

@@ -20,7 +20,15 @@ type snapshotFamily struct {
 	version    func(v *scanner.Version, now time.Time) float64
 	references bool // one per version and kind of workload still created from it (from the audit)
 	triage     bool // one per version judged, labelled with its verdict
+	// tags: one per gallery (tagsOfGalleries) or per image definition holding a version
+	// (tagsOfImages), labelled with metrics.tagLabels beside labels.
+	tags int
 }
+
+const (
+	tagsOfGalleries = 1 + iota
+	tagsOfImages
+)
 
 var (
 	versionLabelNames   = []string{"subscription_id", "resource_group", "gallery", "image", "version", "location"}
@@ -32,6 +40,8 @@ var (
 
 // snapshotFamilies in the order they are written: by name, as the registry writes its own.
 var snapshotFamilies = []snapshotFamily{
+	{name: "purgewatch_gallery_info", help: "1 for each gallery, with the Azure tags metrics.tagLabels names as tag_* labels: join it to route by owner.",
+		labels: []string{"subscription_id", "resource_group", "gallery"}, tags: tagsOfGalleries},
 	{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on.",
 		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return boolValue(g.SoftDeleteEnabled) }},
 	// In seconds, Prometheus's base unit, though Azure states both policies in days.
@@ -39,6 +49,8 @@ var snapshotFamilies = []snapshotFamily{
 		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return float64(g.GraceDays) * secondsPerDay }},
 	{name: "purgewatch_gallery_soft_delete_retention_seconds", help: "How long a soft-deleted version stays usable: the gallery's retention, or the configured default.",
 		labels: galleryLabelNames, gallery: func(g *scanner.Gallery, _ int) float64 { return float64(g.RetentionDays) * secondsPerDay }},
+	{name: "purgewatch_image_info", help: "1 for each image definition whose recycle bin holds a version, with the tags metrics.tagLabels names as tag_* labels (an image definition's tag wins over its gallery's); the shipped rules join tag_owner and tag_team from it.",
+		labels: []string{"subscription_id", "resource_group", "gallery", "image"}, tags: tagsOfImages},
 	{name: "purgewatch_soft_deleted_version_consumption_end_timestamp_seconds",
 		help:   "When VMs and scale-outs can no longer be created from the soft-deleted image version (Unix time).",
 		labels: versionLabelNames, version: func(v *scanner.Version, _ time.Time) float64 { return unix(v.ConsumptionEndsAt) }},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
@@ -137,13 +138,14 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 type rendering struct {
 	state *status.State // the published state it was rendered from: a new one is rendered anew
 	order []int32       // indexes into state.Snapshot.Versions
+	tags  []string      // metrics.tagLabels when it was rendered
 }
 
 const secondsPerDay = 24 * 60 * 60
 
-func newRendering(st *status.State) *rendering {
+func newRendering(st *status.State, tags []string) *rendering {
 	versions := st.Snapshot.Versions
-	r := &rendering{state: st, order: make([]int32, len(versions))}
+	r := &rendering{state: st, order: make([]int32, len(versions)), tags: tags}
 	for i := range r.order {
 		r.order[i] = int32(i)
 	}
@@ -204,6 +206,8 @@ func (r *rendering) families(l *lines) {
 			l.family(r.references(f))
 		case f.triage:
 			l.family(r.triage(f))
+		case f.tags != 0:
+			l.family(r.tagInfo(f))
 		case f.gallery != nil:
 			if inBin == nil {
 				inBin = r.binCounts()
@@ -246,6 +250,39 @@ func (r *rendering) galleryFamily(f *snapshotFamily, inBin map[string]int) *fami
 			f.gallery(g, inBin[galleryKey(g.SubscriptionID, g.ResourceGroup, g.Name)])})
 	}
 	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	return out
+}
+
+// tagInfo is f with a sample per gallery or per image definition holding a version, its tags
+// as tag_* labels; a tag it does not have is no label.
+func (r *rendering) tagInfo(f *snapshotFamily) *family {
+	out := &family{name: f.name, help: f.help}
+	add := func(values []string, tags map[string]string) {
+		names := slices.Clone(f.labels)
+		for _, t := range r.tags {
+			if v := tags[t]; v != "" { // an empty label is no label: leave it out
+				names, values = append(names, config.TagLabel(t)), append(values, config.TagValue(v))
+			}
+		}
+		out.samples = append(out.samples, sample{labelSet(names, values), 1})
+	}
+	snap := r.state.Snapshot
+	if f.tags == tagsOfGalleries {
+		for i := range snap.Galleries {
+			g := &snap.Galleries[i]
+			add([]string{g.SubscriptionID, g.ResourceGroup, g.Name}, g.Tags)
+		}
+	} else {
+		seen := map[*scanner.Definition]bool{}
+		for i := range snap.Versions {
+			if d := snap.Versions[i].Definition; !seen[d] {
+				seen[d] = true
+				add([]string{d.SubscriptionID, d.ResourceGroup, d.Gallery, d.Image}, d.Tags)
+			}
+		}
+	}
+	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	out.samples = slices.CompactFunc(out.samples, func(a, b sample) bool { return a.labels == b.labels }) // one definition read twice
 	return out
 }
 

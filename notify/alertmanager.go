@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/redact"
@@ -52,6 +53,7 @@ type alertmanager struct {
 	urls   []string
 	client *http.Client
 	lead   time.Duration
+	tags   []string // metrics.tagLabels
 }
 
 func (a *alertmanager) MaxEvents() int { return 500 }
@@ -87,26 +89,26 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 		}
 		switch e.Kind {
 		case KindExpiring:
-			out = append(out, alert(expiringAlert(e.Deadline, e.Severity), e.Severity, e, m, starts, ends))
+			out = append(out, a.alert(expiringAlert(e.Deadline, e.Severity), e.Severity, e, m, starts, ends))
 			if e.PreviousSeverity != "" && e.PreviousSeverity != e.Severity {
-				out = append(out, alert(expiringAlert(e.Deadline, e.PreviousSeverity), e.PreviousSeverity, e, m, starts, m.Now))
+				out = append(out, a.alert(expiringAlert(e.Deadline, e.PreviousSeverity), e.PreviousSeverity, e, m, starts, m.Now))
 			}
 		case KindUnusable:
-			out = append(out, alert(AlertUnusable, "critical", e, m, starts, ends))
+			out = append(out, a.alert(AlertUnusable, "critical", e, m, starts, ends))
 		case KindDeleted:
-			out = append(out, alert(AlertDeleted, "warning", e, m, starts, ends))
+			out = append(out, a.alert(AlertDeleted, "warning", e, m, starts, ends))
 		case KindResolved:
 			// End every alert the version can have had: each deadline at each severity. Ending one
 			// that never fired is harmless; leaving one firing is not.
 			for _, d := range deadlinesOf(e.Version) {
 				for _, sev := range []string{"warning", "critical"} {
 					e.Deadline = d
-					out = append(out, alert(expiringAlert(d, sev), sev, e, m, starts, m.Now))
+					out = append(out, a.alert(expiringAlert(d, sev), sev, e, m, starts, m.Now))
 				}
 			}
 			e.Deadline = ""
 			if mayHaveBeenUnusable(e, m.Now) {
-				out = append(out, alert(AlertUnusable, "critical", e, m, starts, m.Now))
+				out = append(out, a.alert(AlertUnusable, "critical", e, m, starts, m.Now))
 			}
 			// A deleted alert is not ended here: its labels carry the reasons it had, which the
 			// log does not keep; unsent again, it ends at its endsAt, a few scans on.
@@ -129,7 +131,7 @@ func mayHaveBeenUnusable(e Event, now time.Time) bool {
 	return v.ConsumptionEndsAt.Before(v.PurgeAt) && !now.Before(v.ConsumptionEndsAt)
 }
 
-func alert(name, severity string, e Event, m Message, starts, ends time.Time) postableAlert {
+func (a *alertmanager) alert(name, severity string, e Event, m Message, starts, ends time.Time) postableAlert {
 	v := e.Version
 	summary := fmt.Sprintf("Soft-deleted image version %s/%s/%s is purged %s", v.Gallery, v.Image, v.Version,
 		v.PurgeAt.UTC().Format(time.RFC3339))
@@ -175,6 +177,11 @@ func alert(name, severity string, e Event, m Message, starts, ends time.Time) po
 		}
 	default:
 		labels["deadline"] = string(e.Deadline)
+	}
+	for _, t := range a.tags { // metrics.tagLabels, as purgewatch_image_info and the rules' join carry them
+		if value := v.Tags[t]; value != "" {
+			labels[config.TagLabel(t)] = config.TagValue(value)
+		}
 	}
 	if e.Test { // a receiver's routes can drop it, and whoever sees it knows
 		labels["test"] = "true"

@@ -201,6 +201,8 @@ type Deps struct {
 	AlertLead time.Duration
 	// Transport, when set, replaces the HTTP transport (tests).
 	Transport http.RoundTripper
+	// TagLabels are metrics.tagLabels: the Azure tags Alertmanager alerts carry as tag_* labels.
+	TagLabels []string
 }
 
 // NewChannel builds the channel a configuration describes.
@@ -220,7 +222,7 @@ func NewChannel(c config.Channel, d Deps) (Channel, error) {
 	case config.ChannelWebhook:
 		return &webhook{base: base, url: c.URL, secret: c.Secret, client: client}, nil
 	case config.ChannelAlertmanager:
-		return &alertmanager{base: base, urls: c.URLs, client: client, lead: d.AlertLead}, nil
+		return &alertmanager{base: base, urls: c.URLs, client: client, lead: d.AlertLead, tags: d.TagLabels}, nil
 	case config.ChannelEmail:
 		return newEmail(base, c)
 	case config.ChannelLog:

@@ -13,7 +13,7 @@ import (
 
 // SettingsFor builds the channels and settings cfg describes; log channels write to stdout.
 func SettingsFor(cfg *config.Config, stdout io.Writer) (Settings, error) {
-	deps := Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule)}
+	deps := Deps{Log: stdout, AlertLead: alertLead(cfg.Scan.Schedule), TagLabels: cfg.Metrics.TagLabels}
 	s := Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
 		Routine:     cfg.Notify.Routine,
 		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep,

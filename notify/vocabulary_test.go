@@ -22,7 +22,7 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 		rules[r.Alert] = append(rules[r.Alert], rule{r.Labels, r.Annotations})
 	}
 
-	v := ver("g", "1.0.0", t0.Add(10*time.Hour), 2, nil)
+	v := ver("g", "1.0.0", t0.Add(10*time.Hour), 2, map[string]string{"owner": "alice", "team": "web"})
 	v.DeletedBy = &scanner.Deletion{Caller: "alice@contoso.com", PrincipalName: "alice@contoso.com"}
 	events := []Event{
 		{Kind: KindExpiring, Deadline: scanner.DeadlinePurge, Severity: "warning", Version: v},
@@ -33,10 +33,11 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 		{Kind: KindDeleted, Severity: "warning", Version: v, Reasons: []string{"in-use", "newest"}},
 		{Kind: KindScanFailing, Scan: &ScanFailure{Since: t0}},
 	}
-	// The labels a rule's alert has beyond its own: the version metrics' labels.
-	versionLabels := []string{"alertname", "subscription_id", "resource_group", "gallery", "image", "version", "location"}
+	// The labels a rule's alert has beyond its own: the version metrics' labels, and the owner
+	// tags its join takes from purgewatch_image_info (metrics.tagLabels: [owner, team]).
+	versionLabels := []string{"alertname", "subscription_id", "resource_group", "gallery", "image", "version", "location", "tag_owner", "tag_team"}
 	sent := map[string]bool{}
-	for _, a := range (&alertmanager{lead: time.Hour}).alerts(Message{Events: events, Now: t0}) {
+	for _, a := range (&alertmanager{lead: time.Hour, tags: []string{"owner", "team"}}).alerts(Message{Events: events, Now: t0}) {
 		name := a.Labels["alertname"]
 		sent[name] = true
 		candidates, ok := rules[name]

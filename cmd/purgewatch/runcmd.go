@@ -164,6 +164,7 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 	}
 	p.reg.MustRegister(metrics.NewSnapshotCollector(p.daemon.State))
 	p.exposition = metrics.NewExposition(p.reg, p.daemon.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
+	p.exposition.SetTagLabels(cfg.Metrics.TagLabels)
 	p.coord = reload.New(cfg, src.Load, log.Named("reload"), proc.ConfigLoaded)
 	p.coord.Register(scans, p.daemon, np, level, p.exposition)
 	return p, nil

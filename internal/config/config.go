@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/purgewatch/purgewatch/internal/redact"
 )
@@ -116,6 +117,36 @@ type Metrics struct {
 	// Relative exports purgewatch_soft_deleted_version_seconds_until_purge, a value that changes
 	// at every scrape; the absolute timestamps carry the same information.
 	Relative bool `yaml:"relative"`
+	// TagLabels are the Azure tags exported as labels (owner becomes tag_owner) on
+	// purgewatch_gallery_info and purgewatch_image_info (an image definition's tag wins over its
+	// gallery's), and on the alertmanager channel's alerts, so that Alertmanager routes a version
+	// to its team. The shipped rules join tag_owner and tag_team.
+	TagLabels []string `yaml:"tagLabels"`
+}
+
+// TagLabel is the label a tag is exported as: tag_ and its name, with every character a
+// Prometheus label name cannot hold made an underscore.
+func TagLabel(tag string) string {
+	b := []byte("tag_" + tag)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// TagValue is a tag's value as a label carries it: at most 128 bytes, cut at a character.
+func TagValue(v string) string {
+	const most = 128
+	if len(v) <= most {
+		return v
+	}
+	cut := most - len("…")
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 // Notify says who is warned, when, and through what.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func env(vars map[string]string) LookupEnv {
@@ -26,7 +27,7 @@ func TestSampleConfigIsValidAndMatchesTheDefaults(t *testing.T) {
 	d := Default()
 	if cfg.Azure.Auth != d.Azure.Auth || cfg.Azure.Concurrency != d.Azure.Concurrency ||
 		cfg.Retention.DefaultDays != d.Retention.DefaultDays || cfg.Scan != d.Scan || cfg.Server != d.Server ||
-		cfg.Log != d.Log || cfg.Metrics != d.Metrics || cfg.Audit != d.Audit {
+		cfg.Log != d.Log || cfg.Metrics.Relative != d.Metrics.Relative || len(cfg.Metrics.TagLabels) != len(d.Metrics.TagLabels) || cfg.Audit != d.Audit {
 		t.Errorf("sample %+v drifts from the defaults %+v", cfg, d)
 	}
 }
@@ -245,5 +246,24 @@ func TestDurationsReadAsTheCommandLinesDo(t *testing.T) {
 	}
 	if _, err := Parse("c.yaml", []byte("notify:\n  keep: a month\n"), nil); err == nil || !strings.Contains(err.Error(), "c.yaml:2: notify.keep:") {
 		t.Errorf("a duration that is none: %v", err)
+	}
+}
+
+// TestTagsBecomeLabelsPrometheusTakes: a tag's name is made a label name (tag_, and underscores
+// for what a label cannot hold), its value cut at 128 bytes on a character; two tags that would
+// be one label are refused, naming both.
+func TestTagsBecomeLabelsPrometheusTakes(t *testing.T) {
+	for tag, want := range map[string]string{"owner": "tag_owner", "cost-center": "tag_cost_center", "Team.Name": "tag_Team_Name", "é": "tag___"} {
+		if got := TagLabel(tag); got != want {
+			t.Errorf("TagLabel(%q) = %q, want %q", tag, got, want)
+		}
+	}
+	long := strings.Repeat("é", 100) // 200 bytes
+	if got := TagValue(long); len(got) > 128 || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("TagValue of 200 bytes = %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	if _, err := Parse("c.yaml", []byte("metrics:\n  tagLabels: [cost-center, cost_center]\n"), nil); err == nil ||
+		!strings.Contains(err.Error(), `"cost-center" and "cost_center" are both exported as the label tag_cost_center`) {
+		t.Errorf("two tags, one label: %v", err)
 	}
 }

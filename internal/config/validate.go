@@ -126,6 +126,18 @@ func validate(file string, c *Config, idx *index) error {
 	if d := c.Audit.MinRetentionDays; d < 1 || d > 365 {
 		v.failf("audit.minRetentionDays", "%d is outside 1..365", d)
 	}
+	labels := map[string]string{}
+	for i, tag := range c.Metrics.TagLabels {
+		key := fmt.Sprintf("metrics.tagLabels[%d]", i)
+		if strings.TrimSpace(tag) == "" {
+			v.failf(key, "is empty: name an Azure tag, such as owner")
+			continue
+		}
+		if other, dup := labels[TagLabel(tag)]; dup {
+			v.failf(key, "%q and %q are both exported as the label %s", other, tag, TagLabel(tag))
+		}
+		labels[TagLabel(tag)] = tag
+	}
 	return errors.Join(v.errs...)
 }
 

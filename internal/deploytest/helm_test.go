@@ -404,3 +404,24 @@ func TestHelmAsASubchartAndPinned(t *testing.T) {
 		t.Errorf("the default image is not the chart's appVersion: %s", r.deployment.Spec.Template.Spec.Containers[0].Image)
 	}
 }
+
+// TestHelmRulesJoinTheConfiguredTags: the rules' join carries the tags config.metrics.tagLabels
+// names, as purgewatch exports them (cost-center becomes tag_cost_center).
+func TestHelmRulesJoinTheConfiguredTags(t *testing.T) {
+	r := render(t, "--set=prometheusRule.enabled=true", "--set=config.metrics.tagLabels={owner,cost-center}")
+	joined := 0
+	for _, g := range r.rule.Spec.Groups {
+		for _, rule := range g.Rules {
+			expr := rule.Expr.String()
+			if strings.Contains(expr, "group_left(tag_owner, tag_team)") {
+				t.Errorf("%s still joins the default tags", rule.Alert)
+			}
+			if strings.Contains(expr, "group_left(tag_owner, tag_cost_center)") {
+				joined++
+			}
+		}
+	}
+	if joined != 7 {
+		t.Errorf("%d rules join the configured tags, want the 7 version rules", joined)
+	}
+}
