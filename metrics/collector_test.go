@@ -295,3 +295,21 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 		t.Error("a new state was not rendered")
 	}
 }
+
+// TestPrerenderLeavesNoScrapeToRender: after Prerender, both formats of the published state are
+// rendered, and a scrape in either only copies them.
+func TestPrerenderLeavesNoScrapeToRender(t *testing.T) {
+	view := fixtureView()
+	e := newExposition(func() *status.State { return view }, false)
+	e.Prerender()
+	c := e.current()
+	if c == nil || c.gzipped[0] == nil || c.gzipped[1] == nil {
+		t.Fatal("Prerender left a format to render")
+	}
+	text, om := c.gzipped[0], c.gzipped[1]
+	scrape(t, e, "", "gzip")
+	scrape(t, e, "application/openmetrics-text; version=1.0.0", "gzip")
+	if e.current() != c || &e.current().gzipped[0][0] != &text[0] || &e.current().gzipped[1][0] != &om[0] {
+		t.Error("a scrape rendered the state again")
+	}
+}

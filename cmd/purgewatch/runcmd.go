@@ -148,7 +148,12 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 	if err != nil {
 		return p, err
 	}
-	opts := daemon.Options{Scanner: scans, Logger: log.Named("daemon"), Metrics: proc, Settle: releaseMemory}
+	opts := daemon.Options{Scanner: scans, Logger: log.Named("daemon"), Metrics: proc, Settle: func() {
+		if p.exposition != nil { // built after the daemon; a scan is never published before it is
+			p.exposition.Prerender() // every scrape a copy: none renders the new scan itself
+		}
+		releaseMemory()
+	}}
 	var remember deleters.Store // the state file, when there is one: the Activity Log is asked once a version
 	if p.state != nil {
 		remember = p.state

@@ -148,6 +148,8 @@ type selection struct {
 	// group is ?group=: image (rows under their gallery and image definition), none, or ""
 	// (image when more than groupAbove versions are chosen).
 	group string
+	// findings is ?findings=all: every audit finding, not only the most severe.
+	findings bool
 }
 
 // groupAbove is how many versions a flat list shows before it is grouped by image definition.
@@ -181,7 +183,11 @@ func parseSelection(q url.Values) (selection, error) {
 	if group != "" && group != "image" && group != "none" {
 		return selection{}, fmt.Errorf("group=%q: takes image or none", group)
 	}
-	return selection{filter: f, from: from, limit: limit, refresh: refresh, group: group}, nil
+	findings := q.Get("findings")
+	if findings != "" && findings != "all" {
+		return selection{}, fmt.Errorf("findings=%q: takes all", findings)
+	}
+	return selection{filter: f, from: from, limit: limit, refresh: refresh, group: group, findings: findings == "all"}, nil
 }
 
 // link is the page of the same selection that starts at row from.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/status"
 	"github.com/purgewatch/purgewatch/scanner"
 )
@@ -134,5 +135,26 @@ func TestALongListIsGroupedByImageDefinition(t *testing.T) {
 	}
 	if code, _ := get(t, srv.URL+"/?group=gallery"); code != 400 {
 		t.Errorf("?group=gallery: %d, want 400", code)
+	}
+}
+
+// TestTheFindingsArePagedMostSevereFirst: an audit finding per image definition of a large
+// estate is not one page of megabytes: the page lists the 50 most severe and says how many more,
+// and ?findings=all lists every one.
+func TestTheFindingsArePagedMostSevereFirst(t *testing.T) {
+	st := estate(3)
+	var findings []audit.Finding
+	for i := range 500 {
+		findings = append(findings, audit.Finding{Severity: audit.Info, Check: audit.CheckUndeletableImage, ID: fmt.Sprintf("/x/images/i%d", i)})
+	}
+	findings = append(findings, audit.Finding{Severity: audit.Critical, Check: audit.CheckPinnedVersion, ID: "/x/images/pinned"})
+	st.Audit = &audit.Report{Findings: findings}
+	srv := serve(t, st)
+	_, body := get(t, srv.URL+"/")
+	if n := strings.Count(body, `<tr class="finding `); n != 50 || !strings.Contains(body, `<tr class="finding critical">`) || !strings.Contains(body, "and 451 more") {
+		t.Errorf("%d findings listed (critical among them: %v)", n, strings.Contains(body, `<tr class="finding critical">`))
+	}
+	if _, all := get(t, srv.URL+"/?findings=all"); strings.Count(all, `<tr class="finding `) != 501 {
+		t.Error("?findings=all does not list every finding")
 	}
 }
