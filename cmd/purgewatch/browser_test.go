@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,7 +94,7 @@ const measureReadability = `(() => {
 // TestStatusPageReadsAtAGlance: every text at WCAG AA contrast (4.5:1) in both themes, at a
 // desktop's width and a phone's; no name or id broken across lines mid-word; no refresh that
 // reloads the page under a reader (a meta refresh closes the recovery command someone opened).
-// Screenshots of each go to $SCREENSHOTS when set.
+// A screenshot of each is taken, kept in $SCREENSHOTS when set.
 func TestStatusPageReadsAtAGlance(t *testing.T) {
 	chromium := requireTool(t, "chromium")
 	d := startDaemon(t, "--demo")
@@ -118,8 +119,14 @@ func TestStatusPageReadsAtAGlance(t *testing.T) {
 		if r.Refresh != "" {
 			t.Errorf("%s: a meta refresh reloads the page under its reader", name)
 		}
-		if dir := os.Getenv("SCREENSHOTS"); dir != "" {
-			b.Screenshot(t, filepath.Join(dir, fmt.Sprintf("status-%d-%s.png", c.width, c.scheme)))
+		dir := os.Getenv("SCREENSHOTS") // where to keep them; the test's own directory otherwise
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		shot := filepath.Join(dir, fmt.Sprintf("status-%d-%s.png", c.width, c.scheme))
+		b.Screenshot(t, shot)
+		if png, err := os.ReadFile(shot); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+			t.Errorf("%s: no screenshot at %s (%v)", name, shot, err)
 		}
 	}
 }
