@@ -8,6 +8,8 @@ package deleters
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -58,21 +60,45 @@ func Pending(v scanner.Version) bool {
 	return v.DeletedBy == nil && (v.DeletedByUnknown == "" || strings.HasSuffix(v.DeletedByUnknown, askAgain))
 }
 
-// record is what is remembered of one version: who deleted it, or why that is settled as not known.
+// record is what is remembered of one version: who deleted it, or why that is settled as not
+// known, as a code (one byte a version, not the sentence: at 100,000 versions the sentences
+// made the records 20 MB).
 type record struct {
 	By      *scanner.Deletion `json:"by,omitempty"`
-	Unknown string            `json:"unknown,omitempty"`
+	Unknown settled           `json:"u,omitempty"`
 }
+
+// settled is why a deleter is known to be unknown, for good.
+type settled uint8
+
+const (
+	settledTooOld settled = 1 + iota
+	settledNoEntry
+)
+
+func (s settled) String() string {
+	switch s {
+	case settledTooOld:
+		return TooOld
+	case settledNoEntry:
+		return NoEntry
+	}
+	return ""
+}
+
+// digest names one soft deletion of a version in the Finder's memory and the state file: 12
+// bytes of SHA-256 of its lower-cased id and deletion time, where the id alone is 150.
+type digest [12]byte
 
 // Finder attributes deletions. It is used by one scan at a time.
 type Finder struct {
 	source Source
 	store  Store // nil: remembered for the process only
 	log    *zap.Logger
-	known  map[string]record
+	known  map[digest]record
 	loaded bool
 	intern map[string]string
-	dirty  []string // keys settled since the last save
+	dirty  []digest // settled since the last save
 }
 
 // New returns a Finder reading source, remembering in store (nil for none).
@@ -80,12 +106,13 @@ func New(source Source, store Store, log *zap.Logger) *Finder {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Finder{source: source, store: store, log: log, known: map[string]record{}, intern: map[string]string{}}
+	return &Finder{source: source, store: store, log: log, known: map[digest]record{}, intern: map[string]string{}}
 }
 
 // key names one soft deletion of a version: deleted, recovered and deleted again is another.
-func key(v *scanner.Version) string {
-	return strings.ToLower(v.ID()) + "|" + strconv.FormatInt(v.SoftDeletedAt.Unix(), 10)
+func key(v *scanner.Version) digest {
+	sum := sha256.Sum256([]byte(strings.ToLower(v.ID()) + "|" + strconv.FormatInt(v.SoftDeletedAt.Unix(), 10)))
+	return digest(sum[:12])
 }
 
 // Attribute sets DeletedBy or DeletedByUnknown on every version of snap (the daemon's one write
@@ -97,17 +124,18 @@ func (f *Finder) Attribute(ctx context.Context, snap *scanner.Snapshot, now time
 	}
 	f.load()
 	since := map[string]time.Time{}
-	seen := make(map[string]bool, len(snap.Versions))
+	seen := make(map[digest]bool, len(snap.Versions))
 	var pending []int
 	for i := range snap.Versions {
 		v := &snap.Versions[i]
-		seen[key(v)] = true
-		if r, ok := f.known[key(v)]; ok {
-			v.DeletedBy, v.DeletedByUnknown = r.By, r.Unknown
+		k := key(v)
+		seen[k] = true
+		if r, ok := f.known[k]; ok {
+			v.DeletedBy, v.DeletedByUnknown = r.By, r.Unknown.String()
 			continue
 		}
 		if now.Sub(v.SoftDeletedAt) > Keeps-slack {
-			f.settle(v, record{Unknown: TooOld})
+			f.settle(v, record{Unknown: settledTooOld})
 			continue
 		}
 		pending = append(pending, i)
@@ -140,7 +168,7 @@ func (f *Finder) Attribute(ctx context.Context, snap *scanner.Snapshot, now time
 		case now.Sub(v.SoftDeletedAt) < Patience:
 			v.DeletedBy, v.DeletedByUnknown = nil, NotYet
 		default:
-			f.settle(v, record{Unknown: NoEntry})
+			f.settle(v, record{Unknown: settledNoEntry})
 		}
 	}
 	f.save(seen)
@@ -175,9 +203,10 @@ func (f *Finder) shared(d *scanner.Deletion) *scanner.Deletion {
 
 // settle records r for v, for good.
 func (f *Finder) settle(v *scanner.Version, r record) {
-	f.known[key(v)] = r
-	v.DeletedBy, v.DeletedByUnknown = r.By, r.Unknown
-	f.dirty = append(f.dirty, key(v))
+	k := key(v)
+	f.known[k] = r
+	v.DeletedBy, v.DeletedByUnknown = r.By, r.Unknown.String()
+	f.dirty = append(f.dirty, k)
 }
 
 // load reads what the store remembers, once; a record it cannot read is asked about again.
@@ -194,23 +223,30 @@ func (f *Finder) load() {
 	}
 	for k, data := range stored {
 		var r record
-		if err := json.Unmarshal(data, &r); err != nil {
+		raw, err := hex.DecodeString(k)
+		if err == nil && len(raw) != len(digest{}) {
+			err = fmt.Errorf("a key of %d bytes", len(raw))
+		}
+		if err == nil {
+			err = json.Unmarshal(data, &r)
+		}
+		if err != nil {
 			f.log.Warn("an unreadable deleter record; asking the Activity Log again", zap.String("key", k), zap.Error(err))
 			continue
 		}
 		if r.By != nil {
 			r.By = f.shared(r.By)
 		}
-		f.known[k] = r
+		f.known[digest(raw)] = r
 	}
 }
 
 // save writes what was settled, and forgets the versions that left the recycle bins.
-func (f *Finder) save(seen map[string]bool) {
+func (f *Finder) save(seen map[digest]bool) {
 	put := make(map[string][]byte, len(f.dirty))
 	for _, k := range f.dirty {
 		if data, err := json.Marshal(f.known[k]); err == nil {
-			put[k] = data
+			put[hex.EncodeToString(k[:])] = data
 		}
 	}
 	f.dirty = f.dirty[:0]
@@ -218,7 +254,7 @@ func (f *Finder) save(seen map[string]bool) {
 	for k := range f.known {
 		if !seen[k] {
 			delete(f.known, k)
-			drop = append(drop, k)
+			drop = append(drop, hex.EncodeToString(k[:]))
 		}
 	}
 	if f.store == nil || len(put)+len(drop) == 0 {

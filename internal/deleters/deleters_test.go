@@ -221,4 +221,24 @@ func TestDeletersOutliveARestart(t *testing.T) {
 	if err != nil || len(stored) != 2 {
 		t.Errorf("%d records kept (%v), want the 2 versions still in a recycle bin", len(stored), err)
 	}
+	// What a version weighs: a 24-character key, and for one the log has no entry for, 7 bytes.
+	if _, err := file.LoadDeleters(); err == nil {
+		f := deleters.New(h.scanner, file, nil)
+		e.Subscriptions[1].Galleries[0].Images[0].SoftDeleted = estate(2).Subscriptions[1].Galleries[0].Images[0].SoftDeleted[1:2] // 2.1.0: no entry
+		h.sim.SetEstate(e)
+		f.Attribute(context.Background(), h.scan(t), t0.Add(3*time.Minute))
+		stored, _ = file.LoadDeleters()
+		small := 0
+		for k, v := range stored {
+			if len(k) != 24 {
+				t.Errorf("a key of %d characters: %s", len(k), k)
+			}
+			if string(v) == `{"u":2}` {
+				small++
+			}
+		}
+		if small != 1 {
+			t.Errorf("the version with no entry is not kept as {\"u\":2}: %q", stored)
+		}
+	}
 }

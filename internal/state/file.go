@@ -38,8 +38,8 @@ var (
 	// the scanner's record (scanner.BinMemory). The scanner owns the bytes.
 	bucketBins = []byte("bins")
 
-	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log:
-	// lower-cased version id|softDeletedAt (Unix) → record.
+	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log: hex of
+	// 12 bytes of SHA-256 of its id and deletion time → {"by": the deletion} or {"u": a code}.
 	bucketDeleters = []byte("deleters")
 	// bucketSilences holds the silences: id → the silence's JSON (internal/silence owns it).
 	bucketSilences = []byte("silences")
