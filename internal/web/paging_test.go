@@ -158,3 +158,14 @@ func TestTheFindingsArePagedMostSevereFirst(t *testing.T) {
 		t.Error("?findings=all does not list every finding")
 	}
 }
+
+// TestAReadyStateWithoutHistoryRenders: a state that is ready but holds no scan record (a
+// restored or hand-made one) renders the page rather than failing its template.
+func TestAReadyStateWithoutHistoryRenders(t *testing.T) {
+	st := estate(2)
+	st.History = nil
+	code, body := get(t, serve(t, st).URL+"/")
+	if code != 200 || !strings.Contains(body, "2 soft-deleted versions") || !strings.Contains(body, "</html>") {
+		t.Errorf("%d, page cut short:\n%.300s", code, body)
+	}
+}
