@@ -71,6 +71,13 @@ func TestTheDocsNameOnlyWhatExists(t *testing.T) {
 		}
 		return nil
 	})
+	// The other way round: every metric the running purgewatch exposes is in docs/metrics.md.
+	metricsDoc := documents[filepath.Join("docs", "metrics.md")]
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (purgewatch_\w+) `).FindAllStringSubmatch(string(exposition), -1) {
+		if !strings.Contains(metricsDoc, "`"+m[1]+"`") {
+			t.Errorf("docs/metrics.md does not document %s, which purgewatch exports", m[1])
+		}
+	}
 	alerts := map[string]bool{}
 	for _, r := range testtool.AlertRules(t, repo("deploy/prometheus/rules.yaml")) {
 		alerts[r.Alert] = true
