@@ -10,6 +10,15 @@ import (
 	"github.com/purgewatch/purgewatch/internal/testtool"
 )
 
+// demoInBrowser is `purgewatch run --demo`, ready, and a headless Chromium to look at it with.
+func demoInBrowser(t *testing.T) (*daemonUnderTest, *testtool.Browser) {
+	t.Helper()
+	chromium := requireTool(t, "chromium")
+	d := startDaemon(t, "--demo")
+	d.waitReady(t)
+	return d, testtool.OpenBrowser(t, chromium)
+}
+
 // layout is what the page looks like, measured in the browser.
 type layout struct {
 	ScrollWidth, ClientWidth int
@@ -30,10 +39,7 @@ const measure = `JSON.parse(JSON.stringify({
 // versions become cards with labelled cells; a dark system gets a dark page, a light one a light
 // page. Measured in headless Chromium.
 func TestStatusPageOnAPhoneAndInTheDark(t *testing.T) {
-	chromium := requireTool(t, "chromium")
-	d := startDaemon(t, "--demo")
-	d.waitReady(t)
-	b := testtool.OpenBrowser(t, chromium)
+	d, b := demoInBrowser(t)
 
 	for _, c := range []struct {
 		width  int
@@ -96,10 +102,7 @@ const measureReadability = `(() => {
 // reloads the page under a reader (a meta refresh closes the recovery command someone opened).
 // A screenshot of each is taken, kept in $SCREENSHOTS when set.
 func TestStatusPageReadsAtAGlance(t *testing.T) {
-	chromium := requireTool(t, "chromium")
-	d := startDaemon(t, "--demo")
-	d.waitReady(t)
-	b := testtool.OpenBrowser(t, chromium)
+	d, b := demoInBrowser(t)
 	for _, c := range []struct {
 		width  int
 		scheme string

@@ -65,8 +65,12 @@ func TestWhatATeamChecksBeforeInstalling(t *testing.T) {
 		t.Errorf("goreleaser check: %v\n%s", err, out)
 	}
 	files, err := exec.Command("git", "-C", repo(""), "ls-files").Output()
-	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
+	if err != nil { // a source tarball has nothing to list; CI always runs in a clone
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("git ls-files: %v", err)
+		}
+		t.Logf("not a git checkout (%v): the tracked files are not checked", err)
+		return
 	}
 	for _, f := range strings.Fields(string(files)) {
 		b, err := os.ReadFile(repo(f))
