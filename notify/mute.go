@@ -37,12 +37,13 @@ func newMute(silences []silence.Silence, snap *scanner.Snapshot, h hush, now tim
 		return nil
 	}
 	m := &mute{by: map[string]*silence.Silence{}}
-	for _, v := range snap.Versions {
+	for i := range snap.Versions {
+		v := &snap.Versions[i]
 		s := silence.Matching(active, v, now)
 		if s == nil {
 			continue
 		}
-		key := versionKey(v)
+		key := versionKey(*v)
 		if h != nil {
 			first, ok := h[s.ID+"|"+key]
 			if !ok {

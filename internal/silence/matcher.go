@@ -76,8 +76,8 @@ func NewMatcher(name string, op Op, value string) (Matcher, error) {
 
 // Matches reports whether labels satisfy m; an absent label is the empty string, as in Prometheus.
 // Names are compared exactly except id, whose ARM spelling varies in case.
-func (m *Matcher) Matches(labels map[string]string) bool {
-	got := labels[m.Name]
+func (m *Matcher) Matches(labels LabelFunc) bool {
+	got := labels(m.Name)
 	switch m.Op {
 	case Equal:
 		return got == m.Value || (m.Name == "id" && strings.EqualFold(got, m.Value))

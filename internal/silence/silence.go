@@ -69,7 +69,7 @@ func (s Silence) State(now time.Time) string {
 }
 
 // Matches reports whether every matcher matches labels.
-func (s *Silence) Matches(labels map[string]string) bool {
+func (s *Silence) Matches(labels LabelFunc) bool {
 	for i := range s.Matchers {
 		if !s.Matchers[i].Matches(labels) {
 			return false
@@ -78,19 +78,44 @@ func (s *Silence) Matches(labels map[string]string) bool {
 	return len(s.Matchers) > 0
 }
 
-// Labels are what a silence matches of a version: its metric labels and its id.
-func Labels(v scanner.Version) map[string]string {
-	routine := ""
-	if v.Triage != nil {
-		routine = fmt.Sprint(v.Routine())
+// LabelFunc reads a label by name; an absent one is "".
+type LabelFunc func(name string) string
+
+// Labels are what a silence matches of a version: its metric labels and its id, each read only
+// when a matcher asks for it (every version is matched at every scan while a silence is active:
+// a map of them a version was 60 MB of garbage a scan at 100,000 versions).
+func Labels(v *scanner.Version) LabelFunc {
+	return func(name string) string {
+		switch name {
+		case "subscription_id":
+			return v.SubscriptionID
+		case "resource_group":
+			return v.ResourceGroup
+		case "gallery":
+			return v.Gallery
+		case "image":
+			return v.Image
+		case "version":
+			return v.Version
+		case "location":
+			return v.Location
+		case "routine":
+			if v.Triage == nil {
+				return ""
+			}
+			return fmt.Sprint(v.Routine())
+		case "deleted_by":
+			return deleters.Label(*v)
+		case "id":
+			return v.ID()
+		}
+		return ""
 	}
-	return map[string]string{"subscription_id": v.SubscriptionID, "resource_group": v.ResourceGroup, "gallery": v.Gallery,
-		"image": v.Image, "version": v.Version, "location": v.Location, "routine": routine, "deleted_by": deleters.Label(v), "id": v.ID()}
 }
 
 // Matching returns the first of silences active at now that matches v, or nil.
-func Matching(silences []Silence, v scanner.Version, now time.Time) *Silence {
-	var labels map[string]string
+func Matching(silences []Silence, v *scanner.Version, now time.Time) *Silence {
+	var labels LabelFunc
 	for i := range silences {
 		s := &silences[i]
 		if s.State(now) != StateActive {

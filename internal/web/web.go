@@ -351,7 +351,7 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 	p.From, p.To = from+1, to
 	for _, i := range chosen[from:to] {
 		r := row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i]))
-		r.Silence = silence.Matching(silences, vs[i], now)
+		r.Silence = silence.Matching(silences, &vs[i], now)
 		if n := len(p.Versions); p.Grouped && (n == 0 || p.Versions[n-1].Gallery != r.Gallery || p.Versions[n-1].Image != r.Image || p.Versions[n-1].SubscriptionID != r.SubscriptionID) {
 			r.GroupStart = r.Gallery + " / " + r.Image
 		}
