@@ -16,8 +16,10 @@ type snapshotFamily struct {
 	// metrics.relative: true; the others are rendered once per snapshot.
 	relative bool
 	// Exactly one of these makes the samples.
-	gallery    func(g *scanner.Gallery, inBin int) float64 // one per gallery
-	version    func(v *scanner.Version, now time.Time) float64
+	gallery func(g *scanner.Gallery, inBin int) float64 // one per gallery
+	version func(v *scanner.Version, now time.Time) float64
+	// known, with version, leaves out the versions it is false for (a value not known).
+	known      func(v *scanner.Version) bool
 	references bool // one per version and kind of workload still created from it (from the audit)
 	triage     bool // one per version judged, labelled with its verdict
 	// tags: one per gallery (tagsOfGalleries) or per image definition holding a version
@@ -64,6 +66,10 @@ var snapshotFamilies = []snapshotFamily{
 	{name: "purgewatch_soft_deleted_version_references",
 		help:   "VMs (kind=vm) or scale sets (kind=vmss) still created from the soft-deleted image version; only versions with any.",
 		labels: referenceLabelNames, references: true},
+	{name: "purgewatch_soft_deleted_version_retained_bytes",
+		help:   "What the soft-deleted version's replicas hold, billed until the purge: the provisioned size of its disks times the regions it was replicated to, as seen while it was live (an upper bound); only versions purgewatch saw live.",
+		labels: versionLabelNames, known: func(v *scanner.Version) bool { return v.RetainedBytes > 0 },
+		version: func(v *scanner.Version, _ time.Time) float64 { return float64(v.RetainedBytes) }},
 	{name: "purgewatch_soft_deleted_version_seconds_until_purge", help: "Seconds until the soft-deleted image version is purged; negative when overdue.",
 		labels: versionLabelNames, relative: true, version: func(v *scanner.Version, now time.Time) float64 { return v.PurgeAt.Sub(now).Seconds() }},
 	{name: "purgewatch_soft_deleted_versions", help: "How many soft-deleted image versions the gallery's recycle bin holds.",

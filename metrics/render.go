@@ -184,10 +184,16 @@ func (r *rendering) versionFamily(l *lines, f *snapshotFamily, now time.Time) {
 	if len(r.order) == 0 {
 		return
 	}
-	l.header(f.name, f.help)
 	versions := r.state.Snapshot.Versions
+	if f.known != nil && !slices.ContainsFunc(versions, func(v scanner.Version) bool { return f.known(&v) }) {
+		return // no sample: no family
+	}
+	l.header(f.name, f.help)
 	for _, i := range r.order {
 		v := &versions[i]
+		if f.known != nil && !f.known(v) {
+			continue
+		}
 		l.scratch = appendVersionLabels(l.scratch[:0], v)
 		l.sample(f.name, len(l.scratch), f.version(v, now))
 	}

@@ -28,7 +28,14 @@ type Digest struct {
 	Next    time.Time   `json:"next"`
 	Pruned  DigestCount `json:"pruned"`
 	Purging DigestCount `json:"purging"`
+	// Retained is what the versions listed keep billed, as far as purgewatch saw them live;
+	// PricePerGBMonth is metrics.storagePricePerGBMonth (0: no estimate).
+	Retained        int64   `json:"retainedBytes,omitempty"`
+	PricePerGBMonth float64 `json:"pricePerGBMonth,omitempty"`
 }
+
+// Cost is the digest's estimate a month of what it lists keeps billed; 0 without a price.
+func (d *Digest) Cost() float64 { return float64(d.Retained) / (1 << 30) * d.PricePerGBMonth }
 
 // DigestCount is one list of a digest: how many, and the first digestListed of them.
 type DigestCount struct {
@@ -75,6 +82,7 @@ func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, m *mute, now time.
 			continue
 		}
 		d := digestFor(snap, r, m, ch.Name(), since, until, next)
+		d.PricePerGBMonth = s.StoragePrice
 		if d.Pruned.Count+d.Purging.Count == 0 {
 			continue
 		}
@@ -106,6 +114,7 @@ func digestFor(snap *scanner.Snapshot, r router, m *mute, channel string, since,
 		if len(r.routes) > 0 && !slices.Contains(r.channels(v), channel) {
 			continue
 		}
+		d.Retained += v.RetainedBytes
 		if pruned {
 			d.Pruned.add(v)
 		}

@@ -161,3 +161,26 @@ func TestLastFireIsTheLatestTimeAtOrBeforeNow(t *testing.T) {
 		}
 	}
 }
+
+// TestTheDigestSaysWhatThePruningKeepsBilled: with the sizes seen live and
+// metrics.storagePricePerGBMonth, the digest says what its versions keep billed and what that
+// costs a month; a webhook gets the bytes.
+func TestTheDigestSaysWhatThePruningKeepsBilled(t *testing.T) {
+	var vs []scanner.Version
+	for i := range 2 {
+		v := pruned("prodimages", fmt.Sprintf("1.0.%d", i), t0.Add(-26*time.Hour))
+		v.RetainedBytes = 260 << 30
+		vs = append(vs, v)
+	}
+	d := digestFor(snapshot(t0, vs...), router{all: []string{"x"}}, nil, "x", t0.Add(-27*time.Hour), t0.Add(-3*time.Hour), t0.Add(21*time.Hour))
+	d.PricePerGBMonth = 0.05
+	e := []Event{{ID: "d", Kind: KindDigest, Severity: "info", Digest: &d}}
+	for _, typ := range people {
+		if text := readAs(t, typ, e); !strings.Contains(text, "They keep 520 GiB of replicas billed until their purge (≈ 26.00 a month).") {
+			t.Errorf("%s's digest does not say what the pruning keeps billed:\n%s", typ, text)
+		}
+	}
+	if w := webhookEvent(e[0], Message{Now: t0}); w.Digest.RetainedBytes != 520<<30 {
+		t.Errorf("the webhook's digest has retainedBytes %d", w.Digest.RetainedBytes)
+	}
+}

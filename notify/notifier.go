@@ -38,6 +38,8 @@ type Settings struct {
 	// Keep is how long the log remembers a version that left the bin (notify.keep); 0 keeps
 	// everything.
 	Keep time.Duration
+	// StoragePrice is metrics.storagePricePerGBMonth: the digest estimates what it lists costs.
+	StoragePrice float64
 }
 
 // Notifier turns scans into notifications: Announce queues them (pipeline.go) and one worker per

@@ -17,7 +17,7 @@ func SettingsFor(cfg *config.Config, stdout io.Writer) (Settings, error) {
 	s := Settings{Routes: cfg.Notify.Routes, Thresholds: cfg.Notify.Thresholds, Retry: cfg.Notify.Retry,
 		Routine:     cfg.Notify.Routine,
 		ARMEndpoint: arm.Endpoint(cfg.Azure.Cloud, cfg.Azure.Endpoint), BlindAfter: cfg.Notify.BlindAfter, Keep: cfg.Notify.Keep,
-		ExternalURL: cfg.Server.ExternalURL}
+		ExternalURL: cfg.Server.ExternalURL, StoragePrice: cfg.Metrics.StoragePricePerGBMonth}
 	if cfg.Notify.Routine == config.RoutineDigest {
 		sched, err := config.ParseDigestSchedule(cfg.Notify.DigestSchedule)
 		if err != nil {

@@ -138,3 +138,20 @@ func TestEveryChannelSaysWhoDeletedIt(t *testing.T) {
 		t.Errorf("the webhook's version has deletedBy %+v", w.Version.DeletedBy)
 	}
 }
+
+// TestEveryChannelSaysWhatAVersionKeepsBilled: a version purgewatch saw live says what its
+// replicas keep billed until the purge; one it did not, nothing.
+func TestEveryChannelSaysWhatAVersionKeepsBilled(t *testing.T) {
+	v := judged(ver("prodimages", "1.2.0", t0.Add(100*time.Hour), 0, nil), "newest")
+	v.RetainedBytes = 260 << 30
+	unknown := judged(ver("prodimages", "1.3.0", t0.Add(100*time.Hour), 0, nil), "newest")
+	for _, typ := range people {
+		text := readAs(t, typ, due(snapshot(t0, v), nil, t0, thresholds, config.RoutineDigest))
+		if !strings.Contains(text, "keeps 260 GiB of replicas billed until the purge") {
+			t.Errorf("%s does not say what the version keeps billed:\n%s", typ, text)
+		}
+		if text := readAs(t, typ, due(snapshot(t0, unknown), nil, t0, thresholds, config.RoutineDigest)); strings.Contains(text, "billed") {
+			t.Errorf("%s guesses what a version it never saw live keeps:\n%s", typ, text)
+		}
+	}
+}

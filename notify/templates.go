@@ -25,6 +25,24 @@ var funcs = map[string]any{
 	"left":      func(now, t time.Time) string { return humantime.Left(t.Sub(now)) },
 	"purged":    purged,
 	"deletedBy": func(now time.Time, v scanner.Version) string { return deleters.Describe(v, now) },
+	// kept is what a digest's versions keep billed, with its estimate: "" when not known.
+	"kept": func(d *Digest) string {
+		if d == nil || d.Retained <= 0 {
+			return ""
+		}
+		s := "They keep " + humantime.Bytes(d.Retained) + " of replicas billed until their purge"
+		if c := d.Cost(); c > 0 {
+			s += fmt.Sprintf(" (≈ %.2f a month)", c)
+		}
+		return s + "."
+	},
+	// retained is what a version keeps billed until the purge, "" when not known.
+	"retained": func(v scanner.Version) string {
+		if v.RetainedBytes <= 0 {
+			return ""
+		}
+		return "keeps " + humantime.Bytes(v.RetainedBytes) + " of replicas billed until the purge"
+	},
 	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"threshold": FormatThreshold,
 	"add":       func(a, b int) int { return a + b },

@@ -55,6 +55,8 @@ type WebhookDigest struct {
 	Next    time.Time         `json:"next"`
 	Pruned  WebhookDigestList `json:"pruned"`
 	Purging WebhookDigestList `json:"purging"`
+	// RetainedBytes is what the versions listed keep billed, as far as purgewatch saw them live.
+	RetainedBytes int64 `json:"retainedBytes,omitempty"`
 }
 
 // WebhookDigestList is one list of a digest.
@@ -72,7 +74,8 @@ func webhookDigest(d *Digest, now time.Time) *WebhookDigest {
 		}
 		return l
 	}
-	return &WebhookDigest{Since: d.Since.UTC(), Until: d.Until.UTC(), Next: d.Next.UTC(), Pruned: list(d.Pruned), Purging: list(d.Purging)}
+	return &WebhookDigest{Since: d.Since.UTC(), Until: d.Until.UTC(), Next: d.Next.UTC(), Pruned: list(d.Pruned), Purging: list(d.Purging),
+		RetainedBytes: d.Retained}
 }
 
 func (w *webhook) Render(m Message) (Rendered, error) {

@@ -46,7 +46,8 @@ const (
     | where type =~ 'microsoft.compute/galleries/images/versions'
     | extend imageId = tolower(tostring(split(id, '/versions/')[0]))
     | summarize liveVersions = make_list(name),
-        liveDetails = make_list(pack('id', id, 'location', location, 'provisioningState', tostring(properties.provisioningState)))
+        liveDetails = make_list(pack('id', id, 'location', location, 'provisioningState', tostring(properties.provisioningState),
+            'storageProfile', properties.storageProfile, 'regions', array_length(properties.publishingProfile.targetRegions)))
         by imageId
   ) on imageId
 | project id, name, type, tags, subscriptionId, resourceGroup, liveVersions, liveDetails`
@@ -284,7 +285,7 @@ func graphRows(data any) ([]graphRow, error) {
 					loc, _ := d["location"].(string)
 					state, _ := d["provisioningState"].(string)
 					if id != "" {
-						row.Live = append(row.Live, LiveVersion{ID: id, Location: ShortLocation(loc), ProvisioningState: state})
+						row.Live = append(row.Live, LiveVersion{ID: id, Location: ShortLocation(loc), ProvisioningState: state, Bytes: graphReplicaBytes(d)})
 					}
 				}
 			}
@@ -295,6 +296,23 @@ func graphRows(data any) ([]graphRow, error) {
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// graphReplicaBytes is replicaBytes of a Resource Graph row's version: its storageProfile as
+// ARM writes it, and how many target regions it has.
+func graphReplicaBytes(d map[string]any) int64 {
+	raw, err := json.Marshal(map[string]any{"storageProfile": d["storageProfile"]})
+	if err != nil {
+		return 0
+	}
+	var p armcompute.GalleryImageVersionProperties
+	if json.Unmarshal(raw, &p) != nil {
+		return 0
+	}
+	if n, ok := d["regions"].(float64); ok && n > 0 {
+		p.PublishingProfile = &armcompute.GalleryImageVersionPublishingProfile{TargetRegions: make([]*armcompute.TargetRegion, int(n))}
+	}
+	return replicaBytes(&p)
 }
 
 // maxQuotaWait is the longest quota wait purgewatch waits out: Resource Graph's quota window is

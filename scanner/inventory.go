@@ -24,6 +24,10 @@ type LiveVersion struct {
 	ID                string
 	Location          string
 	ProvisioningState string
+	// Bytes is what its replicas hold: the provisioned size of its OS and data disks times the
+	// regions it is replicated to (one replica each is what a soft-deleted version keeps billed);
+	// 0 when the listing does not say.
+	Bytes int64
 }
 
 // Inventory is what the audit needs beyond the recycle bins: the workloads of every scanned
@@ -172,5 +176,28 @@ func liveVersion(v *armcompute.GalleryImageVersion) (LiveVersion, bool) {
 	if v.Properties != nil && v.Properties.ProvisioningState != nil {
 		lv.ProvisioningState = string(*v.Properties.ProvisioningState)
 	}
+	lv.Bytes = replicaBytes(v.Properties)
 	return lv, true
+}
+
+// replicaBytes is the provisioned size of a version's disks times its target regions (at least
+// its own), 0 when no disk size is given.
+func replicaBytes(p *armcompute.GalleryImageVersionProperties) int64 {
+	if p == nil || p.StorageProfile == nil {
+		return 0
+	}
+	var gb int64
+	if d := p.StorageProfile.OSDiskImage; d != nil && d.SizeInGB != nil {
+		gb += int64(*d.SizeInGB)
+	}
+	for _, d := range p.StorageProfile.DataDiskImages {
+		if d != nil && d.SizeInGB != nil {
+			gb += int64(*d.SizeInGB)
+		}
+	}
+	regions := 1
+	if p.PublishingProfile != nil && len(p.PublishingProfile.TargetRegions) > 0 {
+		regions = len(p.PublishingProfile.TargetRegions)
+	}
+	return gb << 30 * int64(regions)
 }

@@ -67,6 +67,10 @@ type Version struct {
 	// nil while not known, and then DeletedByUnknown says why ("" until anyone asked).
 	DeletedBy        *Deletion `json:"deletedBy,omitempty"`
 	DeletedByUnknown string    `json:"deletedByUnknown,omitempty"`
+	// RetainedBytes is what its replicas hold while it waits in the bin, billed until the purge:
+	// the provisioned size of its disks times its regions, as seen while it was live (an upper
+	// bound; internal/retained sets it); 0 when not known.
+	RetainedBytes int64 `json:"retainedBytes,omitempty"`
 }
 
 // Routine reports whether the version was judged routine: superseded, unused, deleted as

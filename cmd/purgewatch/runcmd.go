@@ -31,6 +31,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/logging"
 	"github.com/purgewatch/purgewatch/internal/reload"
+	"github.com/purgewatch/purgewatch/internal/retained"
 	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/state"
 	pwweb "github.com/purgewatch/purgewatch/internal/web"
@@ -159,6 +160,11 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 		remember = p.state
 	}
 	opts.Deleters = deleters.New(scans, remember, log.Named("deleters"))
+	var sizes retained.Store // likewise: what a version holds is seen only while it is live
+	if p.state != nil {
+		sizes = p.state
+	}
+	opts.Sizes = retained.New(sizes, log.Named("retained"))
 	if p.state != nil {
 		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
 		np.Notifier, opts.Announcer = p.notifier, p.notifier
@@ -207,6 +213,7 @@ func (p *parts) handler(cfg *config.Config, log *zap.Logger) http.Handler {
 		Daemon: d, Reload: p.coord.Reload, Gatherer: p.reg, Metrics: p.exposition, Now: clock.Real{}.Now, Logger: log.Named("web"), Version: version.Version,
 		ARMEndpoint:     func() string { c := d.Config(); return arm.Endpoint(c.Azure.Cloud, c.Azure.Endpoint) },
 		Thresholds:      func() []time.Duration { return d.Config().Notify.Thresholds },
+		StoragePrice:    func() float64 { return d.Config().Metrics.StoragePricePerGBMonth },
 		EnableLifecycle: cfg.Server.EnableLifecycle,
 	}
 	if p.notifier != nil {

@@ -74,7 +74,11 @@ type Image struct {
 	Tags     map[string]string `yaml:"tags"`
 	Versions []string          `yaml:"versions"`
 	// Failed lists live versions (also in Versions) whose provisioning state is Failed.
-	Failed      []string      `yaml:"failed"`
+	Failed []string `yaml:"failed"`
+	// SizeGB is each version's OS disk (default 30); Regions the target regions beside the
+	// gallery's own, each holding a replica.
+	SizeGB      int           `yaml:"sizeGB"`
+	Regions     []string      `yaml:"regions"`
 	SoftDeleted []SoftDeleted `yaml:"softDeleted"`
 }
 

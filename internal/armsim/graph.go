@@ -153,7 +153,8 @@ func (s *Server) graphImages(subs []*Subscription) []map[string]any {
 				for _, v := range img.Versions {
 					vm := versionModel(sub.ID, g, img, v)
 					details = append(details, map[string]any{"id": *vm.ID, "location": *vm.Location,
-						"provisioningState": string(*vm.Properties.ProvisioningState)})
+						"provisioningState": string(*vm.Properties.ProvisioningState), "storageProfile": vm.Properties.StorageProfile,
+						"regions": len(vm.Properties.PublishingProfile.TargetRegions)})
 				}
 				row := map[string]any{"id": *m.ID, "name": *m.Name, "type": *m.Type, "tags": m.Tags,
 					"subscriptionId": sub.ID, "resourceGroup": g.ResourceGroup, "liveVersions": slices.Clone(img.Versions),

@@ -51,6 +51,14 @@ func imageModel(sub string, g *Gallery, img *Image) *armcompute.GalleryImage {
 }
 
 func versionModel(sub string, g *Gallery, img *Image, v string) *armcompute.GalleryImageVersion {
+	size := img.SizeGB
+	if size == 0 {
+		size = 30
+	}
+	regions := []*armcompute.TargetRegion{{Name: to.Ptr(g.Location)}}
+	for _, r := range img.Regions {
+		regions = append(regions, &armcompute.TargetRegion{Name: to.Ptr(r)})
+	}
 	state := armcompute.GalleryProvisioningStateSucceeded
 	if slices.Contains(img.Failed, v) {
 		state = armcompute.GalleryProvisioningStateFailed
@@ -60,6 +68,8 @@ func versionModel(sub string, g *Gallery, img *Image, v string) *armcompute.Gall
 		Name: to.Ptr(v), Location: to.Ptr(g.Location), Type: to.Ptr("Microsoft.Compute/galleries/images/versions"),
 		Properties: &armcompute.GalleryImageVersionProperties{
 			ProvisioningState: to.Ptr(state),
+			StorageProfile:    &armcompute.GalleryImageVersionStorageProfile{OSDiskImage: &armcompute.GalleryOSDiskImage{SizeInGB: to.Ptr(int32(size))}},
+			PublishingProfile: &armcompute.GalleryImageVersionPublishingProfile{TargetRegions: regions},
 		},
 	}
 }

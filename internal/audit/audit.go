@@ -75,6 +75,9 @@ type Report struct {
 	References map[string][]scanner.Workload `json:"-"`
 	// Facts are what triage judges the versions by (Run sets them).
 	Facts triage.Facts `json:"-"`
+	// Sizes are what each live version read holds in its replicas, by lower-cased id (Run sets
+	// them): internal/retained remembers them for when the version is deleted.
+	Sizes map[string]int64 `json:"-"`
 }
 
 // Evaluate runs every check.
@@ -209,6 +212,12 @@ func Run(ctx context.Context, s Inventorier, snap *scanner.Snapshot, minRetentio
 	inv := s.Inventory(ctx, subs, images)
 	r := Evaluate(snap, inv, minRetentionDays, now)
 	r.Facts = facts(subs, images, inv, r.References)
+	r.Sizes = map[string]int64{}
+	for _, lv := range inv.LiveVersions {
+		if lv.Bytes > 0 {
+			r.Sizes[strings.ToLower(lv.ID)] = lv.Bytes
+		}
+	}
 	return r, inv.Errors
 }
 

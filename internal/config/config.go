@@ -122,6 +122,10 @@ type Metrics struct {
 	// gallery's), and on the alertmanager channel's alerts, so that Alertmanager routes a version
 	// to its team. The shipped rules join tag_owner and tag_team.
 	TagLabels []string `yaml:"tagLabels"`
+	// StoragePricePerGBMonth, when set, is what a GB of a replica costs a month (your price, in
+	// your currency): the page then estimates what each soft-deleted version keeps billed. No
+	// pricing service is asked.
+	StoragePricePerGBMonth float64 `yaml:"storagePricePerGBMonth"`
 }
 
 // TagLabel is the label a tag is exported as: tag_ and its name, with every character a

@@ -126,6 +126,9 @@ func validate(file string, c *Config, idx *index) error {
 	if d := c.Audit.MinRetentionDays; d < 1 || d > 365 {
 		v.failf("audit.minRetentionDays", "%d is outside 1..365", d)
 	}
+	if p := c.Metrics.StoragePricePerGBMonth; p < 0 {
+		v.failf("metrics.storagePricePerGBMonth", "%v is negative", p)
+	}
 	labels := map[string]string{}
 	for i, tag := range c.Metrics.TagLabels {
 		key := fmt.Sprintf("metrics.tagLabels[%d]", i)

@@ -44,6 +44,11 @@ type Attributer interface {
 	Attribute(ctx context.Context, snap *scanner.Snapshot, now time.Time)
 }
 
+// Sizer remembers the live versions' sizes and sets RetainedBytes; *retained.Memory in production.
+type Sizer interface {
+	Mark(snap *scanner.Snapshot, live map[string]int64)
+}
+
 // Options configures a Daemon.
 type Options struct {
 	// Scanner is the scanner of the configuration in effect: it follows a reload itself (as a
@@ -59,6 +64,9 @@ type Options struct {
 	// Deleters, when set, tells who deleted each version (internal/deleters) before triage
 	// judges it.
 	Deleters Attributer
+	// Sizes, when set, says what each version retains (internal/retained), from the sizes the
+	// audit read of the live ones.
+	Sizes Sizer
 	// Settle, when set, runs after each scan is published and announced: `run` hands the scan's
 	// garbage back to the operating system there.
 	Settle func()
@@ -215,6 +223,13 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		if auditCfg.Enabled {
 			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
 			facts = next.Audit.Facts
+		}
+		if d.opts.Sizes != nil {
+			var live map[string]int64 // nothing read live: nothing forgotten
+			if next.Audit != nil && auditCfg.Enabled {
+				live = next.Audit.Sizes
+			}
+			d.opts.Sizes.Mark(next.Snapshot, live)
 		}
 		triage.Mark(next.Snapshot, facts, expected)
 	}

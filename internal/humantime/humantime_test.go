@@ -28,3 +28,11 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{260 << 30: "260 GiB", 1536 << 30: "1.5 TiB", 900 << 20: "900 MiB", 0: "0 B", 5 << 30: "5 GiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -43,9 +43,12 @@ var (
 	bucketDeleters = []byte("deleters")
 	// bucketSilences holds the silences: id → the silence's JSON (internal/silence owns it).
 	bucketSilences = []byte("silences")
+	// bucketSizes holds what each version's replicas hold, seen while it was live: hex of 12
+	// bytes of SHA-256 of its id → bytes, in decimal (internal/retained).
+	bucketSizes = []byte("sizes")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters, bucketSilences}
+var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters, bucketSilences, bucketSizes}
 
 // File is the open state file.
 type File struct {

@@ -30,6 +30,14 @@ func (f *File) SaveSilences(put map[string][]byte, drop []string) error {
 	return f.saveAll(bucketSilences, put, drop)
 }
 
+// LoadSizes returns the versions' sizes remembered (retained.Store).
+func (f *File) LoadSizes() (map[string][]byte, error) { return f.loadAll(bucketSizes) }
+
+// SaveSizes writes the sizes seen and drops those of versions gone, in one transaction.
+func (f *File) SaveSizes(put map[string][]byte, drop []string) error {
+	return f.saveAll(bucketSizes, put, drop)
+}
+
 func (f *File) loadAll(bucket []byte) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	err := f.db.View(func(tx *bolt.Tx) error {

@@ -97,3 +97,15 @@ func TestThePageSaysWhatToDoFirst(t *testing.T) {
 		t.Errorf("?refresh=2: %d %s", code, body)
 	}
 }
+
+// TestThePageSaysWhatAVersionKeepsBilled: what a version seen live retains, and with
+// metrics.storagePricePerGBMonth what that costs a month.
+func TestThePageSaysWhatAVersionKeepsBilled(t *testing.T) {
+	v := scanner.Version{Definition: &scanner.Definition{SubscriptionID: "s", ResourceGroup: "rg", Gallery: "g", Image: "i"},
+		Version: "1.0.0", ConsumptionEndsAt: now.Add(48 * time.Hour), PurgeAt: now.Add(48 * time.Hour), RetainedBytes: 260 << 30}
+	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{ScannedAt: now, Versions: []scanner.Version{v}}}
+	srv := serveWith(t, Options{Daemon: fixedDaemon{st}, StoragePrice: func() float64 { return 0.05 }})
+	if _, body := get(t, srv.URL+"/"); !strings.Contains(body, "keeps 260 GiB billed until the purge (≈ 13.00 a month)") {
+		t.Error("the page does not say what the version keeps billed, and its cost")
+	}
+}

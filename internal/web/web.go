@@ -5,6 +5,7 @@ package web
 import (
 	"cmp"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -65,7 +66,9 @@ type Options struct {
 	ARMEndpoint func() string
 	// Thresholds are notify.thresholds: a row is coloured by the one its next deadline crossed.
 	Thresholds func() []time.Duration
-	Version    string
+	// StoragePrice is metrics.storagePricePerGBMonth (nil or 0: sizes only).
+	StoragePrice func() float64
+	Version      string
 }
 
 //go:embed status.html.tmpl
@@ -132,7 +135,11 @@ func Handler(o Options) http.Handler {
 		if o.Silences != nil {
 			list, _ = o.Silences.List() // one that cannot be read is logged by the notifier each scan
 		}
-		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel, list)
+		price := 0.0
+		if o.StoragePrice != nil {
+			price = o.StoragePrice()
+		}
+		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel, list, price)
 		page.Delivery = newDelivery(o.Notifications, o.Logger)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
@@ -274,6 +281,8 @@ type versionRow struct {
 	DeletedWho, DeletedKind, DeletedDetail string
 	// Silence is the active silence that mutes its notifications, if any.
 	Silence *silence.Silence
+	// Retained says what it keeps billed until the purge, "" when not known.
+	Retained string
 	// GroupStart, on a grouped page, names the image definition whose rows this one begins.
 	GroupStart string
 }
@@ -295,7 +304,19 @@ func byImage(vs []scanner.Version, chosen []int32) []int32 {
 	return out
 }
 
-func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection, silences []silence.Silence) statusPage {
+// retainedText is what a version keeps billed, and its estimated cost a month at price a GB.
+func retainedText(bytes int64, price float64) string {
+	if bytes <= 0 {
+		return ""
+	}
+	s := "keeps " + humantime.Bytes(bytes) + " billed until the purge"
+	if price > 0 {
+		s += fmt.Sprintf(" (≈ %.2f a month)", float64(bytes)/(1<<30)*price)
+	}
+	return s
+}
+
+func newStatusPage(st *status.State, now time.Time, endpoint, version string, thresholds []time.Duration, sel selection, silences []silence.Silence, price float64) statusPage {
 	p := statusPage{Now: now, Version: version, Ready: st.Ready, Scans: st.History, Subscriptions: len(st.Subscriptions),
 		Health: newHealthBanner(st), Silences: views(silences, now), Refresh: sel.refresh}
 	if st.Audit != nil {
@@ -352,6 +373,7 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 	for _, i := range chosen[from:to] {
 		r := row(vs[i], now, endpoint, thresholds, usedBy(st, &vs[i]))
 		r.Silence = silence.Matching(silences, &vs[i], now)
+		r.Retained = retainedText(vs[i].RetainedBytes, price)
 		if n := len(p.Versions); p.Grouped && (n == 0 || p.Versions[n-1].Gallery != r.Gallery || p.Versions[n-1].Image != r.Image || p.Versions[n-1].SubscriptionID != r.SubscriptionID) {
 			r.GroupStart = r.Gallery + " / " + r.Image
 		}
