@@ -156,10 +156,10 @@ func (f *Finder) Attribute(ctx context.Context, snap *scanner.Snapshot, now time
 	for _, i := range pending {
 		v := &snap.Versions[i]
 		if e, ok := failed[strings.ToLower(v.SubscriptionID)]; ok {
-			v.DeletedBy, v.DeletedByUnknown = nil, fmt.Sprintf(unreadable, e.Code)
-			if now.Sub(v.SoftDeletedAt) < Patience {
-				v.DeletedByUnknown += askAgain
-			}
+			// Pending, however old the deletion: a log that could not be read says nothing, and
+			// with notify.expected.deleters set, one 503 must not make every version of the
+			// subscription unknown-deleter (and announce each as not routine).
+			v.DeletedBy, v.DeletedByUnknown = nil, fmt.Sprintf(unreadable, e.Code)+askAgain
 			continue
 		}
 		switch d := closest(found[strings.ToLower(v.ID())], v.SoftDeletedAt); {
