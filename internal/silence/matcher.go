@@ -97,9 +97,16 @@ func (m *Matcher) UnmarshalJSON(data []byte) error {
 		Name  string `json:"name"`
 		Op    Op     `json:"op"`
 		Value string `json:"value"`
+		// Alertmanager's API writes the operator as two flags instead.
+		IsRegex bool  `json:"isRegex"`
+		IsEqual *bool `json:"isEqual"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
+	}
+	if raw.Op == "" {
+		equal := raw.IsEqual == nil || *raw.IsEqual
+		raw.Op = map[[2]bool]Op{{false, true}: Equal, {false, false}: NotEqual, {true, true}: Regexp, {true, false}: NotRegexp}[[2]bool{raw.IsRegex, equal}]
 	}
 	checked, err := NewMatcher(raw.Name, raw.Op, raw.Value)
 	if err != nil {

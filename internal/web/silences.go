@@ -22,10 +22,12 @@ type silenceView struct {
 	} `json:"status"`
 }
 
-// postedSilence is what POST /api/v1/silences takes: Alertmanager's fields, or a duration in
-// place of endsAt.
+// postedSilence is what POST /api/v1/silences takes: Alertmanager's fields (a silence starts
+// when it is posted: startsAt is read and not used; matchers as {name, op, value} or
+// Alertmanager's {name, value, isRegex, isEqual}), or a duration in place of endsAt.
 type postedSilence struct {
 	Matchers  []silence.Matcher `json:"matchers"`
+	StartsAt  time.Time         `json:"startsAt"`
 	EndsAt    time.Time         `json:"endsAt"`
 	Duration  string            `json:"duration"`
 	CreatedBy string            `json:"createdBy"`

@@ -50,6 +50,11 @@ func TestSilencesChangeOnlyBehindTheLifecycleGuard(t *testing.T) {
 	if code, body := do(on.URL, http.MethodPost, "/api/v1/silences", strings.Replace(good, `"gallery"`, `"galery"`, 1)); code != http.StatusBadRequest || !strings.Contains(body, "not a label name") {
 		t.Errorf("a bad label name: %d %s", code, body)
 	}
+	amtool := `{"matchers": [{"name": "image", "value": "ubuntu-.*", "isRegex": true, "isEqual": true}], "startsAt": "2026-11-27T12:00:00Z",
+		"endsAt": "2026-11-28T12:00:00Z", "createdBy": "bob", "comment": "as amtool posts it"}`
+	if code, body := do(on.URL, http.MethodPost, "/api/v1/silences", amtool); code != http.StatusOK {
+		t.Errorf("Alertmanager's own shape: %d %s", code, body)
+	}
 	code, body := do(on.URL, http.MethodPost, "/api/v1/silences", good)
 	var made struct{ SilenceID string }
 	if json.Unmarshal([]byte(body), &made); code != http.StatusOK || made.SilenceID == "" {
@@ -57,7 +62,8 @@ func TestSilencesChangeOnlyBehindTheLifecycleGuard(t *testing.T) {
 	}
 	_, body = do(off.URL, http.MethodGet, "/api/v1/silences", "")
 	var list []silenceView
-	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 1 || list[0].Status.State != "active" || list[0].EndsAt.Sub(list[0].StartsAt).Hours() != 168 {
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 2 || list[1].Status.State != "active" || list[1].EndsAt.Sub(list[1].StartsAt).Hours() != 168 ||
+		list[0].Matchers[0].String() != `image=~"ubuntu-.*"` {
 		t.Fatalf("GET: %v %s", err, body)
 	}
 	if code, _ := do(off.URL, http.MethodDelete, "/api/v1/silences/"+made.SilenceID, ""); code != http.StatusForbidden {
