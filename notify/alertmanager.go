@@ -171,10 +171,9 @@ func (a *alertmanager) alert(name, severity string, e Event, m Message, starts, 
 	switch name {
 	case AlertUnusable:
 	case AlertDeleted: // the labels of purgewatch_soft_deleted_version_info, which the rule fires on
+		// Not deleted_by: the Activity Log names the deleter minutes later, and a label that
+		// changed would be a second alert for one deletion. The deleted_by annotation says who.
 		labels["routine"], labels["reasons"] = "false", strings.Join(e.Reasons, ",")
-		if who := deleters.Label(v); who != "" { // as Prometheus, no label for an empty value
-			labels["deleted_by"] = who
-		}
 	default:
 		labels["deadline"] = string(e.Deadline)
 	}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,22 @@ func TestEveryChannelSaysWhatAVersionKeepsBilled(t *testing.T) {
 		if text := readAs(t, typ, due(snapshot(t0, unknown), nil, t0, thresholds, config.RoutineDigest)); strings.Contains(text, "billed") {
 			t.Errorf("%s guesses what a version it never saw live keeps:\n%s", typ, text)
 		}
+	}
+}
+
+// TestLearningTheDeleterMakesNoSecondAlert: the Activity Log names the deleter minutes after the
+// deletion; the deleted alert keeps its labels (one alert, one page), and says who in its
+// deleted_by annotation once known.
+func TestLearningTheDeleterMakesNoSecondAlert(t *testing.T) {
+	v := judged(ver("prodimages", "1.2.0", t0.Add(100*time.Hour), 0, nil), "newest")
+	am := &alertmanager{lead: time.Hour}
+	before := am.alerts(Message{Events: due(snapshot(t0, v), nil, t0, thresholds, config.RoutineDigest), Now: t0})
+	v.DeletedBy = &scanner.Deletion{Caller: "alice@contoso.com", PrincipalName: "alice@contoso.com"}
+	after := am.alerts(Message{Events: due(snapshot(t0, v), nil, t0, thresholds, config.RoutineDigest), Now: t0})
+	if len(before) != 1 || len(after) != 1 || fmt.Sprint(before[0].Labels) != fmt.Sprint(after[0].Labels) {
+		t.Errorf("labels before %v, after %v: Alertmanager would hold two alerts", before[0].Labels, after[0].Labels)
+	}
+	if !strings.Contains(after[0].Annotations["deleted_by"], "alice@contoso.com") {
+		t.Errorf("annotation deleted_by = %q", after[0].Annotations["deleted_by"])
 	}
 }
