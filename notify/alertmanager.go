@@ -13,6 +13,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/deleters"
 	"github.com/purgewatch/purgewatch/internal/recovery"
 	"github.com/purgewatch/purgewatch/internal/redact"
+	"github.com/purgewatch/purgewatch/internal/triage"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -151,8 +152,9 @@ func (a *alertmanager) alert(name, severity string, e Event, m Message, starts, 
 	case AlertUnusable:
 		ann["description"] = "VMs and scale-outs from this version now fail. It can still be recovered until the purge."
 	case AlertDeleted:
-		ann["summary"] = fmt.Sprintf("Image version %s/%s/%s was soft-deleted, and it does not look routine (%s)", v.Gallery, v.Image, v.Version,
-			strings.Join(e.Reasons, ","))
+		ann["summary"] = fmt.Sprintf("Image version %s/%s/%s was soft-deleted, and it does not look routine: %s", v.Gallery, v.Image, v.Version,
+			triage.Explain(e.Reasons))
+		ann["reasons"] = strings.Join(e.Reasons, ",")
 		ann["description"] = "If the deletion was a mistake, recover it while it is usable; if it was intended, say so with notify.expected.rules or a silence."
 	}
 	if cmd, ok := recovery.RecoverCommand(m.ARMEndpoint, v.ID()); ok {
@@ -171,9 +173,10 @@ func (a *alertmanager) alert(name, severity string, e Event, m Message, starts, 
 	switch name {
 	case AlertUnusable:
 	case AlertDeleted: // the labels of purgewatch_soft_deleted_version_info, which the rule fires on
-		// Not deleted_by: the Activity Log names the deleter minutes later, and a label that
-		// changed would be a second alert for one deletion. The deleted_by annotation says who.
-		labels["routine"], labels["reasons"] = "false", strings.Join(e.Reasons, ",")
+		// Neither deleted_by nor reasons: the Activity Log names the deleter minutes later, an
+		// audit that fails once adds unknown-usage, and a label that changed would be a second
+		// alert for one deletion. The annotations say who and why.
+		labels["routine"] = "false"
 	default:
 		labels["deadline"] = string(e.Deadline)
 	}

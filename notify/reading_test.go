@@ -158,18 +158,20 @@ func TestEveryChannelSaysWhatAVersionKeepsBilled(t *testing.T) {
 }
 
 // TestLearningTheDeleterMakesNoSecondAlert: the Activity Log names the deleter minutes after the
-// deletion; the deleted alert keeps its labels (one alert, one page), and says who in its
-// deleted_by annotation once known.
+// deletion, and a failed audit adds unknown-usage; the deleted alert keeps its labels (one
+// alert, one page), and says who and why in its annotations.
 func TestLearningTheDeleterMakesNoSecondAlert(t *testing.T) {
 	v := judged(ver("prodimages", "1.2.0", t0.Add(100*time.Hour), 0, nil), "newest")
 	am := &alertmanager{lead: time.Hour}
 	before := am.alerts(Message{Events: due(snapshot(t0, v), nil, t0, thresholds, config.RoutineDigest), Now: t0})
 	v.DeletedBy = &scanner.Deletion{Caller: "alice@contoso.com", PrincipalName: "alice@contoso.com"}
+	v.Triage = []string{"newest", "unknown-usage"}
 	after := am.alerts(Message{Events: due(snapshot(t0, v), nil, t0, thresholds, config.RoutineDigest), Now: t0})
 	if len(before) != 1 || len(after) != 1 || fmt.Sprint(before[0].Labels) != fmt.Sprint(after[0].Labels) {
 		t.Errorf("labels before %v, after %v: Alertmanager would hold two alerts", before[0].Labels, after[0].Labels)
 	}
-	if !strings.Contains(after[0].Annotations["deleted_by"], "alice@contoso.com") {
+	if !strings.Contains(after[0].Annotations["deleted_by"], "alice@contoso.com") || after[0].Annotations["reasons"] != "newest,unknown-usage" ||
+		!strings.Contains(after[0].Annotations["summary"], "no newer version replaced it") {
 		t.Errorf("annotation deleted_by = %q", after[0].Annotations["deleted_by"])
 	}
 }
