@@ -131,7 +131,7 @@ func limitOf(q url.Values, def, most int) (int, error) {
 
 // The page shows the most urgent rows first, pageRows at a time, with links to the rest.
 const (
-	pageRows    = 200
+	pageRows    = 100
 	maxPageRows = 5000
 	apiLimit    = 1000
 	maxAPILimit = 10000

@@ -37,10 +37,10 @@ func TestThePageShowsTheMostUrgentRowsAndLinksToTheRest(t *testing.T) {
 	srv := serve(t, estate(450))
 	_, body := get(t, srv.URL+"/")
 	rows := rowRE.FindAllStringSubmatch(body, -1)
-	if len(rows) != 200 || !strings.HasSuffix(rows[0][1], "/versions/1.0.0") {
+	if len(rows) != 100 || !strings.HasSuffix(rows[0][1], "/versions/1.0.0") {
 		t.Fatalf("first page: %d rows, first %v", len(rows), rows[:min(1, len(rows))])
 	}
-	for _, want := range []string{"Showing 1–200 of 450, under their image definitions", `rel="next" href="?from=200#versions"`, `>4 overdue</a>`, `>24 critical</a>`} {
+	for _, want := range []string{"Showing 1–100 of 450, under their image definitions", `rel="next" href="?from=100#versions"`, `>4 overdue</a>`, `>24 critical</a>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -167,5 +167,25 @@ func TestAReadyStateWithoutHistoryRenders(t *testing.T) {
 	code, body := get(t, serve(t, st).URL+"/")
 	if code != 200 || !strings.Contains(body, "2 soft-deleted versions") || !strings.Contains(body, "</html>") {
 		t.Errorf("%d, page cut short:\n%.300s", code, body)
+	}
+}
+
+// TestTheFirstPageStaysSmallAtAHundredThousandVersions: with the audit on (a finding per image
+// definition) and 100,000 versions, the first page is under 300 KB: a page of rows, the worst
+// findings, and the counts.
+func TestTheFirstPageStaysSmallAtAHundredThousandVersions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 versions")
+	}
+	st := estate(100_000)
+	var findings []audit.Finding
+	for i := range 10_000 {
+		findings = append(findings, audit.Finding{Severity: audit.Info, Check: audit.CheckUndeletableImage, ID: fmt.Sprintf("/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i%d", i),
+			Message: "holds soft-deleted versions", Action: "wait for the purge, or purge them"})
+	}
+	st.Audit = &audit.Report{Findings: findings}
+	_, body := get(t, serve(t, st).URL+"/")
+	if n := len(body); n > 300<<10 {
+		t.Errorf("the first page is %d KB, want under 300 KB", n>>10)
 	}
 }
