@@ -340,19 +340,15 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 		soonest := row(vs[all[0]], now, endpoint, thresholds, usedBy(st, &vs[all[0]]))
 		p.Soonest = &soonest
 	}
+	// One pass, soonest first: the counts, and what to act on first.
+	p.Counts = make(map[scanner.Urgency]int)
 	for _, i := range all {
-		if len(p.Act) == actRows {
-			break
-		}
 		users := usedBy(st, &vs[i])
 		u := urgency(&vs[i], now, thresholds, len(users) > 0)
-		if len(users) > 0 || !vs[i].Routine() && vs[i].Triage != nil && (u == scanner.UrgencyCritical || u == scanner.UrgencyUnusable) {
+		p.Counts[u]++
+		if len(p.Act) < actRows && (len(users) > 0 || !vs[i].Routine() && vs[i].Triage != nil && (u == scanner.UrgencyCritical || u == scanner.UrgencyUnusable)) {
 			p.Act = append(p.Act, row(vs[i], now, endpoint, thresholds, users))
 		}
-	}
-	p.Counts = make(map[scanner.Urgency]int)
-	for i := range vs {
-		p.Counts[urgency(&vs[i], now, thresholds, len(usedBy(st, &vs[i])) > 0)]++
 	}
 	chosen := all
 	if sel.filter != (filter{}) {
