@@ -95,6 +95,22 @@ func (n *Notifier) Run(ctx context.Context) {
 	}
 }
 
+// Fence is a notification log that replicas share (internal/ha): a send goes out only once the
+// log has recorded, under the leader's lease, that it begins. again says a leader before this one
+// began it and did not record how it ended: the receiver may have it already.
+type Fence interface {
+	Attempting(channel string, p *state.Pending) (again bool, err error)
+}
+
+// Wake sends what is due on every channel now: a replica that has just taken the lead.
+func (n *Notifier) Wake() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, l := range n.lanes {
+		l.poke()
+	}
+}
+
 // work is one channel's worker: it delivers what is due, then sleeps until the next attempt
 // falls due or Process wakes it.
 func (n *Notifier) work(ctx context.Context, name string, l *lane) {
@@ -215,8 +231,16 @@ func (n *Notifier) buryUnreadable(ch Channel, head *outgoing) bool {
 // go on with the next message.
 func (n *Notifier) attempt(ctx context.Context, ch Channel, s Settings, l *lane, head *outgoing) time.Time {
 	name, events := ch.Name(), len(head.events)
-	if head.Attempts > 0 || l.unrecorded > 0 {
-		n.metrics.count(ch, "resent", events) // the receiver may have had it already (a timeout)
+	again := false
+	if f, ok := n.state.(Fence); ok {
+		var err error
+		if again, err = f.Attempting(name, head.Pending); err != nil {
+			n.log.Warn("not sending: the shared notification log refused to record the attempt", zap.String("channel", name), zap.Error(err))
+			return n.clock.Now().Add(backoff(s.Retry, 1, 0))
+		}
+	}
+	if head.Attempts > 0 || l.unrecorded > 0 || again {
+		n.metrics.count(ch, "resent", events) // the receiver may have had it already (a timeout, a leader that died)
 	}
 	sendErr := ch.Send(ctx, Message{Channel: name, Events: head.events, Now: n.clock.Now(), ARMEndpoint: s.ARMEndpoint, ExternalURL: s.ExternalURL})
 	ended := n.clock.Now() // a backoff counts from the end of the attempt, not its start

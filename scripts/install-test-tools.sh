@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests drive: Prometheus and promtool (Debian's prometheus),
 # Alertmanager (prometheus-alertmanager), Chromium and systemd-analyze from Debian's packages, and
-# mailpit, helm and goreleaser (its `check` of .goreleaser.yaml) from the Go module proxy. Idempotent: a tool already installed is left alone.
+# mailpit, helm and goreleaser (its `check` of .goreleaser.yaml) from the Go module proxy, and the
+# Azure Storage emulator Azurite from the npm registry (linked into Go's bin directory, where the
+# tests look). Idempotent: a tool already installed is left alone.
 set -euo pipefail
 
 MAILPIT_VERSION=v1.33.1
 HELM_VERSION=v3.22.0
 GORELEASER_VERSION=v2.17.0
+AZURITE_VERSION=3.35.0
 
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
@@ -40,4 +43,11 @@ fi
 if ! command -v goreleaser >/dev/null && [ ! -x "$gobin/goreleaser" ]; then
   echo "== installing goreleaser $GORELEASER_VERSION with go install (a few minutes, once)"
   go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
+fi
+if ! command -v azurite-blob >/dev/null && [ ! -x "$gobin/azurite-blob" ]; then
+  echo "== installing azurite $AZURITE_VERSION with npm"
+  prefix="${XDG_CACHE_HOME:-$HOME/.cache}/purgewatch/azurite-$AZURITE_VERSION"
+  npm install --silent --no-audit --no-fund --prefix "$prefix" "azurite@$AZURITE_VERSION" >/dev/null
+  mkdir -p "$gobin"
+  ln -sf "$prefix/node_modules/.bin/azurite-blob" "$gobin/azurite-blob"
 fi

@@ -29,6 +29,7 @@ import (
 	"github.com/purgewatch/purgewatch/internal/config"
 	"github.com/purgewatch/purgewatch/internal/daemon"
 	"github.com/purgewatch/purgewatch/internal/deleters"
+	"github.com/purgewatch/purgewatch/internal/ha"
 	"github.com/purgewatch/purgewatch/internal/logging"
 	"github.com/purgewatch/purgewatch/internal/reload"
 	"github.com/purgewatch/purgewatch/internal/retained"
@@ -119,6 +120,7 @@ type parts struct {
 	reg        *prometheus.Registry
 	state      *state.File      // nil when no channel is configured
 	notifier   *notify.Notifier // likewise
+	replica    *ha.Replica      // nil unless ha.backend is set
 	daemon     *daemon.Daemon
 	exposition *metrics.Exposition
 	coord      *reload.Coordinator
@@ -166,9 +168,21 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 	}
 	opts.Sizes = retained.New(sizes, log.Named("retained"))
 	if p.state != nil {
-		p.notifier = notify.New(p.state, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
+		var nlog notify.Log = p.state
+		if cfg.HA.Backend != "" { // several replicas: the log is shared, and only the leader writes it
+			if p.replica, err = ha.New(cfg.HA, p.state, ha.Options{Log: log.Named("ha")}); err != nil {
+				return p, err
+			}
+			nlog = p.replica.Log
+		}
+		p.notifier = notify.New(nlog, settings, nil, log.Named("notify"), notify.NewMetrics(p.reg))
 		np.Notifier, opts.Announcer = p.notifier, p.notifier
 		p.reg.MustRegister(silence.Collector(p.notifier.Silences(), clock.Real{}.Now))
+		if p.replica != nil {
+			opts.Announcer = p.replica.Serve(p.notifier, p.notifier.Wake)
+			p.replica.Log.Synced = p.notifier.Silences().Forget
+			p.reg.MustRegister(p.replica.Collector())
+		}
 	}
 	if p.daemon, err = daemon.New(cfg, opts); err != nil {
 		return p, err
@@ -177,7 +191,7 @@ func buildParts(cfg *config.Config, src *config.Source, level logging.Level, std
 	p.exposition = metrics.NewExposition(p.reg, p.daemon.State, clock.Real{}.Now, cfg.Metrics.Relative, log.Named("metrics"))
 	p.exposition.SetTagLabels(cfg.Metrics.TagLabels)
 	p.coord = reload.New(cfg, src.Load, log.Named("reload"), proc.ConfigLoaded)
-	p.coord.Register(scans, p.daemon, np, level, p.exposition)
+	p.coord.Register(scans, p.daemon, np, level, p.exposition, ha.Fixed{})
 	return p, nil
 }
 
@@ -219,6 +233,11 @@ func (p *parts) handler(cfg *config.Config, log *zap.Logger) http.Handler {
 	if p.notifier != nil {
 		opts.Notifications, opts.Silences = p.notifier, p.notifier.Silences()
 	}
+	if r := p.replica; r != nil {
+		opts.Replica = func() pwweb.Replica {
+			return pwweb.Replica{Identity: r.Elector.Identity(), Leader: r.Elector.Leader(), Leading: r.Elector.Leading()}
+		}
+	}
 	return pwweb.Handler(opts)
 }
 
@@ -232,8 +251,18 @@ func (p *parts) serve(ctx context.Context, f *runFlags, cfg *config.Config, list
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- serveHTTP(srv, f, cfg, listeners, log) })
 	wg.Go(func() { _ = p.daemon.Run(ctx) })
+	// The lease outlives the notifier's workers: a send in flight at shutdown is recorded under
+	// it, then the lease goes at once and a standby takes over.
+	stopLeading := func() {}
+	if p.replica != nil {
+		var leading context.Context
+		leading, stop := context.WithCancel(context.Background())
+		defer stop() // already called, once the notifier stopped; this is for vet
+		stopLeading = stop
+		wg.Go(func() { p.replica.Elector.Run(leading) })
+	}
 	if p.notifier != nil {
-		wg.Go(func() { p.notifier.Run(ctx) })
+		wg.Go(func() { p.notifier.Run(ctx); stopLeading() })
 	}
 	reloads := hooks.reload
 	if reloads == nil {

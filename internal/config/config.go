@@ -21,6 +21,7 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Notify    Notify    `yaml:"notify"`
 	Audit     Audit     `yaml:"audit"`
+	HA        HA        `yaml:"ha"`
 
 	// What the file said, beyond its values: a reload refuses an empty file, and a file that
 	// drops every channel without saying so.
@@ -314,7 +315,7 @@ func normalize(c *Config) {
 // Secrets are the values of c that must never be written anywhere: webhook URLs (their path is
 // the token), webhook keys, SMTP passwords, credentials in Alertmanager URLs, the client secret.
 func (c *Config) Secrets() []string {
-	out := []string{c.Azure.ClientSecret}
+	out := []string{c.Azure.ClientSecret, c.HA.AzureBlob.AccountKey}
 	for _, ch := range c.Notify.Channels {
 		out = append(out, ch.Secrets()...)
 	}

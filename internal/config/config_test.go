@@ -118,6 +118,11 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"syntax", "azure:\n  auth: [none\n", []string{"c.yaml:1: did not find expected ',' or ']'"}},
 		{"the state file is the config", "notify:\n  stateFile: ./c.yaml\n  channels: [{name: l, type: log}]\n", []string{"c.yaml:2: notify.stateFile: ./c.yaml is the configuration file"}},
 		{"a key twice", "azure:\n  auth: none\n  auth: none\n", []string{`c.yaml:3: azure.auth: mapping key "auth" already defined at line 2`}},
+		{"ha without a channel or a container", "ha:\n  backend: azure-blob\n  azureBlob:\n    serviceURL: http://127.0.0.1:10000/devstoreaccount1\n    container: Leases\n  leaseDuration: 5s\n", []string{
+			"c.yaml:2: ha.backend: needs notify.channels", "c.yaml:4: ha.azureBlob.serviceURL: plain http is allowed only with auth: shared-key",
+			`c.yaml:5: ha.azureBlob.container: "Leases" is not a container name`, "c.yaml:6: ha.leaseDuration: 5s is outside 15s..60s"}},
+		{"ha shared key incomplete", "notify:\n  stateFile: s.db\n  channels: [{name: l, type: log}]\nha:\n  backend: azure-blob\n  azureBlob:\n    serviceURL: http://127.0.0.1:10000/devstoreaccount1\n    container: leases\n    auth: shared-key\n", []string{
+			"c.yaml:9: ha.azureBlob.accountName: is required with auth: shared-key", "c.yaml:9: ha.azureBlob.accountKey: must be the account's key"}},
 		{"a mapping for a list", "notify:\n  thresholds:\n    soon: 1h\n", []string{"c.yaml:3: notify.thresholds: a mapping (key: value lines) is not a list"}},
 		{"a list for a section", "azure:\n  - auth\n", []string{"c.yaml:2: azure: a list is not a mapping (key: value lines)"}},
 		{"bad schedule", "scan:\n  schedule: every quarter hour\n", []string{`c.yaml:2: scan.schedule: "every quarter hour" is not a cron schedule`}},

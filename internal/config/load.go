@@ -86,6 +86,7 @@ func Parse(file string, data []byte, env LookupEnv) (*Config, error) {
 		problems = append(problems, expanded...)
 	}
 	fillChannelDefaults(&cfg)
+	haDefaults(&cfg.HA)
 	if err := validate(file, &cfg, idx); err != nil {
 		problems = append(problems, err)
 	}

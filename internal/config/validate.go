@@ -116,6 +116,7 @@ func validate(file string, c *Config, idx *index) error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "logfmt", "console")
 	v.notify(&c.Notify)
+	v.ha(&c.HA, len(c.Notify.Channels))
 	for _, other := range []struct{ key, path string }{{"the configuration file", v.file}, {"server.webConfigFile", c.Server.WebConfigFile}} {
 		if c.Notify.StateFile != "" && other.path != "" && sameFile(c.Notify.StateFile, other.path) {
 			// A state file that is another of purgewatch's files would be taken for a corrupt one

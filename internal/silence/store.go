@@ -52,6 +52,14 @@ func (s *Store) load() error {
 	return errors.Join(errs...)
 }
 
+// Forget drops what was read, so the next use reads the backend again: a replica that takes
+// over reads the silences its predecessor kept.
+func (s *Store) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list, s.loaded = nil, false
+}
+
 // List returns every silence kept, active and expired, oldest first; a copy. A silence the
 // file holds but that cannot be read is left out and named in the error.
 func (s *Store) List() ([]Silence, error) {

@@ -75,16 +75,22 @@ func (f *File) Head(channel string) (*Pending, error) {
 		if k == nil || !strings.HasPrefix(string(k), string(prefix)) {
 			return nil
 		}
-		p = &Pending{key: append([]byte(nil), k...)}
-		e, err := decodeEntry(v)
-		if err != nil {
-			p.Undecodable, p.raw = err, append([]byte(nil), v...)
-			return nil
-		}
-		p.Events, p.Attempts, p.NextAttempt, p.LastError, p.Queued = e.Events, e.Attempts, e.NextAttempt, e.LastError, e.queued()
+		p = pendingOf(append([]byte(nil), k...), v)
 		return nil
 	})
 	return p, err
+}
+
+// pendingOf reads the outbox record v at key k.
+func pendingOf(k, v []byte) *Pending {
+	p := &Pending{key: k}
+	e, err := decodeEntry(v)
+	if err != nil {
+		p.Undecodable, p.raw = err, append([]byte(nil), v...)
+		return p
+	}
+	p.Events, p.Attempts, p.NextAttempt, p.LastError, p.Queued = e.Events, e.Attempts, e.NextAttempt, e.LastError, e.queued()
+	return p
 }
 
 // Delivered removes a message from the outbox and records its events (their ID, Kind and

@@ -67,13 +67,25 @@ func FreePort(t testing.TB) int {
 // because another process took one first, Serve tries again on new ports.
 func Serve(t testing.TB, n int, path string, launch func(ports []int) (readyURL string, args []string)) []int {
 	t.Helper()
+	return serve(t, n, path, launch, func(status int) bool { return status == http.StatusOK })
+}
+
+// ServeAnswering is Serve for a program with no health endpoint: it is ready once the URL gets
+// any answer from it (an emulator refusing an unsigned request is up).
+func ServeAnswering(t testing.TB, n int, path string, launch func(ports []int) (url string, args []string)) []int {
+	t.Helper()
+	return serve(t, n, path, launch, func(int) bool { return true })
+}
+
+func serve(t testing.TB, n int, path string, launch func(ports []int) (string, []string), ready func(status int) bool) []int {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		ports := make([]int, n)
 		for i := range ports {
 			ports[i] = FreePort(t)
 		}
 		url, args := launch(ports)
-		out, exited := start(t, url, path, args)
+		out, exited := start(t, url, path, args, ready)
 		if exited == nil {
 			return ports
 		}
@@ -86,7 +98,7 @@ func Serve(t testing.TB, n int, path string, launch func(ports []int) (readyURL 
 
 // start runs the program and waits for url to answer 200. It returns a non-nil error, with the
 // program's output, when the program exits first.
-func start(t testing.TB, url string, path string, args []string) (string, error) {
+func start(t testing.TB, url string, path string, args []string, ready func(status int) bool) (string, error) {
 	t.Helper()
 	var out SyncBuffer
 	cmd := exec.Command(path, args...)
@@ -117,7 +129,7 @@ func start(t testing.TB, url string, path string, args []string) (string, error)
 		}
 		if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if ready(resp.StatusCode) {
 				return "", nil
 			}
 		}

@@ -69,6 +69,15 @@ type Options struct {
 	// StoragePrice is metrics.storagePricePerGBMonth (nil or 0: sizes only).
 	StoragePrice func() float64
 	Version      string
+	// Replica says whether this replica leads, when purgewatch runs as several (ha); nil, it
+	// runs as one.
+	Replica func() Replica
+}
+
+// Replica is this replica's part in a group (ha): its name, whether it leads, who does.
+type Replica struct {
+	Identity, Leader string
+	Leading          bool
 }
 
 //go:embed status.html.tmpl
@@ -141,6 +150,10 @@ func Handler(o Options) http.Handler {
 		}
 		page := newStatusPage(o.Daemon.State(), o.Now(), o.ARMEndpoint(), o.Version, thresholdsOf(o), sel, list, price)
 		page.Delivery = newDelivery(o.Notifications, o.Logger)
+		if o.Replica != nil {
+			r := o.Replica()
+			page.Replica = &r
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTemplate.Execute(w, page); err != nil {
 			o.Logger.Error("rendering the status page", zap.Error(err))
@@ -196,6 +209,8 @@ type statusPage struct {
 	Health *healthBanner
 	// Delivery is the notifications' state; nil when no channel is configured.
 	Delivery *delivery
+	// Replica is set when purgewatch runs as several replicas: a standby says so first.
+	Replica *Replica
 	// Silences are every silence kept, active and recently expired.
 	Silences []silenceView
 	// Refresh is ?refresh=, seconds between reloads; 0, none.
