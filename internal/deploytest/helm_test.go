@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/purgewatch/purgewatch/internal/config"
@@ -31,6 +32,7 @@ type rendered struct {
 	networkPolicy  *networkingv1.NetworkPolicy
 	serviceMonitor *monitoringv1.ServiceMonitor
 	rule           *monitoringv1.PrometheusRule
+	pdb            *policyv1.PodDisruptionBudget
 }
 
 func helm(t *testing.T, args ...string) []byte {
@@ -98,6 +100,9 @@ func render(t *testing.T, values ...string) rendered {
 		case "PrometheusRule":
 			r.rule = &monitoringv1.PrometheusRule{}
 			into = r.rule
+		case "PodDisruptionBudget":
+			r.pdb = &policyv1.PodDisruptionBudget{}
+			into = r.pdb
 		default:
 			t.Fatalf("unexpected kind %q", meta.Kind)
 		}
@@ -281,7 +286,7 @@ func TestTheChartsCopiesAreCurrent(t *testing.T) {
 
 func TestHelmRefusesValuesOutsideTheSchema(t *testing.T) {
 	bin := testtool.Require(t, "helm")
-	for _, set := range []string{"replicaCount=2", "serviceMonitr.enabled=true", "persistence.size=lots"} {
+	for _, set := range []string{"replicaCount=-1", "serviceMonitr.enabled=true", "persistence.size=lots"} {
 		out, err := exec.Command(bin, "template", "pw", chart, "--set", set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "schema") {
 			t.Errorf("--set %s was accepted:\n%s", set, out)
@@ -423,5 +428,46 @@ func TestHelmRulesJoinTheConfiguredTags(t *testing.T) {
 	}
 	if joined != 7 {
 		t.Errorf("%d rules join the configured tags, want the 7 version rules", joined)
+	}
+}
+
+// TestHelmRunsReplicasOnlyWithHA: more than one replica is refused without ha, saying what to
+// set; with it, the pods roll one at a time, prefer distinct nodes, and a PodDisruptionBudget keeps
+// one through a drain.
+func TestHelmRunsReplicasOnlyWithHA(t *testing.T) {
+	bin := testtool.Require(t, "helm")
+	out, err := exec.Command(bin, "template", "pw", chart, "--set", "serviceAccount.workloadIdentity.clientId="+testClientID, "--set", "replicaCount=2").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "replicaCount 2 needs config.ha.backend: azure-blob") {
+		t.Errorf("two replicas without ha were accepted:\n%s", out)
+	}
+	if one := render(t); one.pdb != nil || one.deployment.Spec.Strategy.Type != "Recreate" || one.deployment.Spec.Template.Spec.Affinity != nil {
+		t.Errorf("one replica: a PDB %v, strategy %s, affinity %v; none, Recreate, none", one.pdb != nil, one.deployment.Spec.Strategy.Type, one.deployment.Spec.Template.Spec.Affinity)
+	}
+	values := filepath.Join(t.TempDir(), "ha.yaml")
+	if err := os.WriteFile(values, []byte(`replicaCount: 2
+config:
+  notify:
+    channels: [{name: ops, type: webhook, url: "https://hooks.example.com/purgewatch"}]
+  ha:
+    backend: azure-blob
+    azureBlob: {serviceURL: "https://pwstate.blob.core.windows.net/", container: purgewatch, auth: workload-identity}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, values)
+	d := r.deployment
+	if *d.Spec.Replicas != 2 || d.Spec.Strategy.Type != "RollingUpdate" || d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("two replicas with ha: %d replicas, strategy %+v; 2, rolling one at a time", *d.Spec.Replicas, d.Spec.Strategy)
+	}
+	aa := d.Spec.Template.Spec.Affinity
+	if aa == nil || aa.PodAntiAffinity == nil || len(aa.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 ||
+		aa.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != "kubernetes.io/hostname" {
+		t.Errorf("no anti-affinity across nodes: %+v", aa)
+	}
+	if r.pdb == nil || r.pdb.Spec.MinAvailable.IntValue() != 1 || r.pdb.Spec.Selector.MatchLabels["app.kubernetes.io/name"] == "" {
+		t.Errorf("the PodDisruptionBudget: %+v", r.pdb)
+	}
+	if !strings.Contains(r.configMaps["pw-purgewatch"].Data["config.yaml"], "backend: azure-blob") {
+		t.Error("the config lacks the ha section")
 	}
 }

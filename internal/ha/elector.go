@@ -7,7 +7,6 @@ package ha
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -241,5 +240,15 @@ func (e *Elector) loseLocked() {
 	}
 }
 
-// errStandby is a write asked of a replica that does not lead.
-var errStandby = errors.New("this replica is a standby: only the leader writes the notification log")
+// StandbyError is a write asked of a replica that does not lead: the API answers it with 503.
+type StandbyError struct{ Leader string }
+
+func (e *StandbyError) Error() string {
+	if e.Leader == "" {
+		return "this replica is a standby and no replica leads right now: only the leader writes the notification log; try again in a few seconds"
+	}
+	return "this replica is a standby: only the leader writes the notification log; ask " + e.Leader
+}
+
+// Standby marks the error for the API, which does not import this package.
+func (e *StandbyError) Standby() bool { return true }

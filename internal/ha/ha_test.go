@@ -30,7 +30,7 @@ type replica struct {
 	stop    func()
 }
 
-func start(t *testing.T, blob config.AzureBlob, identity string) *replica {
+func start(t testing.TB, blob config.AzureBlob, identity string) *replica {
 	t.Helper()
 	f, err := state.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
@@ -60,7 +60,7 @@ func (nopAnnouncer) Announce(context.Context, *scanner.Snapshot, map[string][]sc
 }
 
 // wait waits for a signal, failing after d: the lease is Azurite's, a process the test awaits.
-func wait(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
+func wait(t testing.TB, ch <-chan struct{}, d time.Duration, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -74,7 +74,7 @@ func message(channel, id string) state.Message {
 	return state.Message{Channel: channel, Events: []state.Event{{ID: id, Kind: "deleted", Subject: "v/" + id, Body: body}}}
 }
 
-func dump(t *testing.T, f *state.File) []byte {
+func dump(t testing.TB, f *state.File) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := f.Dump(&b); err != nil {

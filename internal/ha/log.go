@@ -175,7 +175,7 @@ func (l *Log) write(o op) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.elector.Leading() {
-		return errStandby
+		return &StandbyError{Leader: l.elector.Leader()}
 	}
 	rec, err := encode(o)
 	if err != nil {

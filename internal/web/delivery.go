@@ -96,7 +96,11 @@ func outbox(mux *http.ServeMux, o Options, guard func(http.Handler) http.Handler
 		}
 		n, err := o.Notifications.Retry(r.URL.Query().Get("channel"))
 		if err != nil {
-			jsonError(w, err.Error(), http.StatusBadRequest)
+			status := writeStatus(err)
+			if status == http.StatusInternalServerError {
+				status = http.StatusBadRequest // an unknown channel, as before
+			}
+			jsonError(w, err.Error(), status)
 			return
 		}
 		writeJSON(w, map[string]int{"requeued": n})

@@ -82,7 +82,7 @@ func silences(mux *http.ServeMux, o Options, guard func(http.Handler) http.Handl
 			return
 		}
 		if err := st.Add(s); err != nil {
-			jsonError(w, err.Error(), http.StatusInternalServerError)
+			jsonError(w, err.Error(), writeStatus(err))
 			return
 		}
 		o.Logger.Info("silence added", silenceFields(s)...)
@@ -99,7 +99,7 @@ func silences(mux *http.ServeMux, o Options, guard func(http.Handler) http.Handl
 			jsonError(w, err.Error(), http.StatusNotFound)
 			return
 		case err != nil:
-			jsonError(w, err.Error(), http.StatusInternalServerError)
+			jsonError(w, err.Error(), writeStatus(err))
 			return
 		}
 		o.Logger.Info("silence expired", silenceFields(s)...)
@@ -123,4 +123,14 @@ func silenceFields(s silence.Silence) []zap.Field {
 	}
 	return []zap.Field{zap.String("id", s.ID), zap.Strings("matchers", matchers), zap.String("createdBy", s.CreatedBy),
 		zap.String("comment", s.Comment), zap.Time("endsAt", s.EndsAt)}
+}
+
+// writeStatus is the status of a write the state could not take: 503 on a standby replica (ha),
+// whose error says who leads; 500 otherwise.
+func writeStatus(err error) int {
+	var standby interface{ Standby() bool }
+	if errors.As(err, &standby) && standby.Standby() {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
