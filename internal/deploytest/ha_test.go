@@ -23,8 +23,16 @@ import (
 // haSub is the subscription of the HA tests' estate: one gallery, one image, many versions.
 const haSub = "55555555-5555-5555-5555-555555555555"
 
-// haEstate serves n live versions, 1.0.0 to 1.0.<n-1>, for the test to delete.
-func haEstate(t *testing.T, n int) (url string, remove func(i int)) {
+// haEstate serves n live versions, 1.0.0 to 1.0.<n-1>, that next deletes one at a time.
+type haEstate struct {
+	url     string
+	t       *testing.T
+	n       int
+	mu      sync.Mutex
+	deleted int
+}
+
+func newHAEstate(t *testing.T, n int) *haEstate {
 	t.Helper()
 	versions := make([]string, n)
 	for i := range versions {
@@ -36,15 +44,38 @@ func haEstate(t *testing.T, n int) (url string, remove func(i int)) {
 		SoftDelete: &armsim.SoftDeletePolicy{Enabled: true, RetentionDays: new(7)}}}}}}, armsim.Options{})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return srv.URL, func(i int) {
-		req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/galleries/prod/images/app/versions/1.0.%d?api-version=2025-03-03", srv.URL, haSub, i), nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("deleting 1.0.%d: %v", i, err)
-			return
-		}
-		resp.Body.Close()
+	return &haEstate{url: srv.URL, t: t, n: n}
+}
+
+// next deletes the next live version, if one is left.
+func (e *haEstate) next() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.deleted == e.n {
+		return
 	}
+	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/galleries/prod/images/app/versions/1.0.%d?api-version=2025-03-03", e.url, haSub, e.deleted), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Errorf("deleting 1.0.%d: %v", e.deleted, err)
+		return
+	}
+	resp.Body.Close()
+	e.deleted++
+}
+
+// allAnnounced waits until every version of e was deleted and announced through rx.
+func (e *haEstate) allAnnounced(t *testing.T, rx *haReceiver, show ...func() string) {
+	t.Helper()
+	testtool.Eventually(t, 60*time.Second, "every deleted version announced", func() bool {
+		seen := map[string]bool{}
+		for _, d := range rx.deliveries() {
+			for _, s := range d.subject {
+				seen[s] = true
+			}
+		}
+		return len(seen) == e.n
+	}, show...)
 }
 
 // delivery is one webhook request a replica made: when, which replica, its events.
@@ -186,38 +217,27 @@ func (r *haReplica) leads() bool {
 func TestAStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	blob := testtool.Azurite(t, "purgewatch")
 	const versions, leaseDuration, scan = 12, 15 * time.Second, time.Second
-	arm, remove := haEstate(t, versions)
+	estate := newHAEstate(t, versions)
 	rx := &haReceiver{}
 	hook := rx.serve(t)
 
 	// Each delivery deletes the next version: the estate changes only as fast as messages go out.
 	var (
-		mu      sync.Mutex
-		deleted int
-		killed  time.Time
-		victim  *haReplica
-		kill    = make(chan struct{})
-		dead    = make(chan struct{})
+		mu     sync.Mutex
+		killed time.Time
+		kill   = make(chan struct{})
+		dead   = make(chan struct{})
 	)
-	next := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if deleted < versions {
-			remove(deleted)
-			deleted++
-		}
-	}
-	a := startReplica(t, "a", arm, hook, blob)
+	a := startReplica(t, "a", estate.url, hook, blob)
 	testtool.Eventually(t, 20*time.Second, "a to lead", a.leads, a.logs.String)
-	b := startReplica(t, "b", arm, hook, blob)
+	b := startReplica(t, "b", estate.url, hook, blob)
 	if b.leads() {
 		t.Fatal("two leaders")
 	}
-	victim = a
 	rx.mu.Lock()
 	rx.hold = func(d delivery) {
 		mu.Lock()
-		third := d.replica == "a" && deleted >= 3 && killed.IsZero()
+		third := d.replica == "a" && len(rx.deliveries()) >= 3 && killed.IsZero()
 		if third {
 			killed = d.at
 		}
@@ -227,32 +247,17 @@ func TestAStandbyTakesOverFromAKilledLeader(t *testing.T) {
 			<-dead
 			return
 		}
-		next()
+		estate.next()
 	}
 	rx.mu.Unlock()
 	go func() {
 		<-kill
-		_ = victim.cmd.Process.Kill()
-		<-victim.done
+		_ = a.cmd.Process.Kill()
+		<-a.done
 		close(dead)
 	}()
-	next()
-
-	testtool.Eventually(t, 60*time.Second, "every deleted version announced", func() bool {
-		mu.Lock()
-		done := deleted == versions
-		mu.Unlock()
-		if !done {
-			return false
-		}
-		seen := map[string]bool{}
-		for _, d := range rx.deliveries() {
-			for _, s := range d.subject {
-				seen[s] = true
-			}
-		}
-		return len(seen) == versions
-	}, b.logs.String, func() string { return fmt.Sprintf("%d deliveries", len(rx.deliveries())) })
+	estate.next()
+	estate.allAnnounced(t, rx, b.logs.String, func() string { return fmt.Sprintf("%d deliveries", len(rx.deliveries())) })
 
 	ds := rx.deliveries()
 	var firstB time.Time
@@ -354,7 +359,7 @@ func (p *partition) cut() {
 func TestAPartitionedLeaderStopsSendingBeforeItsLeaseEnds(t *testing.T) {
 	blob := testtool.Azurite(t, "purgewatch")
 	const versions = 8
-	arm, remove := haEstate(t, versions)
+	estate := newHAEstate(t, versions)
 	rx := &haReceiver{}
 	hook := rx.serve(t)
 	storage := strings.TrimPrefix(strings.TrimSuffix(blob.ServiceURL, "/"+testtool.AzuriteAccount), "http://")
@@ -363,43 +368,25 @@ func TestAPartitionedLeaderStopsSendingBeforeItsLeaseEnds(t *testing.T) {
 	cutOff.ServiceURL = "http://" + net.ln.Addr().String() + "/" + testtool.AzuriteAccount
 
 	var (
-		mu      sync.Mutex
-		deleted int
-		cut     time.Time
+		mu  sync.Mutex
+		cut time.Time
 	)
-	next := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if deleted < versions {
-			remove(deleted)
-			deleted++
-		}
-	}
-	a := startReplica(t, "a", arm, hook, cutOff)
+	a := startReplica(t, "a", estate.url, hook, cutOff)
 	testtool.Eventually(t, 20*time.Second, "a to lead", a.leads, a.logs.String)
-	b := startReplica(t, "b", arm, hook, blob)
+	b := startReplica(t, "b", estate.url, hook, blob)
 	rx.mu.Lock()
 	rx.hold = func(d delivery) {
 		mu.Lock()
-		if d.replica == "a" && deleted >= 3 && cut.IsZero() {
+		if d.replica == "a" && len(rx.deliveries()) >= 3 && cut.IsZero() {
 			net.cut() // between this send and the next: a's network to the storage fails
 			cut = time.Now()
 		}
 		mu.Unlock()
-		next()
+		estate.next()
 	}
 	rx.mu.Unlock()
-	next()
-
-	testtool.Eventually(t, 60*time.Second, "every deleted version announced", func() bool {
-		seen := map[string]bool{}
-		for _, d := range rx.deliveries() {
-			for _, s := range d.subject {
-				seen[s] = true
-			}
-		}
-		return len(seen) == versions
-	}, b.logs.String, a.logs.String)
+	estate.next()
+	estate.allAnnounced(t, rx, b.logs.String, a.logs.String)
 	var lastA, firstB time.Time
 	for _, d := range rx.deliveries() {
 		switch {
