@@ -12,7 +12,7 @@ import (
 func TestPromtoolChecksTheRules(t *testing.T) {
 	promtool := testtool.Require(t, "promtool")
 	out, err := exec.Command(promtool, "check", "rules", repo("deploy/prometheus/rules.yaml")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SUCCESS: 16 rules found") {
+	if err != nil || !strings.Contains(string(out), "SUCCESS: 17 rules found") {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 }
