@@ -86,12 +86,12 @@ func planDigest(l Ledger, s Settings, snap *scanner.Snapshot, m *mute, now time.
 		if d.Pruned.Count+d.Purging.Count == 0 {
 			continue
 		}
-		logged, err := l.Logged(ch.Name(), []string{id})
+		e := Event{ID: id, Kind: KindDigest, Severity: "info", Since: until, Digest: &d}
+		logged, err := l.Logged(ch.Name(), keys([]Event{e}))
 		if err != nil {
 			return p, err
 		}
 		if !logged[id] {
-			e := Event{ID: id, Kind: KindDigest, Severity: "info", Since: until, Digest: &d}
 			p.batches = append(p.batches, queued{channel: ch.Name(), messages: [][]Event{{e}}})
 		}
 	}

@@ -48,7 +48,7 @@ type receiver struct {
 	retryAfter string
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{status: http.StatusInternalServerError}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
@@ -97,7 +97,7 @@ func (r *receiver) webhookEvents(t *testing.T) []WebhookEvent {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock.Fake
 	path  string
 	file  *state.File
@@ -109,7 +109,7 @@ type harness struct {
 // externalURL is the harness's --web.external-url.
 const externalURL = "https://purgewatch.example.com/"
 
-func newHarness(t *testing.T, channels ...config.Channel) *harness {
+func newHarness(t testing.TB, channels ...config.Channel) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "state.db"), cfgs: channels}
 	h.open()

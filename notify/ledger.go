@@ -12,7 +12,7 @@ import (
 // preview that cannot read it.
 type Ledger interface {
 	OpenVersions(channel string, present map[string]bool) ([]state.OpenVersion, error)
-	Logged(channel string, ids []string) (map[string]bool, error)
+	Logged(channel string, keys []state.Key) (map[string]bool, error)
 	BlindEpisode(channel string) (json.RawMessage, error)
 }
 
@@ -36,6 +36,8 @@ type Log interface {
 	Ledger
 	Outbox
 	Prune(now time.Time, keep time.Duration, legacy state.Legacy) (removed, unreadable int, err error)
+	Migrate(legacy state.Legacy) (moved, unreadable int, err error)
+	Compact() (before, after int64, err error)
 	Size() int64
 	Path() string
 	Recovered() string
@@ -45,7 +47,7 @@ type Log interface {
 type emptyLog struct{}
 
 func (emptyLog) OpenVersions(string, map[string]bool) ([]state.OpenVersion, error) { return nil, nil }
-func (emptyLog) Logged(string, []string) (map[string]bool, error)                  { return map[string]bool{}, nil }
+func (emptyLog) Logged(string, []state.Key) (map[string]bool, error)               { return map[string]bool{}, nil }
 func (emptyLog) BlindEpisode(string) (json.RawMessage, error)                      { return nil, nil }
 
 // subject names what an event is about, for the log: a soft deletion of a version, or a blind
@@ -80,13 +82,20 @@ func records(events []Event) ([]state.Event, error) {
 			r.Change = state.ClosesVersion
 		default:
 			r.Change, r.Severity, r.Escalates = state.OpensVersion, e.Severity, e.Kind == KindExpiring
-			if r.Version, err = json.Marshal(e.Version); err != nil {
-				return nil, fmt.Errorf("event %s: %w", e.ID, err)
-			}
+			r.Shared, r.Version = encodeOpen(e.Version)
 		}
 		out[i] = r
 	}
 	return out, nil
+}
+
+// keys are the events' names in the log: id and subject.
+func keys(events []Event) []state.Key {
+	out := make([]state.Key, len(events))
+	for i, e := range events {
+		out[i] = state.Key{ID: e.ID, Subject: subject(e)}
+	}
+	return out
 }
 
 // logged is what delivery records of events: their id, kind and subject.

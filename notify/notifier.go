@@ -86,6 +86,13 @@ func New(log Log, s Settings, c clock.Clock, logger *zap.Logger, m *Metrics) *No
 			zap.String("stateFile", log.Path()), zap.String("movedTo", r))
 	}
 	m.recoveredState(log.Recovered() != "")
+	// A file from before subject records: its log moves into them once, before any scan reads it.
+	switch moved, unreadable, err := log.Migrate(legacySubject); {
+	case err != nil:
+		logger.Error("moving the notification log into the state file's records; what is left is moved at the next start", zap.Error(err))
+	case moved > 0 || unreadable > 0:
+		logger.Info("moved the notification log into the state file's records", zap.Int("entries", moved), zap.Int("unreadable", unreadable))
+	}
 	n.Configure(s)
 	n.updateGauges()
 	return n
@@ -139,8 +146,8 @@ func (n *Notifier) Recovered() string { return n.state.Recovered() }
 // reading the whole log is no cost.
 const pruneEvery = time.Hour
 
-// forget prunes the log (state.File.Prune) when pruneEvery has passed since the last time, and
-// says so.
+// forget prunes the log (state.File.Prune) when pruneEvery has passed since the last time, then
+// compacts the file if that, or a first scan's outbox, left much of it free; and says so.
 func (n *Notifier) forget() {
 	now := n.clock.Now()
 	n.mu.Lock()
@@ -149,19 +156,26 @@ func (n *Notifier) forget() {
 		n.pruned = now
 	}
 	n.mu.Unlock()
-	if !due || keep <= 0 {
+	if !due {
 		return
 	}
-	removed, unreadable, err := n.state.Prune(now, keep, legacySubject)
+	if keep > 0 {
+		removed, unreadable, err := n.state.Prune(now, keep, legacySubject)
+		switch {
+		case err != nil:
+			n.log.Error("pruning the notification log", zap.Error(err))
+		case unreadable > 0:
+			n.log.Error("notification log records cannot be decoded; they are kept, and never pruned", zap.Int("records", unreadable))
+		}
+		if removed > 0 {
+			n.log.Info("pruned the notification log", zap.Int("events", removed), zap.Duration("keep", keep))
+		}
+	}
+	before, after, err := n.state.Compact()
 	if err != nil {
-		n.log.Error("pruning the notification log", zap.Error(err))
-		return
-	}
-	if unreadable > 0 {
-		n.log.Error("notification log entries cannot be decoded; they are kept, and never pruned", zap.Int("entries", unreadable))
-	}
-	if removed > 0 {
-		n.log.Info("pruned the notification log", zap.Int("entries", removed), zap.Duration("keep", keep))
+		n.log.Error("compacting the state file", zap.String("stateFile", n.state.Path()), zap.Error(err))
+	} else if after < before {
+		n.log.Info("compacted the state file", zap.Int64("bytesBefore", before), zap.Int64("bytesAfter", after))
 	}
 	n.updateGauges()
 }

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,14 +132,17 @@ func readOpens(l Ledger, channels []Channel, seen presence) (map[string][]openVe
 		opens := make([]openVersion, len(raw))
 		for i, o := range raw {
 			opens[i].OpenVersion = o
-			if o.Raw == nil {
+			if o.Version == nil {
 				continue
 			}
-			var v scanner.Version
-			if err := json.Unmarshal(o.Raw, &v); err != nil {
-				return nil, fmt.Errorf("channel %s: open version %s: %w", ch.Name(), o.Key, err)
+			v, err := decodeOpen(o.Shared, o.Version)
+			if err != nil {
+				return nil, fmt.Errorf("channel %s: an open version: %w", ch.Name(), err)
 			}
 			opens[i].version = &v
+			if opens[i].Key == "" { // the log keeps a hash of it: the version says it again
+				opens[i].Key = versionKey(v)
+			}
 		}
 		out[ch.Name()] = opens
 	}
@@ -251,11 +253,7 @@ func route(r router, events []Event, channel string) []Event {
 // dedupe drops the events the channel's log already holds, and dates the rest: an event about a
 // version already announced keeps when it was first announced.
 func dedupe(l Ledger, channel string, events []Event, opens []openVersion, now time.Time) ([]Event, error) {
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.ID
-	}
-	logged, err := l.Logged(channel, ids)
+	logged, err := l.Logged(channel, keys(events))
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +373,7 @@ func planCoverage(l Ledger, s Settings, cov scanner.Coverage, now time.Time) (pl
 		default:
 			continue
 		}
-		logged, err := l.Logged(name, []string{e.ID})
+		logged, err := l.Logged(name, keys([]Event{e}))
 		if err != nil {
 			return p, err
 		}

@@ -17,11 +17,9 @@ import (
 
 func open(t *testing.T, v scanner.Version, since time.Time) openVersion {
 	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return openVersion{OpenVersion: state.OpenVersion{Key: versionKey(v), Raw: raw, Since: since, Severity: "warning"}, version: &v}
+	t.Helper()
+	shared, own := encodeOpen(v)
+	return openVersion{OpenVersion: state.OpenVersion{Key: versionKey(v), Version: own, Shared: shared, Since: since, Severity: "warning"}, version: &v}
 }
 
 func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
@@ -40,7 +38,7 @@ func TestResolveSaysWhyAVersionLeftAndWaitsWhenItCannotTell(t *testing.T) {
 	if want := []string{"2.0.0/recovered", "3.0.0/purged", "4.0.0/gone"}; !slices.Equal(got, want) {
 		t.Errorf("resolve = %v, want %v (5.0.0 waits: nobody asked Azure yet)", got, want)
 	}
-	broken := fakeLedger{opens: []state.OpenVersion{{Key: "k", Raw: []byte("{")}}}
+	broken := fakeLedger{opens: []state.OpenVersion{{Key: "k", Version: []byte("{")}, {Version: []byte{openFormat, 200}}}}
 	ch, err := NewChannel(webhookChannel("c", "http://127.0.0.1:1"), Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +87,10 @@ func (f fakeLedger) OpenVersions(string, map[string]bool) ([]state.OpenVersion, 
 	return f.opens, nil
 }
 func (fakeLedger) BlindEpisode(string) (json.RawMessage, error) { return nil, nil }
-func (f fakeLedger) Logged(_ string, ids []string) (map[string]bool, error) {
+func (f fakeLedger) Logged(_ string, keys []state.Key) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, id := range ids {
-		out[id] = f.seen[id]
+	for _, k := range keys {
+		out[k.ID] = f.seen[k.ID]
 	}
 	return out, nil
 }

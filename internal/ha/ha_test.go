@@ -137,7 +137,7 @@ func TestTheStandbyLeadsWithTheLeadersLog(t *testing.T) {
 	if again, err := b.Log.Attempting("slack", p); err != nil || !again {
 		t.Errorf("b sends the message a was sending: it must know it may repeat it (again %v, %v)", again, err)
 	}
-	logged, _ := b.Log.Logged("slack", []string{"e1", "e2", "x"})
+	logged, _ := b.Log.Logged("slack", []state.Key{{ID: "e1", Subject: "v/e1"}, {ID: "e2", Subject: "v/e2"}, {ID: "x", Subject: "v/x"}})
 	if !logged["e1"] || !logged["e2"] || logged["x"] {
 		t.Errorf("b's log: %v; e1 and e2 were queued by a, x by nobody", logged)
 	}
@@ -178,7 +178,7 @@ func TestADeposedLeadersWriteIsRefused(t *testing.T) {
 	if a.Elector.Leading() {
 		t.Error("a still leads")
 	}
-	if logged, _ := a.Log.Logged("slack", []string{"e2"}); logged["e2"] {
+	if logged, _ := a.Log.Logged("slack", []state.Key{{ID: "e2", Subject: "v/e2"}}); logged["e2"] {
 		t.Error("the refused write reached a's state file")
 	}
 }

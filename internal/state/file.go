@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,13 +21,19 @@ import (
 
 // The file's buckets. Keys are "channel\x00…", so one channel's records sort together.
 var (
-	// bucketLog is the notification log: channel\x00eventID → logEntry. An event is logged when it
-	// is queued; it is never queued twice.
+	// bucketSubjects is the notification log: channel\x00 + 12 bytes of SHA-256 of a subject → a
+	// subjectRecord (subjects.go): the events queued about it (an event is logged when it is
+	// queued, and never queued twice) and, while the version is open, what its resolution needs.
+	bucketSubjects = []byte("subjects")
+	// bucketShared holds what open versions share (their image definition's names), once: 8 bytes
+	// of SHA-256 → how many records use it, and the bytes.
+	bucketShared = []byte("shared")
+	// bucketLog and bucketOpen are the log of files before subject records: channel\x00eventID →
+	// logEntry, and channel\x00subject → openEntry. Migrate moves them into bucketSubjects.
 	bucketLog = []byte("log")
 	// bucketOutbox holds messages not yet delivered: channel\x00seq → outboxEntry, in order.
 	bucketOutbox = []byte("outbox")
-	// bucketOpen holds the versions announced and not yet resolved: channel\x00versionKey → openEntry.
-	bucketOpen = []byte("open")
+	bucketOpen   = []byte("open")
 	// bucketBlind holds each channel's open blind episode: channel → the scan-failing event.
 	bucketBlind = []byte("blind")
 	// bucketDead holds the messages a receiver refused for good: channel\x00seq → deadLetter,
@@ -48,10 +55,12 @@ var (
 	bucketSizes = []byte("sizes")
 )
 
-var buckets = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters, bucketSilences, bucketSizes}
+var buckets = [][]byte{bucketSubjects, bucketShared, bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketBins, bucketDeleters, bucketSilences, bucketSizes}
 
 // File is the open state file.
 type File struct {
+	// mu guards db, which Compact replaces: every transaction holds it to read.
+	mu   sync.RWMutex
 	db   *bolt.DB
 	path string
 	// recovered is where a corrupt state file was moved aside at open; "" when it was sound.
@@ -196,30 +205,78 @@ func (f *File) Recovered() string { return f.recovered }
 func (f *File) Path() string { return f.path }
 
 // Close closes the file.
-func (f *File) Close() error { return f.db.Close() }
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.db.Close()
+}
 
-// Size is the state file's size in bytes.
+func (f *File) view(fn func(*bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.View(fn)
+}
+
+func (f *File) update(fn func(*bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.Update(fn)
+}
+
+// Size is the state file's size in bytes: the pages in use and free, not what the file system
+// preallocated beyond them.
 func (f *File) Size() int64 {
 	var size int64
-	_ = f.db.View(func(tx *bolt.Tx) error {
+	_ = f.view(func(tx *bolt.Tx) error {
 		size = tx.Size()
 		return nil
 	})
 	return size
 }
 
-// compactIfSparse rewrites the file when more than half of it is free pages (bbolt never gives
-// pages back to the file system): after a prune, the file shrinks to what it holds. It runs at
-// open, before anything else uses the database, and replaces db.
-func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
+// Compact rewrites the file when a third of it or more is free pages, as at open: bbolt never
+// gives pages back, and a first scan's outbox, or the copies its transactions make, leave the file
+// at their high-water mark. Every other use of the file waits for it (under a second at 100,000
+// versions). It returns the sizes before and after.
+func (f *File) Compact() (before, after int64, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	before = dbSize(f.db)
+	db, err := compactIfSparse(f.db, f.path)
+	if db != nil {
+		f.db = db
+	}
+	if err != nil {
+		return before, before, err
+	}
+	if db == nil { // closed for the rename: open what is there, the old file or the new
+		if f.db, err = bolt.Open(f.path, 0o600, &bolt.Options{Timeout: lockWait}); err != nil {
+			return before, before, fmt.Errorf("compacting %s: opening it again: %w", f.path, err)
+		}
+	}
+	return before, dbSize(f.db), nil
+}
+
+func dbSize(db *bolt.DB) int64 {
 	var size int64
-	err := db.View(func(tx *bolt.Tx) error {
+	_ = db.View(func(tx *bolt.Tx) error {
 		size = tx.Size()
 		return nil
 	})
+	return size
+}
+
+// sparse is when a file is worth rewriting: a third of it free, and at least 64 KiB.
+func sparse(size, free int64) bool { return size >= 64<<10 && free*3 >= size }
+
+// compactIfSparse rewrites the file when it is sparse (bbolt never gives pages back to the file
+// system): after a prune, or a first scan's outbox, the file shrinks to what it holds. It
+// returns the database to use from now on (nil when the file could not be opened again).
+func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
+	size := dbSize(db)
 	free := int64(db.Stats().FreeAlloc)
-	if err != nil || size == 0 || free*2 <= size {
-		return db, err
+	if size == 0 || !sparse(size, free) {
+		return db, nil
 	}
 	tmp := path + ".compact"
 	_ = os.Remove(tmp)
@@ -243,8 +300,6 @@ func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
 	}
 	return bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
 }
-
-func key(channel, rest string) []byte { return []byte(channel + "\x00" + rest) }
 
 func seqKey(channel string, seq uint64) []byte {
 	k := make([]byte, len(channel)+1+8)

@@ -113,9 +113,17 @@ func rawPut(t *testing.T, f *File, bucket []byte, k, v string) {
 	}
 }
 
-// An entry that cannot be decoded neither stops the prune nor is lost by it; an entry of the
-// older, whole-event form is read through the caller's Legacy.
-func TestPruneGoesOnBesideABadEntryAndReadsTheOlderForm(t *testing.T) {
+func rawGet(t *testing.T, f *File, bucket []byte, k string) []byte {
+	t.Helper()
+	var out []byte
+	if err := f.db.View(func(tx *bolt.Tx) error { out = clone(tx.Bucket(bucket).Get([]byte(k))); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A record that cannot be decoded neither stops the prune nor is lost by it.
+func TestPruneGoesOnBesideABadRecord(t *testing.T) {
 	f, err := Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,20 +134,58 @@ func TestPruneGoesOnBesideABadEntryAndReadsTheOlderForm(t *testing.T) {
 	if err := f.Enqueue([]Message{msg}, t0); err != nil {
 		t.Fatal(err)
 	}
-	rawPut(t, f, bucketLog, "hook\x00bad", "{")
+	rawPut(t, f, bucketSubjects, string(subjectKey("hook", "bad")), "\x02\xff")
+	removed, unreadable, err := f.Prune(t0.Add(48*time.Hour), 24*time.Hour, nil)
+	if err != nil || unreadable != 1 || removed != 2 {
+		t.Errorf("prune beside a bad record: removed %d of 2 (v1's two), unreadable %d, %v", removed, unreadable, err)
+	}
+	if left, _ := f.Logged("hook", []Key{{"e2", "v2"}, {"e1", "v1"}}); !left["e2"] || left["e1"] {
+		t.Errorf("after the prune the log holds %v: the open version's event stays", left)
+	}
+	if v := rawGet(t, f, bucketSubjects, string(subjectKey("hook", "bad"))); v == nil {
+		t.Error("the bad record was lost")
+	}
+}
+
+// A file written before subject records keeps everything it knew: its open versions (with their
+// JSON) and log entries move into records, an entry of the oldest form through the caller's
+// Legacy, and one that cannot be read stays where it was.
+func TestMigrateMovesTheOlderLogIntoRecords(t *testing.T) {
+	f, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rawPut(t, f, bucketLog, "hook\x00e1", `{"kind":"expiring","subject":"v1","queuedAt":"2026-11-27T12:00:00Z","deliveredAt":"2026-11-27T12:01:00Z"}`)
 	rawPut(t, f, bucketLog, "hook\x00old", `{"event":{"kind":"resolved","subject":"v3"},"queuedAt":"2026-11-27T12:00:00Z"}`)
+	rawPut(t, f, bucketLog, "hook\x00bad", "{")
+	rawPut(t, f, bucketOpen, "hook\x00v1", `{"version":{"version":"1.0.0"},"since":"2026-11-27T12:00:00Z","severity":"critical"}`)
 	legacy := func(raw json.RawMessage) (string, string, error) {
 		if !strings.Contains(string(raw), `"v3"`) {
 			return "", "", fmt.Errorf("not the older entry: %s", raw)
 		}
 		return Resolved, "v3", nil
 	}
-	removed, unreadable, err := f.Prune(t0.Add(48*time.Hour), 24*time.Hour, legacy)
-	if err != nil || unreadable != 1 || removed != 3 {
-		t.Errorf("prune beside a bad entry: removed %d of 3 (v1's two, the older v3), unreadable %d, %v", removed, unreadable, err)
+	moved, unreadable, err := f.Migrate(legacy)
+	if err != nil || moved != 3 || unreadable != 1 {
+		t.Fatalf("migrated %d of 3, %d unreadable of 1: %v", moved, unreadable, err)
 	}
-	if left, _ := f.Logged("hook", []string{"e2", "bad", "e1"}); !left["e2"] || !left["bad"] || left["e1"] {
-		t.Errorf("after the prune the log holds %v: the open version's entry and the bad one stay", left)
+	logged, _ := f.Logged("hook", []Key{{"e1", "v1"}, {"old", "v3"}, {"bad", "v1"}})
+	if !logged["e1"] || !logged["old"] || logged["bad"] {
+		t.Errorf("after the move the log holds %v", logged)
+	}
+	opens, err := f.OpenVersions("hook", nil)
+	if err != nil || len(opens) != 1 || opens[0].Severity != "critical" || string(opens[0].Version) != `{"version":"1.0.0"}` || !opens[0].Since.Equal(t0) {
+		t.Errorf("the open version after the move: %+v, %v", opens, err)
+	}
+	if opens, _ := f.OpenVersions("hook", map[string]bool{"v1": true}); len(opens) != 1 || opens[0].Key != "v1" || opens[0].Version != nil {
+		t.Errorf("a present open version is named, without its bytes: %+v", opens)
+	}
+	if v := rawGet(t, f, bucketLog, "hook\x00bad"); v == nil {
+		t.Error("the unreadable entry was lost")
+	}
+	if again, _, _ := f.Migrate(legacy); again != 0 {
+		t.Errorf("a second migration moved %d", again)
 	}
 }
 
@@ -162,7 +208,7 @@ func TestEnqueueKeepsTheOpenRecordsInStep(t *testing.T) {
 		}
 	}
 	opens, err := f.OpenVersions("hook", nil)
-	if err != nil || len(opens) != 1 || opens[0].Severity != "critical" || !opens[0].Since.Equal(t0) || string(opens[0].Raw) != string(warn.Version) {
+	if err != nil || len(opens) != 1 || opens[0].Severity != "critical" || !opens[0].Since.Equal(t0) || string(opens[0].Version) != string(warn.Version) {
 		t.Fatalf("open versions %+v, %v: one, since the first event, at the severity that escalated", opens, err)
 	}
 	if raw, err := f.BlindEpisode("hook"); err != nil || string(raw) != string(episode.Body) {

@@ -2,7 +2,7 @@ package state
 
 import (
 	"encoding/json"
-	"strings"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,9 +21,12 @@ type Event struct {
 	Body json.RawMessage
 	// Change is what the event does to the channel's open records, keyed by Subject.
 	Change Change
-	// Version (OpensVersion) is the version's JSON, kept while it is open; Severity becomes the
-	// open version's when Escalates is set or it has none yet.
-	Version   json.RawMessage
+	// Version (OpensVersion) is what the version's resolution needs of it, kept while it is open,
+	// and Shared what it shares with other versions (its image definition), kept once for all;
+	// notify encodes both. Severity becomes the open version's when Escalates is set or it has
+	// none yet.
+	Version   []byte
+	Shared    []byte
 	Severity  string
 	Escalates bool
 }
@@ -42,23 +45,6 @@ const (
 
 // Resolved is the kind of an event that ends its subject: pruning counts notify.keep from it.
 const Resolved = "resolved"
-
-// logEntry records that an event was queued on a channel, and delivered. It holds what dedupe and
-// pruning need, not the event: the message in the outbox carries that until it is delivered. (At
-// 100,000 versions whole events made the log 540 MB.)
-type logEntry struct {
-	Kind        string    `json:"kind,omitempty"`
-	Subject     string    `json:"subject,omitempty"`
-	QueuedAt    time.Time `json:"queuedAt"`
-	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
-	// Legacy is how state files written before the log was slimmed hold kind and subject: the
-	// whole event, which only notify can read (see Prune).
-	Legacy json.RawMessage `json:"event,omitempty"`
-}
-
-func newLogEntry(e Event, queued time.Time) logEntry {
-	return logEntry{Kind: e.Kind, Subject: e.Subject, QueuedAt: queued}
-}
 
 // Message is one message for one channel.
 type Message struct {
@@ -82,7 +68,7 @@ func (f *File) Enqueue(messages []Message, now time.Time) error {
 			events += len(messages[n].Events)
 			n++
 		}
-		if err := f.db.Update(func(tx *bolt.Tx) error { return enqueueTx(tx, messages[:n], now) }); err != nil {
+		if err := f.update(func(tx *bolt.Tx) error { return enqueueTx(tx, messages[:n], now) }); err != nil {
 			return err
 		}
 		messages = messages[n:]
@@ -91,51 +77,65 @@ func (f *File) Enqueue(messages []Message, now time.Time) error {
 }
 
 func enqueueTx(tx *bolt.Tx, messages []Message, now time.Time) error {
-	logB, outB := tx.Bucket(bucketLog), tx.Bucket(bucketOutbox)
+	outB := tx.Bucket(bucketOutbox)
+	rs := newRecords(tx)
 	for _, m := range messages {
 		seq, err := outB.NextSequence()
 		if err != nil {
 			return err
 		}
-		if err := put(outB, seqKey(m.Channel, seq), outboxEntry{Events: bodies(m.Events), NextAttempt: now, Queued: now}); err != nil {
+		entry, err := encodeEntry(outboxEntry{Events: bodies(m.Events), NextAttempt: now, Queued: now})
+		if err != nil {
+			return err
+		}
+		if err := outB.Put(seqKey(m.Channel, seq), entry); err != nil {
 			return err
 		}
 		for _, e := range m.Events {
-			if err := put(logB, key(m.Channel, e.ID), newLogEntry(e, now)); err != nil {
-				return err
-			}
-			if err := apply(tx, m.Channel, e, now); err != nil {
+			if err := apply(tx, rs, m.Channel, e, now); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return rs.flush()
 }
 
-// apply makes an event's Change to the channel's open records.
-func apply(tx *bolt.Tx, channel string, e Event, now time.Time) error {
+// apply logs an event and makes its Change to the channel's open records.
+func apply(tx *bolt.Tx, rs *records, channel string, e Event, now time.Time) error {
+	k := subjectKey(channel, e.Subject)
+	rec, err := rs.get(k)
+	if err != nil {
+		return fmt.Errorf("the log's record of %s: %w", e.Subject, err)
+	}
+	if rec.event(e.ID) == nil {
+		rec.events = append(rec.events, loggedEvent{id: e.ID, kind: e.Kind, queued: unix(now)})
+	}
+	rs.put(k)
 	switch e.Change {
 	case OpensEpisode:
 		return tx.Bucket(bucketBlind).Put([]byte(channel), e.Body)
 	case ClosesEpisode:
 		return tx.Bucket(bucketBlind).Delete([]byte(channel))
 	case ClosesVersion:
-		return tx.Bucket(bucketOpen).Delete(key(channel, e.Subject))
+		if err := rs.unshare(rec.shared); err != nil {
+			return err
+		}
+		rec.since, rec.severity, rec.shared, rec.version = 0, "", nil, nil
 	case OpensVersion:
-		openB, vk := tx.Bucket(bucketOpen), key(channel, e.Subject)
-		var open openEntry
-		found, err := get(openB, vk, &open)
+		if rec.since == 0 {
+			rec.since = unix(now)
+		}
+		shared, err := rs.share(e.Shared)
 		if err != nil {
 			return err
 		}
-		if !found {
-			open.Since = now
+		if err := rs.unshare(rec.shared); err != nil { // the same bytes, counted once
+			return err
 		}
-		open.Version = e.Version
-		if e.Escalates || open.Severity == "" {
-			open.Severity = e.Severity
+		rec.shared, rec.version = shared, e.Version
+		if e.Escalates || rec.severity == "" {
+			rec.severity = e.Severity
 		}
-		return put(openB, vk, open)
 	}
 	return nil
 }
@@ -148,14 +148,29 @@ func bodies(events []Event) []json.RawMessage {
 	return out
 }
 
-// Logged reports which of ids channel has already queued (or delivered).
-func (f *File) Logged(channel string, ids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	err := f.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLog)
-		for _, id := range ids {
-			if b.Get(key(channel, id)) != nil {
-				out[id] = true
+// Key names an event in the log: its id, and the subject it is about.
+type Key struct{ ID, Subject string }
+
+// Logged reports which of the events channel has already queued (or delivered), by id.
+func (f *File) Logged(channel string, keys []Key) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	err := f.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubjects)
+		read := map[string]*subjectRecord{}
+		for _, key := range keys {
+			rec, ok := read[key.Subject]
+			if !ok {
+				if v := b.Get(subjectKey(channel, key.Subject)); v != nil {
+					r, err := decodeRecord(v)
+					if err != nil {
+						return fmt.Errorf("the log's record of %s: %w", key.Subject, err)
+					}
+					rec = &r
+				}
+				read[key.Subject] = rec
+			}
+			if rec != nil && rec.event(key.ID) != nil {
+				out[key.ID] = true
 			}
 		}
 		return nil
@@ -167,58 +182,45 @@ func (f *File) Logged(channel string, ids []string) (map[string]bool, error) {
 // whole event it holds.
 type Legacy func(event json.RawMessage) (kind, subject string, err error)
 
-// Prune forgets what was resolved more than keep before now: every log entry of a subject (a
+// Prune forgets what was resolved more than keep before now: the record of each subject (a
 // version, or a blind episode) whose resolution was queued that long ago, on that channel. Such a
 // version has left the bin, so no event about it can come again; the log then holds what is still
-// in the bins and what left recently. The log is read in a read transaction, so that the writers
-// (queuing, delivery) wait only for the deletes. An entry that cannot be decoded is left alone and
-// counted. It returns how many entries it removed.
-func (f *File) Prune(now time.Time, keep time.Duration, legacy Legacy) (removed, unreadable int, err error) {
+// in the bins and what left recently. The records are read in a read transaction, so that the
+// writers (queuing, delivery) wait only for the deletes. A record that cannot be decoded is left
+// alone and counted. It returns how many events it forgot. (legacy is for Migrate: a file whose
+// log was not yet moved into records is pruned after it is.)
+func (f *File) Prune(now time.Time, keep time.Duration, _ Legacy) (removed, unreadable int, err error) {
 	var doomed [][]byte
-	err = f.db.View(func(tx *bolt.Tx) error {
-		done := map[string]bool{} // channel\x00subject resolved long enough ago
-		type entry struct {
-			key  []byte
-			subj string
-		}
-		var all []entry
-		err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-			var le logEntry
-			if err := json.Unmarshal(v, &le); err != nil {
+	err = f.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubjects).ForEach(func(k, v []byte) error {
+			rec, err := decodeRecord(v)
+			if err != nil {
 				unreadable++
 				return nil
 			}
-			kind, about := le.Kind, le.Subject
-			if le.Legacy != nil {
-				var lerr error
-				if kind, about, lerr = legacy(le.Legacy); lerr != nil {
-					unreadable++
-					return nil
+			for _, e := range rec.events {
+				if e.kind == Resolved && now.Sub(time.Unix(e.queued, 0)) > keep {
+					doomed = append(doomed, append([]byte(nil), k...))
+					removed += len(rec.events)
+					break
 				}
 			}
-			ch, _, _ := strings.Cut(string(k), "\x00")
-			subj := ch + "\x00" + about
-			if kind == Resolved && now.Sub(le.QueuedAt) > keep {
-				done[subj] = true
-			}
-			all = append(all, entry{key: append([]byte(nil), k...), subj: subj})
 			return nil
 		})
-		for _, e := range all {
-			if done[e.subj] {
-				doomed = append(doomed, e.key)
-			}
-		}
-		return err
 	})
 	if err != nil || len(doomed) == 0 {
 		return 0, unreadable, err
 	}
-	// A subject resolved long ago gets no new entries, so what was read is still what to delete.
-	err = f.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLog)
+	// A subject resolved long ago gets no new events, so what was read is still what to delete.
+	err = f.update(func(tx *bolt.Tx) error {
+		rs := newRecords(tx)
 		for _, k := range doomed {
-			if err := b.Delete(k); err != nil {
+			if rec, err := rs.get(k); err == nil {
+				if err := rs.unshare(rec.shared); err != nil {
+					return err
+				}
+			}
+			if err := rs.b.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -227,12 +229,19 @@ func (f *File) Prune(now time.Time, keep time.Duration, legacy Legacy) (removed,
 	if err != nil {
 		return 0, unreadable, err
 	}
-	return len(doomed), unreadable, nil
+	return removed, unreadable, nil
 }
 
 // LogEntries counts the log's entries.
 func (f *File) LogEntries() int {
 	n := 0
-	_ = f.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil })
+	_ = f.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubjects).ForEach(func(_, v []byte) error {
+			if rec, err := decodeRecord(v); err == nil {
+				n += len(rec.events)
+			}
+			return nil
+		})
+	})
 	return n
 }

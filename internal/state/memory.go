@@ -40,7 +40,7 @@ func (f *File) SaveSizes(put map[string][]byte, drop []string) error {
 
 func (f *File) loadAll(bucket []byte) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := f.db.View(func(tx *bolt.Tx) error {
+	err := f.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b == nil { // an older file opened read-only
 			return nil
@@ -54,7 +54,7 @@ func (f *File) loadAll(bucket []byte) (map[string][]byte, error) {
 }
 
 func (f *File) saveAll(bucket []byte, put map[string][]byte, drop []string) error {
-	return f.db.Update(func(tx *bolt.Tx) error {
+	return f.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		for k, v := range put {
 			if err := b.Put([]byte(k), v); err != nil {

@@ -13,7 +13,7 @@ import (
 // replicated are the buckets a replicated notification log (internal/ha) carries from one
 // leader to the next: what was sent and is waiting, and the silences. The scans' memories (bins,
 // deleters, sizes) are each replica's own: every replica scans.
-var replicated = [][]byte{bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketSilences}
+var replicated = [][]byte{bucketSubjects, bucketShared, bucketLog, bucketOutbox, bucketOpen, bucketBlind, bucketDead, bucketSends, bucketSilences}
 
 // Seq is the message's place in its channel's outbox: what a replicated log names it by.
 func (p *Pending) Seq() uint64 {
@@ -26,7 +26,7 @@ func (p *Pending) Seq() uint64 {
 // PendingAt reads the channel's message at seq, as Head would; nil when there is none.
 func (f *File) PendingAt(channel string, seq uint64) (*Pending, error) {
 	var p *Pending
-	err := f.db.View(func(tx *bolt.Tx) error {
+	err := f.view(func(tx *bolt.Tx) error {
 		k := seqKey(channel, seq)
 		v := tx.Bucket(bucketOutbox).Get(k)
 		if v == nil {
@@ -42,7 +42,7 @@ func (f *File) PendingAt(channel string, seq uint64) (*Pending, error) {
 // length-prefixed; an empty name ends it. Load reads it back.
 func (f *File) Dump(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	err := f.db.View(func(tx *bolt.Tx) error {
+	err := f.view(func(tx *bolt.Tx) error {
 		for _, name := range replicated {
 			b := tx.Bucket(name)
 			if err := writeField(bw, name); err != nil {
@@ -93,7 +93,7 @@ func (f *File) Load(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("loading the notification log: bucket %s: %w", name, err)
 		}
-		if err := f.db.Update(func(tx *bolt.Tx) error {
+		if err := f.update(func(tx *bolt.Tx) error {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ func (f *File) Load(r io.Reader) error {
 			return fmt.Errorf("loading the notification log: bucket %s: %w", name, err)
 		}
 		for done := false; !done; {
-			err := f.db.Update(func(tx *bolt.Tx) error {
+			err := f.update(func(tx *bolt.Tx) error {
 				b := tx.Bucket(name)
 				for range loadChunk {
 					k, err := readField(br)
@@ -180,7 +180,7 @@ func readField(r *bufio.Reader) ([]byte, error) {
 
 // Reset empties the replicated buckets: a log that starts from no snapshot starts from nothing.
 func (f *File) Reset() error {
-	return f.db.Update(func(tx *bolt.Tx) error {
+	return f.update(func(tx *bolt.Tx) error {
 		for _, name := range replicated {
 			if err := tx.DeleteBucket(name); err != nil {
 				return fmt.Errorf("emptying %s: %w", name, err)

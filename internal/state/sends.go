@@ -37,7 +37,7 @@ func recordSend(tx *bolt.Tx, channel string, update func(*Sends)) error {
 // Sends reads every channel's record.
 func (f *File) Sends() (map[string]*Sends, error) {
 	out := map[string]*Sends{}
-	err := f.db.View(func(tx *bolt.Tx) error {
+	err := f.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSends)
 		if b == nil { // absent from an older file opened read-only
 			return nil

@@ -1,0 +1,295 @@
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A subject record is everything the log knows of one subject (a soft deletion of a version, a
+// blind episode, a digest) on one channel, in one bbolt value: the events queued about it, and
+// while the version is open (announced, not yet resolved) when it was first announced, its
+// severity and what the resolution message needs of it. Binary, because at 100,000 versions the
+// JSON of one log entry per event and one open entry per version weighed 2.7 KB a version
+// (docs/benchmarks.md says what each byte of this one is for).
+type subjectRecord struct {
+	since    int64 // unix seconds when first announced; 0: not open
+	severity string
+	shared   []byte // the key of the bytes it shares with other versions (bucketShared); nil: none
+	version  []byte // the version's own bytes, notify's to read
+	events   []loggedEvent
+}
+
+// loggedEvent is one event queued on the channel, and when it was delivered.
+type loggedEvent struct {
+	id                string
+	kind              string
+	queued, delivered int64 // unix seconds; delivered 0 until it is
+}
+
+// recordFormat is the first byte of a subject record.
+const recordFormat = 2
+
+// Words the records spell with one byte: the kinds and severities notify uses today. Another is
+// written out, so the file needs no change when notify gains a kind.
+var words = []string{"", "deleted", "expiring", "unusable", "resolved", "scan-failing", "scan-recovered", "digest",
+	"warning", "critical", "info"}
+
+func subjectKey(channel, subject string) []byte {
+	h := sha256.Sum256([]byte(subject))
+	return append(channelPrefix(channel), h[:12]...)
+}
+
+func (r *subjectRecord) encode() []byte {
+	b := make([]byte, 0, 32+len(r.version)+len(r.events)*20)
+	b = append(b, recordFormat)
+	b = binary.AppendUvarint(b, uint64(r.since))
+	b = appendWord(b, r.severity)
+	b = appendBytes(b, r.shared)
+	b = appendBytes(b, r.version)
+	b = binary.AppendUvarint(b, uint64(len(r.events)))
+	for _, e := range r.events {
+		if raw, err := hex.DecodeString(e.id); err == nil && len(raw) == 12 && hex.EncodeToString(raw) == e.id {
+			b = append(b, 1) // notify's ids: 12 bytes of a hash, in hex
+			b = append(b, raw...)
+		} else {
+			b = append(b, 0)
+			b = appendBytes(b, []byte(e.id))
+		}
+		b = appendWord(b, e.kind)
+		b = binary.AppendUvarint(b, uint64(e.queued))
+		delivered := uint64(0) // not yet; else 1 + seconds after it was queued
+		if e.delivered != 0 {
+			delivered = uint64(max(e.delivered-e.queued, 0)) + 1
+		}
+		b = binary.AppendUvarint(b, delivered)
+	}
+	return b
+}
+
+func appendWord(b []byte, w string) []byte {
+	for i, known := range words {
+		if known == w {
+			return append(b, byte(i))
+		}
+	}
+	return appendBytes(append(b, 0xff), []byte(w))
+}
+
+func appendBytes(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
+
+// reader reads a record, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("a number cut short")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("a field of %d bytes with %d left", n, len(r.b))
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.err = errors.New("a record cut short")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) word() string {
+	c := r.byte()
+	if c == 0xff {
+		return string(r.bytes())
+	}
+	if int(c) >= len(words) {
+		r.err = fmt.Errorf("an unknown word %d", c)
+		return ""
+	}
+	return words[c]
+}
+
+// decodeRecord reads a record; its byte slices are copies, safe after the transaction.
+func decodeRecord(v []byte) (subjectRecord, error) {
+	r := &reader{b: v}
+	var rec subjectRecord
+	if f := r.byte(); r.err == nil && f != recordFormat {
+		return rec, fmt.Errorf("a subject record of format %d", f)
+	}
+	rec.since = int64(r.uvarint())
+	rec.severity = r.word()
+	rec.shared = clone(r.bytes())
+	rec.version = clone(r.bytes())
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("%d events in %d bytes", n, len(r.b))
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		var e loggedEvent
+		switch r.byte() {
+		case 1:
+			if len(r.b) < 12 {
+				r.err = errors.New("an event id cut short")
+				break
+			}
+			e.id, r.b = hex.EncodeToString(r.b[:12]), r.b[12:]
+		default:
+			e.id = string(r.bytes())
+		}
+		e.kind = r.word()
+		e.queued = int64(r.uvarint())
+		if d := r.uvarint(); d != 0 {
+			e.delivered = e.queued + int64(d) - 1
+		}
+		rec.events = append(rec.events, e)
+	}
+	if r.err != nil {
+		return rec, fmt.Errorf("an unreadable subject record (%d bytes): %w", len(v), r.err)
+	}
+	return rec, nil
+}
+
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func (r *subjectRecord) event(id string) *loggedEvent {
+	for i := range r.events {
+		if r.events[i].id == id {
+			return &r.events[i]
+		}
+	}
+	return nil
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// records is a transaction's view of the subject records it touches: each read once, written
+// once at flush.
+type records struct {
+	b       *bolt.Bucket
+	shared  *bolt.Bucket
+	cache   map[string]*subjectRecord
+	changed map[string]bool
+}
+
+func newRecords(tx *bolt.Tx) *records {
+	return &records{b: tx.Bucket(bucketSubjects), shared: tx.Bucket(bucketShared), cache: map[string]*subjectRecord{}, changed: map[string]bool{}}
+}
+
+// get returns the record at k, empty when there is none.
+func (rs *records) get(k []byte) (*subjectRecord, error) {
+	if r, ok := rs.cache[string(k)]; ok {
+		return r, nil
+	}
+	r := &subjectRecord{}
+	if v := rs.b.Get(k); v != nil {
+		rec, err := decodeRecord(v)
+		if err != nil {
+			return nil, err
+		}
+		r = &rec
+	}
+	rs.cache[string(k)] = r
+	return r, nil
+}
+
+func (rs *records) put(k []byte) { rs.changed[string(k)] = true }
+
+func (rs *records) flush() error {
+	for k := range rs.changed {
+		if err := rs.b.Put([]byte(k), rs.cache[k].encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// share keeps bytes many open versions share (their image definition) once, counted: it returns
+// their key.
+func (rs *records) share(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	h := sha256.Sum256(data)
+	k := h[:8]
+	n := uint64(0)
+	if v := rs.shared.Get(k); v != nil {
+		c, w := binary.Uvarint(v)
+		if w <= 0 {
+			return nil, errors.New("an unreadable shared record")
+		}
+		n = c
+	}
+	return k, rs.shared.Put(k, appendBytes(binary.AppendUvarint(nil, n+1), data))
+}
+
+// unshare drops one use of the shared bytes at k, and them with the last.
+func (rs *records) unshare(k []byte) error {
+	if k == nil {
+		return nil
+	}
+	v := rs.shared.Get(k)
+	if v == nil {
+		return nil
+	}
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n <= 1 {
+		return rs.shared.Delete(k)
+	}
+	return rs.shared.Put(k, append(binary.AppendUvarint(nil, n-1), v[w:]...))
+}
+
+// sharedBytes reads the shared bytes at k.
+func sharedBytes(b *bolt.Bucket, k []byte) []byte {
+	if k == nil {
+		return nil
+	}
+	v := b.Get(k)
+	if v == nil {
+		return nil
+	}
+	r := &reader{b: v}
+	r.uvarint()
+	return clone(r.bytes())
+}
