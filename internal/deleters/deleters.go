@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -99,6 +98,7 @@ type Finder struct {
 	loaded bool
 	intern map[string]string
 	dirty  []digest // settled since the last save
+	older  []string // keys of records of the older form, dropped at the next save
 }
 
 // New returns a Finder reading source, remembering in store (nil for none).
@@ -222,13 +222,18 @@ func (f *Finder) load() {
 		return
 	}
 	for k, data := range stored {
-		var r record
-		raw, err := hex.DecodeString(k)
-		if err == nil && len(raw) != len(digest{}) {
-			err = fmt.Errorf("a key of %d bytes", len(raw))
+		raw, older := []byte(k), false
+		var err error
+		if len(raw) != len(digest{}) { // the older form: the key in hex, the record in JSON
+			raw, err = hex.DecodeString(k)
+			older = true
+			if err == nil && len(raw) != len(digest{}) {
+				err = fmt.Errorf("a key of %d bytes", len(raw))
+			}
 		}
+		var r record
 		if err == nil {
-			err = json.Unmarshal(data, &r)
+			r, err = decodeRecord(data)
 		}
 		if err != nil {
 			f.log.Warn("an unreadable deleter record; asking the Activity Log again", zap.String("key", k), zap.Error(err))
@@ -238,6 +243,10 @@ func (f *Finder) load() {
 			r.By = f.shared(r.By)
 		}
 		f.known[digest(raw)] = r
+		if older {
+			f.older = append(f.older, k)
+			f.dirty = append(f.dirty, digest(raw))
+		}
 	}
 }
 
@@ -245,16 +254,17 @@ func (f *Finder) load() {
 func (f *Finder) save(seen map[digest]bool) {
 	put := make(map[string][]byte, len(f.dirty))
 	for _, k := range f.dirty {
-		if data, err := json.Marshal(f.known[k]); err == nil {
-			put[hex.EncodeToString(k[:])] = data
+		if r, ok := f.known[k]; ok {
+			put[string(k[:])] = r.encode()
 		}
 	}
 	f.dirty = f.dirty[:0]
-	var drop []string
+	drop := f.older // records of the older form, written anew above
+	f.older = nil
 	for k := range f.known {
 		if !seen[k] {
 			delete(f.known, k)
-			drop = append(drop, hex.EncodeToString(k[:]))
+			drop = append(drop, string(k[:]))
 		}
 	}
 	if f.store == nil || len(put)+len(drop) == 0 {

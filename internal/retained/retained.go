@@ -5,6 +5,7 @@ package retained
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -34,7 +35,16 @@ type Memory struct {
 	log    *zap.Logger
 	known  map[key]int64
 	loaded bool
+	// older are records of the form before keys were bytes and sizes varints (hex, decimal): the
+	// next save writes them anew and drops these keys.
+	older []string
 }
+
+// The state file's record of a size: the key's 12 bytes, and the size as a varint (5 bytes for a
+// 64 GB image, where hex and decimal took 35).
+func storeKey(k key) string { return string(k[:]) }
+
+func storeValue(n int64) []byte { return binary.AppendUvarint(nil, uint64(max(n, 0))) }
 
 // New returns a Memory kept in store (nil for none).
 func New(store Store, log *zap.Logger) *Memory {
@@ -60,7 +70,7 @@ func (m *Memory) Mark(snap *scanner.Snapshot, live map[string]int64) {
 		keep[k] = true
 		if m.known[k] != n {
 			m.known[k] = n
-			put[hex.EncodeToString(k[:])] = strconv.AppendInt(nil, n, 10)
+			put[storeKey(k)] = storeValue(n)
 		}
 	}
 	for i := range snap.Versions {
@@ -74,10 +84,19 @@ func (m *Memory) Mark(snap *scanner.Snapshot, live map[string]int64) {
 		for k := range m.known {
 			if !keep[k] {
 				delete(m.known, k)
-				drop = append(drop, hex.EncodeToString(k[:]))
+				drop = append(drop, storeKey(k))
 			}
 		}
 	}
+	for _, h := range m.older {
+		if raw, err := hex.DecodeString(h); err == nil {
+			if n, ok := m.known[key(raw)]; ok {
+				put[storeKey(key(raw))] = storeValue(n)
+			}
+		}
+		drop = append(drop, h)
+	}
+	m.older = nil
 	if m.store != nil && len(put)+len(drop) > 0 {
 		if err := m.store.SaveSizes(put, drop); err != nil {
 			m.log.Warn("cannot remember the versions' sizes in the state file; what a deleted one retains is unknown after a restart", zap.Error(err))
@@ -96,13 +115,23 @@ func (m *Memory) load() {
 		m.log.Warn("cannot read the versions' sizes from the state file", zap.Error(err))
 		return
 	}
-	for h, v := range stored {
-		raw, err1 := hex.DecodeString(h)
+	for k, v := range stored {
+		if len(k) == len(key{}) {
+			n, w := binary.Uvarint(v)
+			if w <= 0 {
+				m.log.Warn("an unreadable size record; forgotten")
+				continue
+			}
+			m.known[key([]byte(k))] = int64(n)
+			continue
+		}
+		raw, err1 := hex.DecodeString(k) // the older form
 		n, err2 := strconv.ParseInt(string(v), 10, 64)
 		if err1 != nil || err2 != nil || len(raw) != len(key{}) {
-			m.log.Warn("an unreadable size record; forgotten", zap.String("key", h))
+			m.log.Warn("an unreadable size record; forgotten", zap.String("key", k))
 			continue
 		}
 		m.known[key(raw)] = n
+		m.older = append(m.older, k)
 	}
 }

@@ -2,9 +2,13 @@ package retained_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +75,44 @@ func TestADeletedVersionRetainsWhatItHeldLive(t *testing.T) {
 	scan(m)
 	if stored, _ = file.LoadSizes(); len(stored) != 0 {
 		t.Errorf("%d sizes kept after every version went", len(stored))
+	}
+}
+
+// mapStore is a Store in memory.
+type mapStore map[string][]byte
+
+func (s mapStore) LoadSizes() (map[string][]byte, error) { return maps.Clone(s), nil }
+func (s mapStore) SaveSizes(put map[string][]byte, drop []string) error {
+	for _, k := range drop {
+		delete(s, k)
+	}
+	maps.Copy(s, put)
+	return nil
+}
+
+// A size kept in the older form (hex key, decimal bytes) is read, then written anew in 12 + 5
+// bytes, and the older record dropped.
+func TestASizeOfTheOlderFormIsKeptAndRewritten(t *testing.T) {
+	v := scanner.Version{Definition: &scanner.Definition{SubscriptionID: sub, ResourceGroup: "rg", Gallery: "prod", Image: "web"}, Version: "1.0.0"}
+	sum := sha256.Sum256([]byte(strings.ToLower(v.ID())))
+	older := hex.EncodeToString(sum[:12])
+	store := mapStore{older: []byte("279172874240")}
+	snap := &scanner.Snapshot{Versions: []scanner.Version{v}}
+	retained.New(store, nil).Mark(snap, nil)
+	if snap.Versions[0].RetainedBytes != 279172874240 {
+		t.Errorf("the older record reads %d", snap.Versions[0].RetainedBytes)
+	}
+	if _, ok := store[older]; ok || len(store) != 1 {
+		t.Fatalf("the older record was not rewritten: %q", store)
+	}
+	for k, val := range store {
+		if len(k) != 12 || len(val) > 6 {
+			t.Errorf("the record is %d + %d bytes", len(k), len(val))
+		}
+	}
+	again := &scanner.Snapshot{Versions: []scanner.Version{v}}
+	retained.New(store, nil).Mark(again, nil)
+	if again.Versions[0].RetainedBytes != 279172874240 {
+		t.Errorf("the rewritten record reads %d", again.Versions[0].RetainedBytes)
 	}
 }

@@ -45,13 +45,14 @@ var (
 	// the scanner's record (scanner.BinMemory). The scanner owns the bytes.
 	bucketBins = []byte("bins")
 
-	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log: hex of
-	// 12 bytes of SHA-256 of its id and deletion time → {"by": the deletion} or {"u": a code}.
+	// bucketDeleters holds who deleted each soft-deleted version, from the Activity Log: 12 bytes
+	// of SHA-256 of its id and deletion time → internal/deleters' record of it (hex keys and JSON
+	// in files before, rewritten as they are read).
 	bucketDeleters = []byte("deleters")
 	// bucketSilences holds the silences: id → the silence's JSON (internal/silence owns it).
 	bucketSilences = []byte("silences")
-	// bucketSizes holds what each version's replicas hold, seen while it was live: hex of 12
-	// bytes of SHA-256 of its id → bytes, in decimal (internal/retained).
+	// bucketSizes holds what each version's replicas hold, seen while it was live: 12 bytes of
+	// SHA-256 of its id → the bytes, a varint (internal/retained; hex and decimal before).
 	bucketSizes = []byte("sizes")
 )
 
