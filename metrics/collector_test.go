@@ -64,7 +64,10 @@ func fixtureView() *status.State {
 	return &status.State{Snapshot: snap, Audit: &audit.Report{References: refs, Findings: []audit.Finding{
 		{Severity: audit.Critical, Check: audit.CheckPinnedVersion}, {Severity: audit.Critical, Check: audit.CheckPinnedVersion},
 		{Severity: audit.Warning, Check: audit.CheckSoftDeleteOff},
-	}}, Subscriptions: []status.SubscriptionHealth{
+	}, Consumed: []scanner.ConsumedVersion{{Kind: scanner.ConsumedCommunity, ID: "/CommunityGalleries/contoso-public-1a2b/Images/ubuntu/Versions/1.0.3",
+		Gallery: "contoso-public-1a2b", Image: "ubuntu", Version: "1.0.3", Location: "westeurope", State: "SoftDeleted",
+		ConsumptionEndsAt: now.Add(36 * time.Hour), Workloads: []string{"/subscriptions/x/ss"}}},
+	}, Subscriptions: []status.SubscriptionHealth{
 		{ID: subA, Success: true, LastSuccess: now},
 		{ID: subB, Success: false, LastSuccess: now.Add(-time.Hour)},
 		{ID: "33333333-3333-3333-3333-333333333333", Success: false}, // never succeeded: no timestamp
@@ -223,7 +226,7 @@ func TestVersionsLeaveWithTheSnapshot(t *testing.T) {
 	before := series(t, body, "")
 	next := *view.Snapshot
 	next.Versions = next.Versions[1:]
-	view = &status.State{Snapshot: &next, Subscriptions: view.Subscriptions, Audit: &audit.Report{Findings: view.Audit.Findings}}
+	view = &status.State{Snapshot: &next, Subscriptions: view.Subscriptions, Audit: &audit.Report{Findings: view.Audit.Findings, Consumed: view.Audit.Consumed}}
 	_, body = scrape(t, e, "", "")
 	if after := series(t, body, ""); after != before-7 {
 		t.Errorf("series %d -> %d, want the 5 of the removed version and its 2 reference series gone", before, after)
@@ -281,7 +284,8 @@ func TestConcurrentScrapesShareTheRendering(t *testing.T) {
 	for range 4 {
 		// versions, their triage, galleries, health, references, findings, discovery, rows out of
 		// scope, future deletions, and the galleries' and image definitions' info
-		if n := <-done; n != 3*4+2+3*4+3+2+2+7+1+1+1+3+2+1 { // and the one version whose size is known
+		// and the one version whose size is known, and the one consumed version its publisher deleted
+		if n := <-done; n != 3*4+2+3*4+3+2+2+8+1+1+1+3+2+1+2 {
 			t.Errorf("series = %d", n)
 		}
 	}

@@ -21,7 +21,10 @@ type snapshotFamily struct {
 	// known, with version, leaves out the versions it is false for (a value not known).
 	known      func(v *scanner.Version) bool
 	references bool // one per version and kind of workload still created from it (from the audit)
-	triage     bool // one per version judged, labelled with its verdict
+	// consumed: one per other publisher's image version the workloads use that its publisher
+	// soft-deleted (from the audit).
+	consumed func(c *scanner.ConsumedVersion) float64
+	triage   bool // one per version judged, labelled with its verdict
 	// tags: one per gallery (tagsOfGalleries) or per image definition holding a version
 	// (tagsOfImages), labelled with metrics.tagLabels beside labels.
 	tags int
@@ -38,10 +41,17 @@ var (
 	triageLabelNames    = append(versionLabelNames[:len(versionLabelNames):len(versionLabelNames)], "routine", "reasons", "deleted_by")
 	galleryLabelNames   = []string{"subscription_id", "resource_group", "gallery", "location"}
 	binLabelNames       = []string{"subscription_id", "resource_group", "gallery"}
+	consumedLabelNames  = []string{"kind", "gallery", "image", "version", "location"}
 )
 
 // snapshotFamilies in the order they are written: by name, as the registry writes its own.
 var snapshotFamilies = []snapshotFamily{
+	{name: "purgewatch_consumed_image_version_consumption_end_timestamp_seconds",
+		help:   "When VMs and scale-outs can no longer be created from another publisher's shared (kind=shared) or community (kind=community) gallery image version that this estate's workloads use and its publisher soft-deleted (Unix time; 0 when Azure does not say). Only the publisher can recover it.",
+		labels: consumedLabelNames, consumed: func(c *scanner.ConsumedVersion) float64 { return unix(c.ConsumptionEndsAt) }},
+	{name: "purgewatch_consumed_image_version_workloads",
+		help:   "VMs and scale sets created from another publisher's gallery image version that its publisher soft-deleted.",
+		labels: consumedLabelNames, consumed: func(c *scanner.ConsumedVersion) float64 { return float64(len(c.Workloads)) }},
 	{name: "purgewatch_gallery_info", help: "1 for each gallery, with the Azure tags metrics.tagLabels names as tag_* labels: join it to route by owner.",
 		labels: []string{"subscription_id", "resource_group", "gallery"}, tags: tagsOfGalleries},
 	{name: "purgewatch_gallery_soft_delete_enabled", help: "1 when the gallery has soft delete on.",

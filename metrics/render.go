@@ -210,6 +210,8 @@ func (r *rendering) families(l *lines) {
 			r.versionFamily(l, f, time.Time{})
 		case f.references:
 			l.family(r.references(f))
+		case f.consumed != nil:
+			l.family(r.consumed(f))
 		case f.triage:
 			l.family(r.triage(f))
 		case f.tags != 0:
@@ -303,6 +305,20 @@ func (r *rendering) triage(f *snapshotFamily) *family {
 		}
 		out.samples = append(out.samples, sample{labelSet(f.labels, append(versionValues(v),
 			strconv.FormatBool(v.Routine()), strings.Join(v.Triage, ","), deleters.Label(*v))), 1})
+	}
+	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
+	return out
+}
+
+// consumed is f with a sample per other publisher's version the audit found soft-deleted.
+func (r *rendering) consumed(f *snapshotFamily) *family {
+	out := &family{name: f.name, help: f.help}
+	if r.state.Audit == nil {
+		return out
+	}
+	for i := range r.state.Audit.Consumed {
+		c := &r.state.Audit.Consumed[i]
+		out.samples = append(out.samples, sample{labelSet(f.labels, []string{c.Kind, c.Gallery, c.Image, c.Version, c.Location}), f.consumed(c)})
 	}
 	slices.SortFunc(out.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
 	return out

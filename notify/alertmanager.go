@@ -88,6 +88,10 @@ func (a *alertmanager) alerts(m Message) []postableAlert {
 			out = append(out, blindAlert(e, statusPage(m.ExternalURL, nil), starts, ends))
 			continue
 		}
+		if e.Consumed != nil {
+			out = append(out, consumedAlert(e, m, starts, ends))
+			continue
+		}
 		switch e.Kind {
 		case KindExpiring:
 			out = append(out, a.alert(expiringAlert(e.Deadline, e.Severity), e.Severity, e, m, starts, ends))

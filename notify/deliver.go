@@ -23,7 +23,7 @@ const minBackoff = time.Second
 type lane struct {
 	wake    chan struct{}
 	sending sync.Mutex
-	// active holds, per source (sourceVersions, sourceScan), the alerts still firing; pending is
+	// active holds, per source (sourceVersions, sourceScan, sourceConsumed), the alerts still firing; pending is
 	// set when a scan asks for them to be sent again. Both are guarded by Notifier.mu.
 	active  map[string][]Event
 	pending bool
@@ -320,7 +320,7 @@ func (n *Notifier) refresh(ctx context.Context, name string) {
 	l := n.laneLocked(name)
 	var active []Event
 	if l.pending {
-		for _, src := range []string{sourceVersions, sourceScan} {
+		for _, src := range []string{sourceVersions, sourceScan, sourceConsumed} {
 			active = append(active, l.active[src]...)
 		}
 		l.pending = false
@@ -339,6 +339,7 @@ func (n *Notifier) refresh(ctx context.Context, name string) {
 const (
 	sourceVersions = "versions"
 	sourceScan     = "scan"
+	sourceConsumed = "consumed"
 )
 
 func (n *Notifier) updateGauges() {

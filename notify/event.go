@@ -28,6 +28,9 @@ const (
 	// KindDeleted: a version that is not routine is in the recycle bin, announced the first time
 	// it is seen so: who may need it has the whole retention to recover it.
 	KindDeleted Kind = "deleted"
+	// KindConsumedDeleted: another publisher soft-deleted a shared or community gallery image
+	// version this estate's workloads are created from; only the publisher can recover it.
+	KindConsumedDeleted Kind = "consumed-deleted"
 )
 
 // Reason says why a version left the recycle bin.
@@ -68,6 +71,9 @@ type Event struct {
 	// Digest is set on the routine digest (digest.go), which is about many versions (Version is
 	// then empty).
 	Digest *Digest `json:"digest,omitempty"`
+	// Consumed is the other publisher's version of a consumed-deleted event, which is about no
+	// version of this estate, alone in its message with the others of its kind.
+	Consumed *scanner.ConsumedVersion `json:"consumed,omitempty"`
 	// Test marks `purgewatch notify test`'s sample, about a made-up version: every channel says so.
 	Test bool `json:"test,omitempty"`
 }

@@ -59,6 +59,9 @@ func subject(e Event) string {
 	if e.Digest != nil {
 		return "digest@" + e.Digest.Until.UTC().Format(time.RFC3339)
 	}
+	if c := e.Consumed; c != nil {
+		return consumedKey(*c)
+	}
 	return versionKey(e.Version)
 }
 
@@ -73,7 +76,7 @@ func records(events []Event) ([]state.Event, error) {
 			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		switch {
-		case e.Digest != nil: // about many versions, it opens and closes nothing
+		case e.Digest != nil, e.Consumed != nil: // about no version of the estate: it opens and closes nothing
 		case e.Scan != nil && e.Kind == KindScanFailing:
 			r.Change = state.OpensEpisode
 		case e.Scan != nil:

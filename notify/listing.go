@@ -12,12 +12,13 @@ import (
 // two events in one message (its consumption end and its purge, a threshold and unusable); the
 // one kept says the most (a deleted event names both deadlines, unusable and an expiring event
 // about the consumption end name the purge as well), and the others are delivered and recorded
-// all the same, only not written out twice. Events about no version (a scan, the digest) stay.
+// all the same, only not written out twice. Events about no version of the estate (a scan, the
+// digest, another publisher's version) stay.
 func listed(events []Event) []Event {
 	out := make([]Event, 0, len(events))
 	at := map[string]int{}
 	for _, e := range events {
-		if e.Scan != nil || e.Digest != nil {
+		if e.Scan != nil || e.Digest != nil || e.Consumed != nil {
 			out = append(out, e)
 			continue
 		}

@@ -55,6 +55,12 @@ func (n *Notifier) Announce(ctx context.Context, snap *scanner.Snapshot, users m
 		if err != nil {
 			errs = append(errs, fmt.Errorf("queuing the routine digest: %w", err))
 		}
+		if p, err = planConsumed(n.state, s, snap); err == nil {
+			err = n.commit(s, p)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("queuing the notifications of images consumed from others: %w", err))
+		}
 	}
 	p, err := planCoverage(n.state, s, cov, n.clock.Now())
 	if err == nil {
@@ -91,7 +97,7 @@ func (n *Notifier) planVersions(ctx context.Context, s Settings, snap *scanner.S
 type plan struct {
 	batches []queued
 	active  map[string][]Event
-	source  string // sourceVersions or sourceScan: which of a channel's active alerts these replace
+	source  string // sourceVersions, sourceScan or sourceConsumed: which of a channel's active alerts these replace
 }
 
 // queued is one channel's new messages, ready to enter the outbox.

@@ -52,6 +52,7 @@ var funcs = map[string]any{
 		return cmd
 	},
 	"headline": headline,
+	"consumed": consumedText,
 	"grouped":  grouped,
 	"more":     func(c DigestCount) int { return c.Count - len(c.Versions) },
 	"why":      triage.Explain,
@@ -153,6 +154,10 @@ type messageData struct {
 	// Versions counts the versions the open events are about (one may have two deadlines), and
 	// Overdue those past their purge time, still listed.
 	Versions, Overdue int
+	// Consumed are the consumed-deleted events: other publishers' versions the workloads use,
+	// alone in their messages; FirstEnd the soonest of their consumption ends (zero: not known).
+	Consumed []Event
+	FirstEnd time.Time
 	// Soonest is the open event whose deadline falls first; nil when the message only resolves.
 	// Next is the first whose deadline is still ahead.
 	Soonest, Next *Event
@@ -177,6 +182,13 @@ func newMessageData(m Message) messageData {
 		}
 		if e.Digest != nil {
 			d.Digest = e
+			continue
+		}
+		if c := e.Consumed; c != nil {
+			d.Consumed = append(d.Consumed, *e)
+			if !c.ConsumptionEndsAt.IsZero() && (d.FirstEnd.IsZero() || c.ConsumptionEndsAt.Before(d.FirstEnd)) {
+				d.FirstEnd = c.ConsumptionEndsAt
+			}
 			continue
 		}
 		switch e.Kind {
@@ -220,6 +232,20 @@ func headline(d messageData) string {
 		g := d.Digest.Digest
 		return fmt.Sprintf("Routine pruning: %d image version%s soft-deleted since %s, %d purged before %s; nothing to do",
 			g.Pruned.Count, plural(g.Pruned.Count), g.Since.UTC().Format("Jan 2 15:04"), g.Purging.Count, g.Next.UTC().Format("Jan 2 15:04 UTC"))
+	}
+	if n := len(d.Consumed); n > 0 {
+		line := "1 image version your workloads use was soft-deleted by its publisher"
+		if n > 1 {
+			line = fmt.Sprintf("%d image versions your workloads use were soft-deleted by their publishers", n)
+		}
+		switch at := d.FirstEnd.UTC().Format("2006-01-02 15:04 UTC"); {
+		case d.FirstEnd.IsZero():
+		case d.FirstEnd.After(d.Now):
+			line += fmt.Sprintf(": new VMs and scale-outs fail in %s (%s)", humantime.Short(d.FirstEnd.Sub(d.Now)), at)
+		default:
+			line += ": new VMs and scale-outs fail since " + at
+		}
+		return line
 	}
 	if d.Soonest == nil {
 		return fmt.Sprintf("%d soft-deleted image version%s left the recycle bin", d.Resolved, plural(d.Resolved))

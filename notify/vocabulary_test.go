@@ -32,6 +32,9 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 		{Kind: KindUnusable, Severity: "critical", Version: v},
 		{Kind: KindDeleted, Severity: "warning", Version: v, Reasons: []string{"in-use", "newest"}},
 		{Kind: KindScanFailing, Scan: &ScanFailure{Since: t0}},
+		{Kind: KindConsumedDeleted, Severity: "critical", Consumed: &scanner.ConsumedVersion{Kind: scanner.ConsumedCommunity,
+			ID: "/CommunityGalleries/contoso-public/Images/ubuntu/Versions/1.0.3", Gallery: "contoso-public", Image: "ubuntu", Version: "1.0.3",
+			Location: "westeurope", State: "SoftDeleted", ConsumptionEndsAt: t0.Add(36 * time.Hour), Workloads: []string{"/subscriptions/x/vmss/web"}}},
 	}
 	// The labels a rule's alert has beyond its own: the version metrics' labels, and the owner
 	// tags its join takes from purgewatch_image_info (metrics.tagLabels: [owner, team]).
@@ -56,6 +59,12 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 			t.Errorf("%s: severity %q, deadline %q, runbook %q match no rule of that name: %+v", name, a.Labels["severity"],
 				a.Labels["deadline"], a.Annotations["runbook_url"], candidates)
 		}
+		if name == AlertConsumedDeleted { // the labels of purgewatch_consumed_image_version_*
+			if got := slices.Sorted(maps.Keys(a.Labels)); !slices.Equal(got, []string{"alertname", "gallery", "image", "kind", "location", "severity", "version"}) {
+				t.Errorf("%s labels %v", name, got)
+			}
+			continue
+		}
 		if a.Labels["subscription_id"] == "" { // the blind alert is about no version
 			continue
 		}
@@ -72,8 +81,8 @@ func TestAlertmanagerSpeaksTheRulesVocabulary(t *testing.T) {
 			t.Errorf("%s labels %v, the rule's alert has %v", name, got, slices.Compact(want))
 		}
 	}
-	if len(sent) != 7 {
-		t.Errorf("sent %d alert names, want 7: %v", len(sent), sent)
+	if len(sent) != 8 {
+		t.Errorf("sent %d alert names, want 8: %v", len(sent), sent)
 	}
 }
 

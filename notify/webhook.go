@@ -38,11 +38,14 @@ type WebhookEvent struct {
 	Threshold string           `json:"threshold,omitempty"`
 	Deadline  scanner.Deadline `json:"deadline,omitempty"`
 	Reason    Reason           `json:"reason,omitempty"`
-	// Version is absent from scan-failing events, their scan-recovered resolutions and digests.
+	// Version is absent from scan-failing events, their scan-recovered resolutions, digests and
+	// consumed-deleted events.
 	Version   *scanner.DocumentVersion `json:"version,omitempty"`
 	Workloads []string                 `json:"workloads,omitempty"`
 	Scan      *ScanFailure             `json:"scan,omitempty"`
 	Digest    *WebhookDigest           `json:"digest,omitempty"`
+	// Consumed is the other publisher's version of a consumed-deleted event (no version then).
+	Consumed *scanner.ConsumedVersion `json:"consumed,omitempty"`
 	// Test marks `purgewatch notify test`'s sample, about a made-up version.
 	Test bool `json:"test,omitempty"`
 }
@@ -112,6 +115,8 @@ func webhookEvent(e Event, m Message) WebhookEvent {
 	switch {
 	case e.Digest != nil:
 		w.Digest = webhookDigest(e.Digest, m.Now)
+	case e.Consumed != nil:
+		w.Consumed = e.Consumed
 	case e.Scan == nil:
 		if e.Judged {
 			e.Version.Triage = append([]string{}, e.Reasons...)

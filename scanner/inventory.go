@@ -15,6 +15,10 @@ type Workload struct {
 	ID   string
 	// ImageID is storageProfile.imageReference.id.
 	ImageID string
+	// ConsumedImageID is its sharedGalleryImageId or communityGalleryImageId: an image version of
+	// another publisher's gallery; Location is the workload's, where that version is read.
+	ConsumedImageID string
+	Location        string
 	// Flexible is a scale set in Flexible orchestration mode.
 	Flexible bool
 }
@@ -35,7 +39,9 @@ type LiveVersion struct {
 type Inventory struct {
 	Workloads    []Workload
 	LiveVersions []LiveVersion
-	Errors       []ScopeError
+	// Consumed are the other publishers' image versions the workloads are created from, as read.
+	Consumed []ConsumedVersion
+	Errors   []ScopeError
 }
 
 // InventoryScope is what the audit asks Inventory to read for snap: the workloads of its
@@ -127,6 +133,8 @@ func (s *Scanner) Inventory(ctx context.Context, subscriptions []string, images 
 		})
 	}
 	p.run(ctx, s.opts.Concurrency)
+	consumed, errs := s.readConsumed(ctx, inv.Workloads)
+	inv.Consumed, inv.Errors = consumed, append(inv.Errors, errs...)
 	return inv
 }
 
@@ -151,19 +159,29 @@ func vmWorkload(vm *armcompute.VirtualMachine) (Workload, bool) {
 	if vm.ID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil || vm.Properties.StorageProfile.ImageReference == nil {
 		return Workload{}, false
 	}
-	return Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(vm.Properties.StorageProfile.ImageReference.ID)}, true
+	ref := vm.Properties.StorageProfile.ImageReference
+	return Workload{Kind: "vm", ID: *vm.ID, ImageID: deref(ref.ID), ConsumedImageID: consumedImageID(ref), Location: ShortLocation(deref(vm.Location))}, true
 }
 
 func scaleSetWorkload(ss *armcompute.VirtualMachineScaleSet) (Workload, bool) {
 	if ss.ID == nil || ss.Properties == nil {
 		return Workload{}, false
 	}
-	w := Workload{Kind: "vmss", ID: *ss.ID,
+	w := Workload{Kind: "vmss", ID: *ss.ID, Location: ShortLocation(deref(ss.Location)),
 		Flexible: ss.Properties.OrchestrationMode != nil && *ss.Properties.OrchestrationMode == armcompute.OrchestrationModeFlexible}
 	if vp := ss.Properties.VirtualMachineProfile; vp != nil && vp.StorageProfile != nil && vp.StorageProfile.ImageReference != nil {
 		w.ImageID = deref(vp.StorageProfile.ImageReference.ID)
+		w.ConsumedImageID = consumedImageID(vp.StorageProfile.ImageReference)
 	}
 	return w, true
+}
+
+// consumedImageID is the image reference's shared or community gallery image version, or "".
+func consumedImageID(ref *armcompute.ImageReference) string {
+	if id := deref(ref.SharedGalleryImageID); id != "" {
+		return id
+	}
+	return deref(ref.CommunityGalleryImageID)
 }
 
 // liveVersion is a live version; Location is empty when the version reports none (the audit

@@ -9,7 +9,7 @@ import (
 )
 
 // Snapshot is the result of one scan. It is never modified after Scan returns it (but for its
-// versions' Triage, which the daemon sets before anyone else reads it); share freely.
+// versions' Triage and Consumed, which the daemon sets before anyone else reads it); share freely.
 type Snapshot struct {
 	ScannedAt time.Time     `json:"scannedAt"`
 	Duration  time.Duration `json:"-"`
@@ -21,6 +21,9 @@ type Snapshot struct {
 	// Images are the image definitions read, for the audit.
 	Images []ImageDefinition `json:"-"`
 	Stats  Stats             `json:"-"`
+	// Consumed are other publishers' image versions the workloads use that their publisher
+	// soft-deleted: the audit's, which the daemon sets for the notifier.
+	Consumed []ConsumedVersion `json:"-"`
 }
 
 // ImageDefinition is one image definition of a gallery.

@@ -92,6 +92,7 @@ type clients struct {
 	versions    *armcompute.GalleryImageVersionsClient
 	vms         *armcompute.VirtualMachinesClient
 	scaleSets   *armcompute.VirtualMachineScaleSetsClient
+	consumed    *consumedClients
 }
 
 // New returns a Scanner.
@@ -261,7 +262,8 @@ func (s *Scanner) clientsFor(sub string) (*clients, error) {
 		return nil, fmt.Errorf("creating compute clients for subscription %s: %w", sub, err)
 	}
 	c := &clients{galleries: f.NewGalleriesClient(), images: f.NewGalleryImagesClient(), softDeleted: f.NewSoftDeletedResourceClient(),
-		versions: f.NewGalleryImageVersionsClient(), vms: f.NewVirtualMachinesClient(), scaleSets: f.NewVirtualMachineScaleSetsClient()}
+		versions: f.NewGalleryImageVersionsClient(), vms: f.NewVirtualMachinesClient(), scaleSets: f.NewVirtualMachineScaleSetsClient(),
+		consumed: &consumedClients{shared: f.NewSharedGalleryImageVersionsClient(), community: f.NewCommunityGalleryImageVersionsClient()}}
 	s.clients[sub] = c
 	return c, nil
 }

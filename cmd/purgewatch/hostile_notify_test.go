@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +24,7 @@ type hostileHook struct {
 	answer   func(w http.ResponseWriter) bool // true: answered (refused); false: accept
 	accepted int
 	requests int
+	bodies   []string // of the requests accepted
 }
 
 func (h *hostileHook) serve(t *testing.T) *httptest.Server {
@@ -34,9 +36,21 @@ func (h *hostileHook) serve(t *testing.T) *httptest.Server {
 			return
 		}
 		h.accepted++
+		body, _ := io.ReadAll(r.Body)
+		h.bodies = append(h.bodies, string(body))
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// last is the body of the last request accepted.
+func (h *hostileHook) last() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.bodies) == 0 {
+		return ""
+	}
+	return h.bodies[len(h.bodies)-1]
 }
 
 func (h *hostileHook) counts() (requests, accepted int) {

@@ -15,6 +15,22 @@ import (
 // Estate is everything the simulator knows about.
 type Estate struct {
 	Subscriptions []Subscription `yaml:"subscriptions"`
+	// Consumed are other publishers' image versions, shared with the tenant or public, that VMs
+	// and scale sets name as /SharedGalleries/... or /CommunityGalleries/... image ids.
+	Consumed []ConsumedImage `yaml:"consumed"`
+}
+
+// ConsumedImage is a shared-gallery (Kind shared) or community-gallery (community) image version
+// of another publisher, in Location; State is its imageState (Active unless set), and a
+// soft-deleted one has a ConsumptionEnd, as api-version 2026-03-03 reports.
+type ConsumedImage struct {
+	Kind           string    `yaml:"kind"`
+	Gallery        string    `yaml:"gallery"` // the unique (shared) or public (community) name
+	Image          string    `yaml:"image"`
+	Version        string    `yaml:"version"`
+	Location       string    `yaml:"location"`
+	State          string    `yaml:"state"`
+	ConsumptionEnd time.Time `yaml:"consumptionEnd"`
 }
 
 // Subscription is one subscription and its galleries.

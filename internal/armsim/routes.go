@@ -19,12 +19,14 @@ const (
 	kindOperation
 	kindGraph
 	kindActivityLog
+	kindConsumedVersion
 )
 
 // target is a parsed request path. scope is the ARM id a fault on it is matched against.
 type target struct {
 	kind                                    kind
 	sub, rg, gallery, image, version, scope string
+	consumedKind                            string
 }
 
 // route parses the ARM paths the simulator answers, case-insensitively as ARM does.
@@ -61,6 +63,19 @@ func route(path string) (target, bool) {
 			rt.kind, rt.scope = kindScaleSets, rt.scope+"/providers/Microsoft.Compute/virtualMachineScaleSets"
 			return rt, true
 		}
+	}
+	// .../providers/Microsoft.Compute/locations/L/{sharedGalleries|communityGalleries}/G/images/I/versions/V:
+	// another publisher's image version (rg carries the location, image the gallery's kind).
+	if n == 12 && low[2] == "providers" && low[3] == "microsoft.compute" && low[4] == "locations" &&
+		(low[6] == "sharedgalleries" || low[6] == "communitygalleries") && low[8] == "images" && low[10] == "versions" {
+		rt.kind, rt.rg, rt.gallery, rt.image, rt.version = kindConsumedVersion, segs[5], segs[7], segs[9], segs[11]
+		rt.scope += "/providers/Microsoft.Compute/locations/" + segs[5] + "/" + segs[6] + "/" + segs[7]
+		if low[6] == "sharedgalleries" {
+			rt.consumedKind = "shared"
+		} else {
+			rt.consumedKind = "community"
+		}
+		return rt, true
 	}
 	// .../providers/Microsoft.Compute/locations/L/capsOperations/ID: a long-running operation.
 	if n == 8 && low[2] == "providers" && low[3] == "microsoft.compute" && low[4] == "locations" && low[6] == "capsoperations" {

@@ -309,6 +309,9 @@ func (s *Server) get(rt target, r *http.Request) (any, int) {
 	if rt.kind != kindSubscriptions && sub == nil {
 		return errorBody("SubscriptionNotFound", fmt.Sprintf("The subscription '%s' could not be found.", rt.sub)), http.StatusNotFound
 	}
+	if rt.kind == kindConsumedVersion {
+		return s.consumedVersion(rt)
+	}
 	var gal *Gallery
 	if rt.gallery != "" {
 		if gal = sub.gallery(rt.rg, rt.gallery); gal == nil {

@@ -136,7 +136,7 @@ func vmModel(sub string, vm VM) *armcompute.VirtualMachine {
 		ID:   to.Ptr("/subscriptions/" + sub + "/resourceGroups/" + vm.ResourceGroup + "/providers/Microsoft.Compute/virtualMachines/" + vm.Name),
 		Name: to.Ptr(vm.Name), Location: to.Ptr(vm.Location), Type: to.Ptr("Microsoft.Compute/virtualMachines"),
 		Properties: &armcompute.VirtualMachineProperties{
-			StorageProfile: &armcompute.StorageProfile{ImageReference: &armcompute.ImageReference{ID: to.Ptr(vm.ImageID)}},
+			StorageProfile: &armcompute.StorageProfile{ImageReference: imageReference(vm.ImageID)},
 		},
 	}
 }
@@ -152,7 +152,7 @@ func scaleSetModel(sub string, ss ScaleSet) *armcompute.VirtualMachineScaleSet {
 		Properties: &armcompute.VirtualMachineScaleSetProperties{
 			OrchestrationMode: to.Ptr(mode),
 			VirtualMachineProfile: &armcompute.VirtualMachineScaleSetVMProfile{
-				StorageProfile: &armcompute.VirtualMachineScaleSetStorageProfile{ImageReference: &armcompute.ImageReference{ID: to.Ptr(ss.ImageID)}},
+				StorageProfile: &armcompute.VirtualMachineScaleSetStorageProfile{ImageReference: imageReference(ss.ImageID)},
 			},
 		},
 	}

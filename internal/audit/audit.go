@@ -46,6 +46,7 @@ const (
 	CheckLocationMismatch = "version-location-differs-from-gallery"
 	CheckFlexibleScaleSet = "flexible-scale-set-uses-soft-delete-gallery"
 	CheckUndeletableImage = "image-definition-holds-soft-deleted-versions"
+	CheckConsumedDeleted  = "workload-uses-version-its-publisher-deleted"
 )
 
 // Checks lists every check with its severity, for metrics that start at zero.
@@ -53,7 +54,7 @@ var Checks = []struct {
 	Check    string
 	Severity Severity
 }{
-	{CheckPinnedVersion, Critical}, {CheckSoftDeleteOff, Warning}, {CheckShortRetention, Warning},
+	{CheckPinnedVersion, Critical}, {CheckConsumedDeleted, Critical}, {CheckSoftDeleteOff, Warning}, {CheckShortRetention, Warning},
 	{CheckFailedVersion, Warning}, {CheckLocationMismatch, Warning}, {CheckFlexibleScaleSet, Warning},
 	{CheckUndeletableImage, Info},
 }
@@ -78,6 +79,9 @@ type Report struct {
 	// Sizes are what each live version read holds in its replicas, by lower-cased id (Run sets
 	// them): internal/retained remembers them for when the version is deleted.
 	Sizes map[string]int64 `json:"-"`
+	// Consumed are the other publishers' image versions the workloads use that their publisher
+	// soft-deleted, with those workloads.
+	Consumed []scanner.ConsumedVersion `json:"consumed,omitempty"`
 }
 
 // Evaluate runs every check.
@@ -108,6 +112,17 @@ func Evaluate(snap *scanner.Snapshot, inv *scanner.Inventory, minRetentionDays i
 					Message: fmt.Sprintf("scale set in Flexible orchestration mode uses an image from gallery %s, which has soft delete on; Microsoft's documentation lists the two as not compatible", g.Name),
 					Action:  "use Uniform orchestration, or an image from a gallery without soft delete"})
 			}
+		}
+	}
+	for _, c := range inv.Consumed {
+		if !c.SoftDeleted() {
+			continue
+		}
+		r.Consumed = append(r.Consumed, c)
+		for _, w := range c.Workloads {
+			add(Finding{Severity: Critical, Check: CheckConsumedDeleted, ID: w,
+				Message: fmt.Sprintf("created from %s gallery image version %s/%s/%s, which its publisher soft-deleted: %s", c.Kind, c.Gallery, c.Image, c.Version, consumedConsequence(c, now)),
+				Action:  "only the gallery's publisher can recover it: ask them, or move the workload to another image version before its consumption ends"})
 		}
 	}
 	for _, g := range snap.Galleries {
@@ -198,6 +213,17 @@ func galleryOf(galleries map[string]scanner.Gallery, id string) (scanner.Gallery
 func imageID(v scanner.Version) string {
 	id := v.ID()
 	return id[:strings.LastIndex(id, "/versions/")]
+}
+
+// consumedConsequence says what a publisher's deletion means for the workloads.
+func consumedConsequence(c scanner.ConsumedVersion, now time.Time) string {
+	switch {
+	case c.ConsumptionEndsAt.IsZero():
+		return "new VMs and scale-outs from it may fail at any time"
+	case !now.Before(c.ConsumptionEndsAt):
+		return "new VMs and scale-outs from it fail since " + c.ConsumptionEndsAt.UTC().Format(time.RFC3339)
+	}
+	return "new VMs and scale-outs from it fail from " + c.ConsumptionEndsAt.UTC().Format(time.RFC3339)
 }
 
 // Inventorier lists the workloads and live versions the audit judges; *scanner.Scanner.

@@ -223,6 +223,7 @@ func (d *Daemon) ScanOnce(ctx context.Context) status.ScanRecord {
 		if auditCfg.Enabled {
 			next.Audit, rec.AuditErrors = d.audit(ctx, s, next.Snapshot, auditCfg.MinRetentionDays, timeout)
 			facts = next.Audit.Facts
+			next.Snapshot.Consumed = next.Audit.Consumed
 		}
 		if d.opts.Sizes != nil {
 			var live map[string]int64 // nothing read live: nothing forgotten

@@ -355,8 +355,8 @@ func TestHelmRulesAreTunable(t *testing.T) {
 	if _, ok := alerts["PurgewatchGallerySoftDeleteOff"]; ok {
 		t.Error("a disabled alert is still rendered")
 	}
-	if len(alerts) != 17 { // 17 less the disabled one, plus one's own
-		t.Errorf("%d alerts rendered, want 17", len(alerts))
+	if len(alerts) != 18 { // 18 less the disabled one, plus one's own
+		t.Errorf("%d alerts rendered, want 18", len(alerts))
 	}
 	for name, rule := range alerts {
 		if name != "PurgeWithinAWeek" && (rule.Labels["team"] != "platform" || rule.Labels["severity"] == "page") {

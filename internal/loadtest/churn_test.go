@@ -58,7 +58,7 @@ func BenchmarkChurn(b *testing.B) {
 	srv := httptest.NewServer(rx)
 	defer srv.Close()
 	simURL := simulate(ctx, b, sim)
-	cfg := config(b, dir, simURL, fmt.Sprintf("scan:\n  schedule: \"@every %v\"\nnotify:\n  stateFile: %s\n  thresholds: [168h]\n  channels:\n    - {name: hook, type: webhook, url: %q, secret: s3cret}\n",
+	cfg := config(b, dir, simURL, fmt.Sprintf("scan:\n  schedule: \"@every %v\"\nnotify:\n  stateFile: %s\n  thresholds: [168h]\n  routine: warn\n  channels:\n    - {name: hook, type: webhook, url: %q, secret: s3cret}\n",
 		interval, filepath.Join(dir, "state.db"), srv.URL))
 	d := start(ctx, b, pw, cfg, nil)
 	total := subs * galleries * images * versions

@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/purgewatch/purgewatch/internal/audit"
 	"github.com/purgewatch/purgewatch/internal/silence"
 	"github.com/purgewatch/purgewatch/internal/status"
+	"github.com/purgewatch/purgewatch/scanner"
 )
 
 // standbyBackend keeps no silence: every write is a standby's (internal/ha's StandbyError).
@@ -51,5 +54,26 @@ func TestAStandbySaysSoAndSendsWritesToTheLeader(t *testing.T) {
 	_, _ = body.ReadFrom(resp.Body)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body.String(), "ask pw-0") {
 		t.Errorf("a silence asked of a standby: %d %s; want 503 naming the leader", resp.StatusCode, body.String())
+	}
+}
+
+// Another publisher's image version your workloads use, soft-deleted: the page says so before
+// the versions, with when scale-outs fail, what uses it, and that only the publisher can help.
+func TestThePageSaysWhichConsumedImagesTheirPublisherDeleted(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	st := &status.State{Ready: true, Snapshot: &scanner.Snapshot{ScannedAt: now}, History: []status.ScanRecord{{Result: status.ResultSuccess}},
+		Audit: &audit.Report{Consumed: []scanner.ConsumedVersion{{Kind: "community", ID: "/CommunityGalleries/contoso-public/Images/ubuntu/Versions/1.0.3",
+			Gallery: "contoso-public", Image: "ubuntu", Version: "1.0.3", Location: "westeurope", State: "SoftDeleted",
+			ConsumptionEndsAt: now.Add(36 * time.Hour), Workloads: []string{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web"}}}}}
+	_, page := get(t, serveWith(t, Options{Daemon: fixedDaemon{st}, Now: func() time.Time { return now }}).URL+"/")
+	at, versions := strings.Index(page, `id="consumed"`), strings.Index(page, `id="versions"`)
+	if at < 0 || at > versions {
+		t.Fatal("the page does not list the consumed image above the versions")
+	}
+	section := page[at:versions]
+	for _, want := range []string{"contoso-public", "1.0.3", "community gallery, westeurope", "fail in 1d 12h", ">web<", "Only the publisher can recover"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the section lacks %q:\n%s", want, section)
+		}
 	}
 }

@@ -202,7 +202,10 @@ type statusPage struct {
 	Subscriptions int
 	Scans         []status.ScanRecord
 	Audited       bool
-	Findings      []audit.Finding
+	// Consumed are other publishers' image versions the workloads use that their publisher
+	// soft-deleted: shown first, since nothing here recovers them.
+	Consumed []scanner.ConsumedVersion
+	Findings []audit.Finding
 	// FindingsMore is how many findings the page leaves out (?findings=all shows them).
 	FindingsMore int
 	// Health is set when the last scan did not read everything: shown first, above the versions.
@@ -337,6 +340,7 @@ func newStatusPage(st *status.State, now time.Time, endpoint, version string, th
 	if st.Audit != nil {
 		p.Audited = true
 		p.Findings, p.FindingsMore = worstFindings(st.Audit.Findings, sel.findings)
+		p.Consumed = st.Audit.Consumed
 	}
 	if st.Snapshot == nil {
 		return p
