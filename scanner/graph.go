@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -68,15 +69,16 @@ type graphRow struct {
 }
 
 // graph is one scan's Resource Graph client, the scopes its queries cover, and what the last
-// answer said of the quota. Its queries run one after another.
+// answer said of the quota. Up to graphParallel scopes are read at once.
 type graph struct {
 	s      *Scanner
 	client *armresourcegraph.Client
 	// scopes are subscription batches of at most graphBatch; one nil scope is the tenant or the
 	// management groups.
 	scopes [][]string
-	// wait is what the last answer said of the quota: wait this long before the next query.
-	wait time.Duration
+	// notBefore is what the answers said of the quota: no query goes before it (every scope's
+	// queries share the caller's quota).
+	notBefore time.Time
 	// outOfScope counts the gallery rows dropped: outside the subscriptions in scope, or with an
 	// id naming another subscription than the row's. A row never widens the scope.
 	outOfScope int
@@ -97,73 +99,125 @@ func (s *Scanner) newGraph() (*graph, error) {
 	return g, nil
 }
 
-// pages runs query over every scope to its last page, handing each page to fn with the number of
-// rows the scope has in all and where the page starts among them. It keeps inside the caller's
-// quota: once an answer says x-ms-user-quota-remaining is 0, the next page or query waits out
-// x-ms-user-quota-resets-after (a 429 is waited out by the pipeline as any other).
+// graphParallel is how many scopes' queries run at once: Resource Graph's default quota is 15
+// queries in 5 seconds a caller, and a tenant of 1,000 subscriptions is four scopes' worth of
+// pages, fetched one after another before.
+const graphParallel = 4
+
+// pages runs query over every scope to its last page, up to graphParallel scopes at once, handing
+// each page to fn (one call at a time) with the number of rows the scope has in all and where the
+// page starts among them. It keeps inside the caller's quota: once an answer says
+// x-ms-user-quota-remaining is 0, no scope's next page goes before x-ms-user-quota-resets-after
+// has passed (a 429 is waited out by the pipeline as any other). The first scope that fails
+// stops the others, and is the error.
 func (g *graph) pages(ctx context.Context, query string, fn func(total, offset int, rows []graphRow) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex // fn, and g.notBefore
+		wg    sync.WaitGroup
+		first error
+		slots = make(chan struct{}, graphParallel)
+	)
+	locked := func(total, offset int, rows []graphRow) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(total, offset, rows)
+	}
 	for _, scope := range g.scopes {
-		req := armresourcegraph.QueryRequest{Query: to.Ptr(query), Options: &armresourcegraph.QueryRequestOptions{
-			Top: to.Ptr[int32](1000), ResultFormat: to.Ptr(armresourcegraph.ResultFormatObjectArray)}}
-		for _, id := range scope {
-			req.Subscriptions = append(req.Subscriptions, to.Ptr(id))
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-		if scope == nil {
-			for _, mg := range g.s.opts.ManagementGroups {
-				req.ManagementGroups = append(req.ManagementGroups, to.Ptr(mg))
-			}
+		if ctx.Err() != nil {
+			break
 		}
-		seen := map[string]bool{}
-		for page, offset := 0, 0; ; page++ {
-			if page >= g.s.opts.MaxPages {
-				return badResponseError(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
-			}
-			// Sleeping past the deadline would fail the scan, where the ARM walk can still read it;
-			// and a quota window longer than Resource Graph's own is not one to wait out.
-			if d, ok := ctx.Deadline(); g.wait > maxQuotaWait || ok && time.Until(d) < g.wait {
-				return badResponseError(fmt.Sprintf("Resource Graph asks to wait %s for its quota (x-ms-user-quota-resets-after): longer than its window or the scan has left", g.wait))
-			}
-			if err := g.s.opts.Clock.Sleep(ctx, g.wait); err != nil {
-				return err
-			}
-			var (
-				raw       *http.Response
-				rows      []graphRow
-				total     int
-				skipToken *string
-			)
-			err := call(policy.WithCaptureResponse(ctx, &raw), func(ctx context.Context) (armresourcegraph.ClientResourcesResponse, error) {
-				return g.client.Resources(ctx, req, nil)
-			}, func(resp armresourcegraph.ClientResourcesResponse) (err error) {
-				rows, err = graphRows(resp.Data)
-				total, skipToken = len(rows), resp.SkipToken
-				if resp.TotalRecords != nil {
-					total = max(total, int(*resp.TotalRecords))
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := g.scopePages(ctx, query, scope, &mu, locked); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
 				}
-				return err
-			})
-			if err != nil {
-				return err
+				mu.Unlock()
 			}
-			g.wait = 0
-			if raw != nil && raw.Header.Get("x-ms-user-quota-remaining") == "0" {
-				g.wait = quotaResets(raw.Header.Get("x-ms-user-quota-resets-after"))
-			}
-			if err := fn(total, offset, rows); err != nil {
-				return err
-			}
-			offset += len(rows)
-			if skipToken == nil || *skipToken == "" {
-				break
-			}
-			if seen[*skipToken] {
-				return badResponseError("Resource Graph's $skipToken points at a page already read")
-			}
-			seen[*skipToken] = true
-			req.Options.SkipToken = skipToken
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// scopePages is pages for one scope; mu guards g.notBefore.
+func (g *graph) scopePages(ctx context.Context, query string, scope []string, mu *sync.Mutex, fn func(total, offset int, rows []graphRow) error) error {
+	req := armresourcegraph.QueryRequest{Query: to.Ptr(query), Options: &armresourcegraph.QueryRequestOptions{
+		Top: to.Ptr[int32](1000), ResultFormat: to.Ptr(armresourcegraph.ResultFormatObjectArray)}}
+	for _, id := range scope {
+		req.Subscriptions = append(req.Subscriptions, to.Ptr(id))
+	}
+	if scope == nil {
+		for _, mg := range g.s.opts.ManagementGroups {
+			req.ManagementGroups = append(req.ManagementGroups, to.Ptr(mg))
 		}
 	}
-	return nil
+	seen := map[string]bool{}
+	for page, offset := 0, 0; ; page++ {
+		if page >= g.s.opts.MaxPages {
+			return badResponseError(fmt.Sprintf("Resource Graph gave more than %d pages", g.s.opts.MaxPages))
+		}
+		mu.Lock()
+		wait := max(g.notBefore.Sub(g.s.opts.Clock.Now()), 0)
+		mu.Unlock()
+		// Sleeping past the deadline would fail the scan, where the ARM walk can still read it;
+		// and a quota window longer than Resource Graph's own is not one to wait out.
+		if d, ok := ctx.Deadline(); wait > maxQuotaWait || ok && time.Until(d) < wait {
+			return badResponseError(fmt.Sprintf("Resource Graph asks to wait %s for its quota (x-ms-user-quota-resets-after): longer than its window or the scan has left", wait))
+		}
+		if err := g.s.opts.Clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+		var (
+			raw       *http.Response
+			rows      []graphRow
+			total     int
+			skipToken *string
+		)
+		err := call(policy.WithCaptureResponse(ctx, &raw), func(ctx context.Context) (armresourcegraph.ClientResourcesResponse, error) {
+			return g.client.Resources(ctx, req, nil)
+		}, func(resp armresourcegraph.ClientResourcesResponse) (err error) {
+			rows, err = graphRows(resp.Data)
+			total, skipToken = len(rows), resp.SkipToken
+			if resp.TotalRecords != nil {
+				total = max(total, int(*resp.TotalRecords))
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if raw != nil && raw.Header.Get("x-ms-user-quota-remaining") == "0" {
+			mu.Lock()
+			if at := g.s.opts.Clock.Now().Add(quotaResets(raw.Header.Get("x-ms-user-quota-resets-after"))); at.After(g.notBefore) {
+				g.notBefore = at
+			}
+			mu.Unlock()
+		}
+		if err := fn(total, offset, rows); err != nil {
+			return err
+		}
+		offset += len(rows)
+		if skipToken == nil || *skipToken == "" {
+			return nil
+		}
+		if seen[*skipToken] {
+			return badResponseError("Resource Graph's $skipToken points at a page already read")
+		}
+		seen[*skipToken] = true
+		req.Options.SkipToken = skipToken
+	}
 }
 
 // galleries asks Resource Graph for the subscriptions (unless they are configured) and the

@@ -260,3 +260,25 @@ func TestAHostileResourceGraphFallsBackAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// Configured subscriptions beyond one query's batch are queried in scopes, several at once: every
+// scope is read whole, once, and nothing twice.
+func TestResourceGraphReadsItsScopesWhole(t *testing.T) {
+	var e armsim.Estate
+	var ids []string
+	for i := range 700 {
+		id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		ids = append(ids, id)
+		e.Subscriptions = append(e.Subscriptions, armsim.Subscription{ID: id, Galleries: []armsim.Gallery{{Name: "g", ResourceGroup: "rg",
+			Location: "West US", SoftDelete: &armsim.SoftDeletePolicy{Enabled: true},
+			Images: []armsim.Image{{Name: "i", SoftDeleted: []armsim.SoftDeleted{{Version: "1.0.0", DeletedAt: t0.Add(-time.Hour)}}}}}}})
+	}
+	h := newHarness(t, e, harnessOpts{scanner: scanner.Options{Discovery: scanner.DiscoveryResourceGraph, Subscriptions: ids, Concurrency: 16}})
+	snap := scan(t, h)
+	if len(snap.Errors) != 0 || snap.Stats.DiscoveryFallback != "" || len(snap.Versions) != 700 {
+		t.Fatalf("%d versions, errors %+v, fallback %q", len(snap.Versions), snap.Errors, snap.Stats.DiscoveryFallback)
+	}
+	if q := requests(h, armsim.GraphPath); q != 6 { // galleries and image definitions, in three scopes each
+		t.Errorf("%d queries, want 6", q)
+	}
+}
