@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/purgewatch/purgewatch/internal/binrec"
 	"github.com/purgewatch/purgewatch/scanner"
 )
 
@@ -29,14 +31,14 @@ func (r record) encode() []byte {
 	b = append(b, 1)
 	b = appendID(b, d.Caller)
 	b = appendWord(b, d.PrincipalType)
-	b = appendString(b, d.PrincipalName)
+	b = binrec.AppendString(b, d.PrincipalName)
 	b = appendID(b, d.AppID)
 	b = appendID(b, d.ObjectID)
 	if ip, err := netip.ParseAddr(d.ClientIP); err == nil && ip.String() == d.ClientIP {
 		raw := ip.AsSlice()
 		b = append(append(b, byte(len(raw))), raw...)
 	} else {
-		b = appendString(append(b, 0xff), d.ClientIP)
+		b = binrec.AppendString(append(b, 0xff), d.ClientIP)
 	}
 	b = binary.AppendVarint(b, timeValue(d.At))
 	return appendID(b, d.CorrelationID)
@@ -54,7 +56,7 @@ func appendID(b []byte, s string) []byte {
 	if id, err := uuid.Parse(s); err == nil && id.String() == s {
 		return append(append(b, 16), id[:]...)
 	}
-	return appendString(append(b, 0), s)
+	return binrec.AppendString(append(b, 0), s)
 }
 
 func appendWord(b []byte, s string) []byte {
@@ -63,11 +65,7 @@ func appendWord(b []byte, s string) []byte {
 			return append(b, byte(i))
 		}
 	}
-	return appendString(append(b, 0xff), s)
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+	return binrec.AppendString(append(b, 0xff), s)
 }
 
 var errRecord = errors.New("a deleter record cut short or of another form")
@@ -86,100 +84,50 @@ func decodeRecord(data []byte) (record, error) {
 	if data[2] == 0 {
 		return r, nil
 	}
-	rd := &reader{b: data[3:]}
+	rd := binrec.NewReader(data[3:])
 	d := &scanner.Deletion{}
-	d.Caller = rd.id()
-	d.PrincipalType = rd.word()
-	d.PrincipalName = rd.string()
-	d.AppID = rd.id()
-	d.ObjectID = rd.id()
-	switch n := rd.byte(); n {
+	d.Caller = readID(rd)
+	d.PrincipalType = readWord(rd)
+	d.PrincipalName = rd.String()
+	d.AppID = readID(rd)
+	d.ObjectID = readID(rd)
+	switch n := rd.Byte(); n {
 	case 4, 16:
-		if raw := rd.take(int(n)); raw != nil {
+		if raw := rd.Take(int(n)); raw != nil {
 			ip, _ := netip.AddrFromSlice(raw)
 			d.ClientIP = ip.String()
 		}
 	default:
-		d.ClientIP = rd.string()
+		d.ClientIP = rd.String()
 	}
-	if v := rd.varint(); v != 0 {
+	if v := rd.Varint(); v != 0 {
 		d.At = time.Unix(0, v).UTC()
 	}
-	d.CorrelationID = rd.id()
-	if rd.err != nil {
-		return r, rd.err
+	d.CorrelationID = readID(rd)
+	if err := rd.Err(); err != nil {
+		return r, fmt.Errorf("%w: %w", errRecord, err)
 	}
 	r.By = d
 	return r, nil
 }
 
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		r.err = errRecord
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if v := r.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errRecord
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errRecord
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) string() string { return string(r.take(int(r.uvarint()))) }
-
-func (r *reader) id() string {
-	if r.byte() == 16 {
-		if raw := r.take(16); raw != nil {
+func readID(r *binrec.Reader) string {
+	if r.Byte() == 16 {
+		if raw := r.Take(16); raw != nil {
 			return uuid.UUID(raw).String()
 		}
 		return ""
 	}
-	return r.string()
+	return r.String()
 }
 
-func (r *reader) word() string {
-	c := r.byte()
+func readWord(r *binrec.Reader) string {
+	c := r.Byte()
 	if c == 0xff {
-		return r.string()
+		return r.String()
 	}
 	if int(c) >= len(principalTypes) {
-		r.err = errRecord
+		r.Fail(errRecord)
 		return ""
 	}
 	return principalTypes[c]

@@ -96,6 +96,14 @@ func BenchmarkChurn(b *testing.B) {
 			b.ReportMetric(sample(m, `purgewatch_scans_total{result="skipped"}`), "ticks-skipped")
 		}
 	}
+	// Over one whole interval after the rounds: what the daemon holds between scans (the median)
+	// and what a scan adds (the largest sample); VmHWM is the peak since it started, the first
+	// scan's 100,000 events included.
+	median, most := sampled(b, d.Process.Pid, interval)
+	_, peak := memory(b, d.Process.Pid)
+	b.ReportMetric(median, "MB-rss-median-interval")
+	b.ReportMetric(most, "MB-rss-largest-interval")
+	b.ReportMetric(peak, "MB-rss-peak")
 	if got := rx.count(notify.KindResolved); got != rounds*perRound {
 		b.Errorf("%d resolved events, want %d: each version that left, once", got, rounds*perRound)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/purgewatch/purgewatch/internal/binrec"
 )
 
 // A subject record is everything the log knows of one subject (a soft deletion of a version, a
@@ -81,61 +83,15 @@ func appendWord(b []byte, w string) []byte {
 	return appendBytes(append(b, 0xff), []byte(w))
 }
 
-func appendBytes(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
+func appendBytes(b, v []byte) []byte { return binrec.AppendBytes(b, v) }
 
-// reader reads a record, remembering the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("a number cut short")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("a field of %d bytes with %d left", n, len(r.b))
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = errors.New("a record cut short")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) word() string {
-	c := r.byte()
+func readWord(r *binrec.Reader) string {
+	c := r.Byte()
 	if c == 0xff {
-		return string(r.bytes())
+		return r.String()
 	}
 	if int(c) >= len(words) {
-		r.err = fmt.Errorf("an unknown word %d", c)
+		r.Fail(fmt.Errorf("an unknown word %d", c))
 		return ""
 	}
 	return words[c]
@@ -143,40 +99,36 @@ func (r *reader) word() string {
 
 // decodeRecord reads a record; its byte slices are copies, safe after the transaction.
 func decodeRecord(v []byte) (subjectRecord, error) {
-	r := &reader{b: v}
+	r := binrec.NewReader(v)
 	var rec subjectRecord
-	if f := r.byte(); r.err == nil && f != recordFormat {
+	if f := r.Byte(); r.Err() == nil && f != recordFormat {
 		return rec, fmt.Errorf("a subject record of format %d", f)
 	}
-	rec.since = int64(r.uvarint())
-	rec.severity = r.word()
-	rec.shared = clone(r.bytes())
-	rec.version = clone(r.bytes())
-	n := r.uvarint()
-	if r.err == nil && n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%d events in %d bytes", n, len(r.b))
+	rec.since = int64(r.Uvarint())
+	rec.severity = readWord(r)
+	rec.shared = clone(r.Bytes())
+	rec.version = clone(r.Bytes())
+	n := r.Uvarint()
+	if r.Err() == nil && n > uint64(r.Len()) {
+		r.Fail(fmt.Errorf("%d events in %d bytes", n, r.Len()))
 	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		var e loggedEvent
-		switch r.byte() {
+		switch r.Byte() {
 		case 1:
-			if len(r.b) < 12 {
-				r.err = errors.New("an event id cut short")
-				break
-			}
-			e.id, r.b = hex.EncodeToString(r.b[:12]), r.b[12:]
+			e.id = hex.EncodeToString(r.Take(12))
 		default:
-			e.id = string(r.bytes())
+			e.id = r.String()
 		}
-		e.kind = r.word()
-		e.queued = int64(r.uvarint())
-		if d := r.uvarint(); d != 0 {
+		e.kind = readWord(r)
+		e.queued = int64(r.Uvarint())
+		if d := r.Uvarint(); d != 0 {
 			e.delivered = e.queued + int64(d) - 1
 		}
 		rec.events = append(rec.events, e)
 	}
-	if r.err != nil {
-		return rec, fmt.Errorf("an unreadable subject record (%d bytes): %w", len(v), r.err)
+	if err := r.Err(); err != nil {
+		return rec, fmt.Errorf("an unreadable subject record (%d bytes): %w", len(v), err)
 	}
 	return rec, nil
 }
@@ -289,7 +241,7 @@ func sharedBytes(b *bolt.Bucket, k []byte) []byte {
 	if v == nil {
 		return nil
 	}
-	r := &reader{b: v}
-	r.uvarint()
-	return clone(r.bytes())
+	r := binrec.NewReader(v)
+	r.Uvarint()
+	return clone(r.Bytes())
 }
