@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/purgewatch/purgewatch/internal/binrec"
 )
 
 type outboxEntry struct {
@@ -37,10 +40,10 @@ func (e *outboxEntry) queued() time.Time {
 func decodeEntry(v []byte) (outboxEntry, error) {
 	var e outboxEntry
 	data := v
-	if len(v) > 2 && v[0] == 0x1f && v[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(v))
+	if len(v) > 0 && v[0] == entryFormat {
+		_, _, body, err := entryHead(v)
 		if err == nil {
-			data, err = io.ReadAll(io.LimitReader(zr, maxField))
+			data, err = gunzip(body)
 		}
 		if err != nil {
 			return e, fmt.Errorf("an outbox record that cannot be read (%d bytes): %w", len(v), err)
@@ -52,16 +55,51 @@ func decodeEntry(v []byte) (outboxEntry, error) {
 	return e, nil
 }
 
-// encodeEntry writes an outbox record: its JSON, gzipped. A first scan queues a message for every
-// version at once (100 MB of events' JSON at 100,000 versions, a tenth of that gzipped), and the
-// file keeps its high-water mark until a restart compacts it.
+// entryFormat is the first byte of an outbox record since they are gzipped: then the number of
+// events and when the message was queued (varints), so that counting the outbox decompresses
+// nothing, then the entry's JSON, gzipped. A record that starts with '{' is the older, plain
+// JSON form.
+const entryFormat = 2
+
+// entryHead reads a record's head: its events, when it was queued, and the gzipped rest.
+func entryHead(v []byte) (events int, queued time.Time, body []byte, err error) {
+	r := binrec.NewReader(v[1:])
+	events, q := int(r.Uvarint()), r.Varint()
+	if err := r.Err(); err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	return events, time.Unix(0, q).UTC(), v[len(v)-r.Len():], nil
+}
+
+func gunzip(body []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if len(body) >= 4 { // gzip's trailer says how long the data is: one allocation, not a doubling series
+		out.Grow(int(min(binary.LittleEndian.Uint32(body[len(body)-4:]), maxField)))
+	}
+	_, err = out.ReadFrom(io.LimitReader(zr, maxField))
+	return out.Bytes(), err
+}
+
+// zippers are gzip writers kept for reuse: each holds about a megabyte of compressor state, and
+// a first scan writes a thousand records.
+var zippers = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+
+// encodeEntry writes an outbox record: a head, then its JSON gzipped. A first scan queues a
+// message for every version at once (100 MB of events' JSON at 100,000 versions, a tenth of that
+// gzipped), and the file keeps its high-water mark until it is compacted.
 func encodeEntry(e outboxEntry) ([]byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	buf := bytes.NewBuffer(binary.AppendVarint(binary.AppendUvarint([]byte{entryFormat}, uint64(len(e.Events))), e.queued().UnixNano()))
+	zw := zippers.Get().(*gzip.Writer)
+	defer zippers.Put(zw)
+	zw.Reset(buf)
 	if _, err := zw.Write(data); err != nil {
 		return nil, err
 	}
@@ -327,13 +365,13 @@ func (f *File) Counts() (Tally, error) {
 	err := f.view(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
 			ch, _, _ := strings.Cut(string(k), "\x00")
-			e, err := decodeEntry(v)
+			events, q, err := countEntry(v)
 			if err != nil {
 				t.Pending[ch]++
 				return nil
 			}
-			t.Pending[ch] += len(e.Events)
-			if q := e.queued(); t.Oldest[ch].IsZero() || q.Before(t.Oldest[ch]) {
+			t.Pending[ch] += events
+			if t.Oldest[ch].IsZero() || q.Before(t.Oldest[ch]) {
 				t.Oldest[ch] = q
 			}
 			return nil
@@ -348,4 +386,15 @@ func (f *File) Counts() (Tally, error) {
 		})
 	})
 	return t, err
+}
+
+// countEntry reads how many events a record holds and when it was queued: from its head, or by
+// decoding one of the older form.
+func countEntry(v []byte) (int, time.Time, error) {
+	if len(v) > 0 && v[0] == entryFormat {
+		events, queued, _, err := entryHead(v)
+		return events, queued, err
+	}
+	e, err := decodeEntry(v)
+	return len(e.Events), e.queued(), err
 }
