@@ -13,7 +13,9 @@ import (
 var ErrShort = errors.New("a record cut short")
 
 // AppendBytes writes b, length first.
-func AppendBytes(dst, b []byte) []byte { return append(binary.AppendUvarint(dst, uint64(len(b))), b...) }
+func AppendBytes(dst, b []byte) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(b))), b...)
+}
 
 // AppendString writes s, length first.
 func AppendString(dst []byte, s string) []byte {

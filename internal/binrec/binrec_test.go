@@ -21,7 +21,7 @@ func TestFieldsReadBackAndACutRecordIsAnError(t *testing.T) {
 	}
 	for n := range len(b) {
 		r := NewReader(b[:n])
-		r.String()
+		_ = r.String()
 		r.Varint()
 		r.Uvarint()
 		r.Bytes()
