@@ -244,6 +244,9 @@ func (g *graph) galleries(ctx context.Context) (subs []string, galleries []Galle
 		if len(subs) == 0 {
 			return nil, nil, errNoSubscription
 		}
+		// The next queries go by batches of the subscriptions found, as for configured ones, so
+		// that a large tenant's pages are read several scopes at once, not one after another.
+		g.scopes = slices.Collect(slices.Chunk(subs, graphBatch))
 	}
 	inScope := make(map[string]bool, len(subs))
 	for _, id := range subs {
