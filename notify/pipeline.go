@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -256,12 +257,21 @@ func route(r router, events []Event, channel string) []Event {
 	return out
 }
 
+// dedupeChunk is how many events dedupe asks the log about at once.
+const dedupeChunk = 5000
+
 // dedupe drops the events the channel's log already holds, and dates the rest: an event about a
 // version already announced keeps when it was first announced.
 func dedupe(l Ledger, channel string, events []Event, opens []openVersion, now time.Time) ([]Event, error) {
-	logged, err := l.Logged(channel, keys(events))
-	if err != nil {
-		return nil, err
+	// The log is asked a chunk at a time: at 100,000 candidates, one question held every key and
+	// every record it read at once, tens of MB for the length of a scan.
+	logged := make(map[string]bool)
+	for chunk := range slices.Chunk(events, dedupeChunk) {
+		seen, err := l.Logged(channel, keys(chunk))
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(logged, seen)
 	}
 	openBy := byKey(opens)
 	var fresh []Event
