@@ -47,10 +47,10 @@ var (
 // snapshotFamilies in the order they are written: by name, as the registry writes its own.
 var snapshotFamilies = []snapshotFamily{
 	{name: "purgewatch_consumed_image_version_consumption_end_timestamp_seconds",
-		help:   "When VMs and scale-outs can no longer be created from another publisher's shared (kind=shared) or community (kind=community) gallery image version that this estate's workloads use and its publisher soft-deleted (Unix time; 0 when Azure does not say). Only the publisher can recover it.",
+		help:   "When VMs and scale-outs can no longer be created from another publisher's shared (kind=shared) or community (kind=community) gallery image version that this estate's workloads use and its publisher soft-deleted (Unix time; 0 when Azure does not say, or when it is no longer there at all, purged or no longer shared: then they fail now). Only the publisher can recover it.",
 		labels: consumedLabelNames, consumed: func(c *scanner.ConsumedVersion) float64 { return unix(c.ConsumptionEndsAt) }},
 	{name: "purgewatch_consumed_image_version_workloads",
-		help:   "VMs and scale sets created from another publisher's gallery image version that its publisher soft-deleted.",
+		help:   "VMs and scale sets created from another publisher's gallery image version that its publisher soft-deleted, or that is no longer there.",
 		labels: consumedLabelNames, consumed: func(c *scanner.ConsumedVersion) float64 { return float64(len(c.Workloads)) }},
 	{name: "purgewatch_gallery_info", help: "1 for each gallery, with the Azure tags metrics.tagLabels names as tag_* labels: join it to route by owner.",
 		labels: []string{"subscription_id", "resource_group", "gallery"}, tags: tagsOfGalleries},

@@ -63,19 +63,21 @@ func consumedText(now time.Time, e Event) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s/%s, from a %s gallery (%s), was soft-deleted by its publisher: ", c.Gallery, c.Image, c.Version, c.Kind, c.Location)
+	fmt.Fprintf(&b, "%s/%s/%s, from a %s gallery (%s), ", c.Gallery, c.Image, c.Version, c.Kind, c.Location)
 	switch at := c.ConsumptionEndsAt.UTC().Format("2006-01-02 15:04 UTC"); {
+	case c.State == scanner.StateNotFound:
+		b.WriteString("is no longer there (purged, or no longer shared with you): new VMs and scale-outs from it fail now")
 	case c.ConsumptionEndsAt.IsZero():
-		b.WriteString("new VMs and scale-outs from it may fail at any time (Azure does not say when)")
+		b.WriteString("was soft-deleted by its publisher: new VMs and scale-outs from it may fail at any time (Azure does not say when)")
 	case c.ConsumptionEndsAt.After(now):
-		fmt.Fprintf(&b, "new VMs and scale-outs from it fail in %s (%s)", humantime.Short(c.ConsumptionEndsAt.Sub(now)), at)
+		fmt.Fprintf(&b, "was soft-deleted by its publisher: new VMs and scale-outs from it fail in %s (%s)", humantime.Short(c.ConsumptionEndsAt.Sub(now)), at)
 	default:
-		b.WriteString("new VMs and scale-outs from it fail since " + at)
+		b.WriteString("was soft-deleted by its publisher: new VMs and scale-outs from it fail since " + at)
 	}
 	if len(c.Workloads) > 0 {
 		fmt.Fprintf(&b, ". Used by %s", strings.Join(c.Workloads, ", "))
 	}
-	b.WriteString(". Only its publisher can recover it: ask them to, or move these workloads to another image version before then.")
+	b.WriteString(". Only its publisher can bring it back: ask them to, or move these workloads to another image version.")
 	return b.String()
 }
 
@@ -85,7 +87,7 @@ func consumedText(now time.Time, e Event) string {
 func consumedAlert(e Event, m Message, starts, ends time.Time) postableAlert {
 	c := e.Consumed
 	ann := map[string]string{
-		"summary":     fmt.Sprintf("Image version %s/%s/%s, from a %s gallery, was soft-deleted by its publisher", c.Gallery, c.Image, c.Version, c.Kind),
+		"summary":     fmt.Sprintf("Image version %s/%s/%s, from a %s gallery, was deleted by its publisher", c.Gallery, c.Image, c.Version, c.Kind),
 		"description": consumedText(m.Now, e),
 		"image_id":    c.ID,
 		"workloads":   strings.Join(c.Workloads, ", "),

@@ -38,11 +38,11 @@ func TestAnImageAnotherPublisherDeletedIsAnnouncedOnce(t *testing.T) {
 	for _, typ := range people {
 		text := readAs(t, typ, []Event{e})
 		subject, _, _ := strings.Cut(text, "\n")
-		if want := "1 image version your workloads use was soft-deleted by its publisher: new VMs and scale-outs fail in 1d 12h (2026-11-29 00:00 UTC)"; !strings.Contains(subject, want) {
+		if want := "1 image version your workloads use was deleted by its publisher: new VMs and scale-outs fail in 1d 12h (2026-11-29 00:00 UTC)"; !strings.Contains(subject, want) {
 			t.Errorf("%s headline %q, want %q", typ, subject, want)
 		}
 		for _, want := range []string{"contoso-public-1a2b/ubuntu-hardened/1.0.3, from a community gallery (westeurope), was soft-deleted by its publisher",
-			"virtualMachineScaleSets/web", "Only its publisher can recover it"} {
+			"virtualMachineScaleSets/web", "Only its publisher can bring it back"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s lacks %q:\n%s", typ, want, text)
 			}
@@ -55,5 +55,15 @@ func TestAnImageAnotherPublisherDeletedIsAnnouncedOnce(t *testing.T) {
 	if len(am) != 1 || am[0].Labels["alertname"] != AlertConsumedDeleted || am[0].Labels["kind"] != "community" ||
 		am[0].Annotations["consumption_end"] != "2026-11-29T00:00:00Z" || !strings.Contains(am[0].Annotations["workloads"], "/web") {
 		t.Errorf("Alertmanager gets %+v", am)
+	}
+}
+
+// A version Azure no longer has says so, and that its workloads break now.
+func TestAConsumedVersionNoLongerThereSaysSo(t *testing.T) {
+	c := consumedVersion()
+	c.State, c.ConsumptionEndsAt = scanner.StateNotFound, time.Time{}
+	text := consumedText(t0, Event{Consumed: &c})
+	if want := "is no longer there (purged, or no longer shared with you): new VMs and scale-outs from it fail now"; !strings.Contains(text, want) {
+		t.Errorf("%q lacks %q", text, want)
 	}
 }

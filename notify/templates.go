@@ -234,9 +234,9 @@ func headline(d messageData) string {
 			g.Pruned.Count, plural(g.Pruned.Count), g.Since.UTC().Format("Jan 2 15:04"), g.Purging.Count, g.Next.UTC().Format("Jan 2 15:04 UTC"))
 	}
 	if n := len(d.Consumed); n > 0 {
-		line := "1 image version your workloads use was soft-deleted by its publisher"
+		line := "1 image version your workloads use was deleted by its publisher"
 		if n > 1 {
-			line = fmt.Sprintf("%d image versions your workloads use were soft-deleted by their publishers", n)
+			line = fmt.Sprintf("%d image versions your workloads use were deleted by their publishers", n)
 		}
 		switch at := d.FirstEnd.UTC().Format("2006-01-02 15:04 UTC"); {
 		case d.FirstEnd.IsZero():

@@ -30,8 +30,14 @@ type ConsumedVersion struct {
 	Workloads []string `json:"workloads"`
 }
 
-// SoftDeleted reports whether its publisher soft-deleted it.
-func (c ConsumedVersion) SoftDeleted() bool { return strings.EqualFold(c.State, "SoftDeleted") }
+// SoftDeleted reports whether its publisher soft-deleted it, or it is gone (StateNotFound).
+func (c ConsumedVersion) SoftDeleted() bool {
+	return strings.EqualFold(c.State, "SoftDeleted") || c.State == StateNotFound
+}
+
+// StateNotFound is the state of a version Azure answers 404 for: purged, or no longer shared with
+// the tenant. New VMs and scale-outs from it fail now.
+const StateNotFound = "NotFound"
 
 // Kinds of consumed versions.
 const (
@@ -96,7 +102,10 @@ func (s *Scanner) readConsumed(ctx context.Context, workloads []Workload) ([]Con
 			state, end, err := f.get(ctx, c)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil && scopeError(ctx, c.ID, err).Reason == ReasonNotFound:
+				state = StateNotFound // its workloads name a version that is no longer there: they break
+			case err != nil:
 				errs = append(errs, scopeError(ctx, c.ID, err))
 				return
 			}

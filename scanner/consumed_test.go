@@ -10,8 +10,8 @@ import (
 
 // A scale set on a community image and a VM on a shared one: the inventory reads each version
 // once, through the workload's subscription and in its location, and says which one its publisher
-// soft-deleted and until when it can be consumed. A version no longer there is a scope error
-// naming it; the others are read.
+// soft-deleted and until when it can be consumed. A version Azure no longer has (purged, or no
+// longer shared) is one too: its workloads break now.
 func TestTheInventoryReadsTheImagesConsumedFromOthers(t *testing.T) {
 	const sub = "33333333-3333-3333-3333-333333333333"
 	end := t0.Add(36 * time.Hour)
@@ -32,17 +32,17 @@ func TestTheInventoryReadsTheImagesConsumedFromOthers(t *testing.T) {
 	}
 	h := newHarness(t, e, harnessOpts{})
 	inv := h.scanner.Inventory(t.Context(), []string{sub}, nil)
-	if len(inv.Consumed) != 2 {
-		t.Fatalf("consumed %+v, errors %+v: want the community and the shared one", inv.Consumed, inv.Errors)
+	if len(inv.Consumed) != 3 || len(inv.Errors) != 0 {
+		t.Fatalf("consumed %+v, errors %+v: want the community, the shared and the gone one", inv.Consumed, inv.Errors)
 	}
 	c := inv.Consumed[0]
 	if c.ID != community || c.Kind != scanner.ConsumedCommunity || !c.SoftDeleted() || !c.ConsumptionEndsAt.Equal(end) || len(c.Workloads) != 2 || c.Location != "westeurope" {
 		t.Errorf("the community version: %+v", c)
 	}
-	if s := inv.Consumed[1]; s.ID != shared || s.Kind != scanner.ConsumedShared || s.SoftDeleted() || s.State != "Active" || len(s.Workloads) != 1 {
-		t.Errorf("the shared version: %+v", s)
+	if g := inv.Consumed[1]; g.ID != gone || g.State != scanner.StateNotFound || !g.SoftDeleted() || !g.ConsumptionEndsAt.IsZero() {
+		t.Errorf("the version no longer there: %+v", g)
 	}
-	if len(inv.Errors) != 1 || inv.Errors[0].Scope != gone || inv.Errors[0].Reason != "not_found" {
-		t.Errorf("the version no longer there: %+v", inv.Errors)
+	if s := inv.Consumed[2]; s.ID != shared || s.Kind != scanner.ConsumedShared || s.SoftDeleted() || s.State != "Active" || len(s.Workloads) != 1 {
+		t.Errorf("the shared version: %+v", s)
 	}
 }

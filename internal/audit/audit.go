@@ -121,7 +121,7 @@ func Evaluate(snap *scanner.Snapshot, inv *scanner.Inventory, minRetentionDays i
 		r.Consumed = append(r.Consumed, c)
 		for _, w := range c.Workloads {
 			add(Finding{Severity: Critical, Check: CheckConsumedDeleted, ID: w,
-				Message: fmt.Sprintf("created from %s gallery image version %s/%s/%s, which its publisher soft-deleted: %s", c.Kind, c.Gallery, c.Image, c.Version, consumedConsequence(c, now)),
+				Message: fmt.Sprintf("created from %s gallery image version %s/%s/%s, which its publisher deleted: %s", c.Kind, c.Gallery, c.Image, c.Version, consumedConsequence(c, now)),
 				Action:  "only the gallery's publisher can recover it: ask them, or move the workload to another image version before its consumption ends"})
 		}
 	}
@@ -218,6 +218,8 @@ func imageID(v scanner.Version) string {
 // consumedConsequence says what a publisher's deletion means for the workloads.
 func consumedConsequence(c scanner.ConsumedVersion, now time.Time) string {
 	switch {
+	case c.State == scanner.StateNotFound:
+		return "it is no longer there (purged, or no longer shared): new VMs and scale-outs from it fail now"
 	case c.ConsumptionEndsAt.IsZero():
 		return "new VMs and scale-outs from it may fail at any time"
 	case !now.Before(c.ConsumptionEndsAt):
