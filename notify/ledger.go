@@ -62,7 +62,7 @@ func subject(e Event) string {
 	if c := e.Consumed; c != nil {
 		return consumedKey(*c)
 	}
-	return versionKey(e.Version)
+	return e.vkey()
 }
 
 // records are a message's events as the state file takes them: each event's JSON, and what it

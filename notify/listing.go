@@ -22,7 +22,7 @@ func listed(events []Event) []Event {
 			out = append(out, e)
 			continue
 		}
-		key := versionKey(e.Version)
+		key := e.vkey()
 		i, ok := at[key]
 		if !ok {
 			at[key] = len(out)

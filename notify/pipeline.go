@@ -238,7 +238,7 @@ func resolve(opens []openVersion, seen presence, live map[string]bool, now time.
 			continue
 		}
 		out = append(out, Event{ID: eventID(o.Key, KindResolved, 0), Kind: KindResolved, Reason: reason,
-			Version: v, Since: o.Since, Severity: o.Severity})
+			Version: v, Since: o.Since, Severity: o.Severity, key: o.Key})
 	}
 	return out
 }
@@ -274,12 +274,20 @@ func dedupe(l Ledger, channel string, events []Event, opens []openVersion, now t
 		maps.Copy(logged, seen)
 	}
 	openBy := byKey(opens)
-	var fresh []Event
+	// Counted first, then made, as due does: a first scan's 100,000 fresh events grown by appends
+	// copied hundreds of MB.
+	n := 0
+	for _, e := range events {
+		if !logged[e.ID] {
+			n++
+		}
+	}
+	fresh := make([]Event, 0, n)
 	for _, e := range events {
 		if logged[e.ID] {
 			continue
 		}
-		if o, ok := openBy[versionKey(e.Version)]; ok && e.Kind != KindResolved {
+		if o, ok := openBy[e.vkey()]; ok && e.Kind != KindResolved {
 			e.Since = o.Since
 		} else {
 			e.PreviousSeverity = "" // nothing was announced before, so nothing to end
@@ -300,7 +308,7 @@ func fold(events []Event, opens []openVersion) []Event {
 	deleted := map[string]bool{}
 	for _, e := range events {
 		if e.Kind == KindDeleted {
-			deleted[versionKey(e.Version)] = true
+			deleted[e.vkey()] = true
 		}
 	}
 	openBy := byKey(opens)
@@ -308,7 +316,7 @@ func fold(events []Event, opens []openVersion) []Event {
 		if e.Kind != KindExpiring && e.Kind != KindUnusable {
 			return false
 		}
-		key := versionKey(e.Version)
+		key := e.vkey()
 		if deleted[key] {
 			return true
 		}
@@ -351,7 +359,7 @@ func activeEvents(due []Event, opens []openVersion, fresh []Event) []Event {
 	}
 	var out []Event
 	for _, e := range due {
-		o, ok := openBy[versionKey(e.Version)]
+		o, ok := openBy[e.vkey()]
 		if !ok || queuedNow[e.ID] {
 			continue
 		}

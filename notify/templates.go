@@ -208,7 +208,7 @@ func newMessageData(m Message) messageData {
 		if e.At().After(m.Now) && (d.Next == nil || e.At().Before(d.Next.At())) {
 			d.Next = e
 		}
-		key := versionKey(e.Version)
+		key := e.vkey()
 		if !open[key] {
 			open[key] = true
 			d.Versions++
