@@ -121,6 +121,13 @@ func TestTheStandbyLeadsWithTheLeadersLog(t *testing.T) {
 	if p, _ := b.Log.Head("slack"); p != nil {
 		t.Fatal("a standby would send")
 	}
+	// The outbox gauges are the leader's alone: a standby's copy would raise its alerts twice.
+	if lead, _ := a.Log.Counts(); lead.Pending["slack"] != 1 {
+		t.Errorf("the leader counts %d events waiting, want 1", lead.Pending["slack"])
+	}
+	if standby, _ := b.Log.Counts(); len(standby.Pending) != 0 || len(standby.Oldest) != 0 {
+		t.Errorf("a standby exports an outbox: %+v", standby)
+	}
 	testtool.Eventually(t, 5*time.Second, "the standby to say a leads", func() bool { return b.Elector.Leader() == "a" })
 
 	stopped := time.Now()
@@ -180,6 +187,9 @@ func TestADeposedLeadersWriteIsRefused(t *testing.T) {
 	}
 	if logged, _ := a.Log.Logged("slack", []state.Key{{ID: "e2", Subject: "v/e2"}}); logged["e2"] {
 		t.Error("the refused write reached a's state file")
+	}
+	if left, _ := a.Log.Counts(); len(left.Pending) != 0 {
+		t.Errorf("a deposed leader still exports its outbox (e1 waits in its copy): %+v", left)
 	}
 }
 

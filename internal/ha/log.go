@@ -94,6 +94,16 @@ func (l *Log) Head(channel string) (*state.Pending, error) {
 	return l.File.Head(channel)
 }
 
+// Counts is the outbox the gauges export: the leader's alone. A standby's copy is as it last read
+// it (or as it left it when deposed), and exporting it would raise the leader's alerts a second
+// time, or ones that are no longer true.
+func (l *Log) Counts() (state.Tally, error) {
+	if !l.elector.Leading() {
+		return state.Tally{Pending: map[string]int{}, Dead: map[string]int{}, Oldest: map[string]time.Time{}}, nil
+	}
+	return l.File.Counts()
+}
+
 // Attempting records that the message's send begins (notify.Fence): a leader that lost its lease
 // is refused here, before it sends. resend says an earlier leader began it and did not record how
 // it ended: the receiver may have it already.

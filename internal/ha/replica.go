@@ -48,7 +48,8 @@ func New(h config.HA, file *state.File, o Options) (*Replica, error) {
 }
 
 // Serve gates next's announcements on leadership: on taking the lease the replica reads the
-// log, then announces the scan it holds and calls woken (the notifier's workers).
+// log, then announces the scan it holds and calls woken (the notifier's workers); it calls woken
+// again when it stops leading, so the outbox gauges go to nothing on a standby.
 func (r *Replica) Serve(next Announcer, woken func()) *Gate {
 	r.Gate = NewGate(next, r.Elector.Leading)
 	r.Elector.leads = func(ctx context.Context) {
@@ -57,6 +58,7 @@ func (r *Replica) Serve(next Announcer, woken func()) *Gate {
 		}
 		woken()
 	}
+	r.Elector.deposed = woken // the workers find nothing to send, and the gauges say so
 	return r.Gate
 }
 
